@@ -1,0 +1,82 @@
+//! The DynamoDB port: what unthrottle needs to know about a table and the changes it
+//! can make, in our own types. `sdk.rs` adapts it to aws-sdk-dynamodb.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::pipeline::{Described, PortError};
+
+/// Read and write capacity units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    pub read: u64,
+    pub write: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TableStatus {
+    Active,
+    /// Anything else (UPDATING, CREATING, DELETING, ...): the table cannot take an update.
+    Busy(String),
+}
+
+impl TableStatus {
+    pub fn from_aws(status: &str) -> Self {
+        if status == "ACTIVE" {
+            TableStatus::Active
+        } else {
+            TableStatus::Busy(status.to_owned())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BillingMode {
+    Provisioned,
+    OnDemand,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexState {
+    pub name: String,
+    pub status: TableStatus,
+    pub capacity: Capacity,
+}
+
+/// The parts of DescribeTable the planner reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableState {
+    pub name: String,
+    pub status: TableStatus,
+    pub billing: BillingMode,
+    pub capacity: Capacity,
+    pub indexes: Vec<IndexState>,
+    /// `BillingModeSummary.LastUpdateToPayPerRequestDateTime`; absent if never switched.
+    pub last_switch_to_on_demand: Option<DateTime<Utc>>,
+}
+
+/// What an UpdateTable call changes: only what differs from now is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TableChange {
+    Scale {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        table: Option<Capacity>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        indexes: BTreeMap<String, Capacity>,
+    },
+    SwitchToOnDemand,
+}
+
+/// DynamoDB as unthrottle sees it.
+pub trait TableCatalog: Send + Sync {
+    /// Describes a table and reads its tags. `PortError::NotFound` if it does not exist.
+    fn describe(&self, table: &str) -> impl Future<Output = Result<Described<TableState>, PortError>> + Send;
+    /// Applies a planned change with one UpdateTable call.
+    fn update(&self, table: &str, change: &TableChange)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+}

@@ -1,0 +1,449 @@
+use std::collections::BTreeMap;
+
+use chrono::{Duration, TimeZone};
+use serde_json::json;
+
+use super::*;
+use crate::testing::provisioned_table;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+fn policy(on_demand: OnDemandPolicy) -> TablePolicy {
+    TablePolicy {
+        growth: Growth {
+            factor: 2.0,
+            min_step: 1,
+        },
+        max_read: 100,
+        max_write: 100,
+        on_demand,
+        max_switches_per_day: 1,
+    }
+}
+
+fn on_table(table: &str, pressure: Pressure) -> TableTarget {
+    TableTarget {
+        table: table.into(),
+        on_table: pressure,
+        on_indexes: BTreeMap::new(),
+    }
+}
+
+fn on_index(table: &str, index: &str, pressure: Pressure) -> TableTarget {
+    TableTarget {
+        table: table.into(),
+        on_table: Pressure::default(),
+        on_indexes: BTreeMap::from([(index.to_owned(), pressure)]),
+    }
+}
+
+fn cap(read: u64, write: u64) -> Capacity {
+    Capacity { read, write }
+}
+
+fn scale(table: Option<Capacity>, indexes: &[(&str, Capacity)]) -> TableChange {
+    TableChange::Scale {
+        table,
+        indexes: indexes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+    }
+}
+
+fn switch_entry(hours_ago: i64) -> HistoryEntry {
+    HistoryEntry {
+        at: now() - Duration::hours(hours_ago),
+        action: Action::SwitchToOnDemand,
+        event_id: format!("earlier-{hours_ago}"),
+    }
+}
+
+fn acted(decision: Decision<TableChange>) -> Proposal<TableChange> {
+    match decision {
+        Decision::Act(proposal) => proposal,
+        Decision::Hold(hold) => panic!("held: {hold:?}"),
+    }
+}
+
+fn held(decision: Decision<TableChange>) -> Hold {
+    match decision {
+        Decision::Hold(hold) => hold,
+        Decision::Act(proposal) => panic!("acted: {proposal:?}"),
+    }
+}
+
+/// Scaling rules: which throttle raises what, from which capacities.
+#[test]
+fn scaling_raises_only_what_throttled() {
+    struct Case {
+        name: &'static str,
+        table: TableState,
+        target: TableTarget,
+        expected: TableChange,
+    }
+    let with_gsi = |read, write, gsi_read, gsi_write| {
+        provisioned_table("orders", read, write, &[("by-customer", gsi_read, gsi_write)])
+    };
+    let cases = [
+        Case {
+            name: "write throttle raises WCU only",
+            table: provisioned_table("orders", 5, 5, &[]),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(5, 10)), &[]),
+        },
+        Case {
+            name: "read throttle raises RCU only",
+            table: provisioned_table("orders", 5, 5, &[]),
+            target: on_table("orders", Pressure::READ),
+            expected: scale(Some(cap(10, 5)), &[]),
+        },
+        Case {
+            name: "both sides throttled raises both",
+            table: provisioned_table("orders", 5, 7, &[]),
+            target: on_table("orders", Pressure::BOTH),
+            expected: scale(Some(cap(10, 14)), &[]),
+        },
+        Case {
+            name: "raise stops at the cap",
+            table: provisioned_table("orders", 5, 80, &[]),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(5, 100)), &[]),
+        },
+        Case {
+            name: "min step lifts tiny capacities",
+            table: provisioned_table("orders", 1, 0, &[]),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(1, 1)), &[]),
+        },
+        Case {
+            name: "GSI read throttle raises that GSI's RCU only",
+            table: with_gsi(5, 5, 5, 5),
+            target: on_index("orders", "by-customer", Pressure::READ),
+            expected: scale(None, &[("by-customer", cap(10, 5))]),
+        },
+        Case {
+            name: "GSI write throttle raises that GSI's WCU only",
+            table: with_gsi(5, 5, 5, 5),
+            target: on_index("orders", "by-customer", Pressure::WRITE),
+            expected: scale(None, &[("by-customer", cap(5, 10))]),
+        },
+        Case {
+            name: "table write throttle with a GSI at equal WCU leaves the GSI",
+            table: with_gsi(5, 5, 5, 5),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(5, 10)), &[]),
+        },
+        Case {
+            name: "GSI below the table's WCU is raised to the table's new WCU (back-pressure)",
+            table: with_gsi(5, 20, 5, 3),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(5, 40)), &[("by-customer", cap(5, 40))]),
+        },
+        Case {
+            name: "back-pressure raise respects the cap",
+            table: with_gsi(5, 80, 5, 10),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(Some(cap(5, 100)), &[("by-customer", cap(5, 100))]),
+        },
+        Case {
+            name: "table at the write cap still lifts a lagging GSI",
+            table: with_gsi(5, 100, 5, 10),
+            target: on_table("orders", Pressure::WRITE),
+            expected: scale(None, &[("by-customer", cap(5, 100))]),
+        },
+        Case {
+            name: "read throttle on the table causes no GSI back-pressure",
+            table: with_gsi(5, 20, 5, 3),
+            target: on_table("orders", Pressure::READ),
+            expected: scale(Some(cap(10, 20)), &[]),
+        },
+        Case {
+            name: "an index that is not a GSI (an LSI) uses the table's capacity",
+            table: with_gsi(5, 5, 5, 5),
+            target: on_index("orders", "by-date-lsi", Pressure::READ),
+            expected: scale(Some(cap(10, 5)), &[]),
+        },
+    ];
+    for case in cases {
+        let proposal = acted(plan(
+            &case.table,
+            &case.target,
+            &policy(OnDemandPolicy::Never),
+            &[],
+            now(),
+        ));
+        assert_eq!(proposal.action, Action::ScaleCapacity, "{}", case.name);
+        assert_eq!(proposal.change, case.expected, "{}", case.name);
+    }
+}
+
+#[test]
+fn proposal_reports_before_and_after_of_what_changes() {
+    let table = provisioned_table("orders", 5, 20, &[("by-customer", 5, 3), ("by-date", 7, 40)]);
+    let proposal = acted(plan(
+        &table,
+        &on_table("orders", Pressure::WRITE),
+        &policy(OnDemandPolicy::Never),
+        &[],
+        now(),
+    ));
+    assert_eq!(
+        proposal.before,
+        json!({"table": {"read": 5, "write": 20}, "indexes": {"by-customer": {"read": 5, "write": 3}}})
+    );
+    assert_eq!(
+        proposal.after,
+        json!({"table": {"read": 5, "write": 40}, "indexes": {"by-customer": {"read": 5, "write": 40}}})
+    );
+    assert!(
+        proposal.why.contains("table orders WCU 20 -> 40"),
+        "{}",
+        proposal.why
+    );
+    assert!(
+        proposal
+            .why
+            .contains("GSI by-customer WCU 3 -> 40 (GSI back-pressure)"),
+        "{}",
+        proposal.why
+    );
+}
+
+/// Rules that hold before any scaling is considered.
+#[test]
+fn tables_that_cannot_or_need_not_change_are_held() {
+    let mut on_demand = provisioned_table("orders", 0, 0, &[]);
+    on_demand.billing = BillingMode::OnDemand;
+    let mut updating = provisioned_table("orders", 5, 5, &[]);
+    updating.status = TableStatus::Busy("UPDATING".into());
+    let mut gsi_creating = provisioned_table("orders", 5, 5, &[("by-customer", 5, 5)]);
+    gsi_creating.indexes[0].status = TableStatus::Busy("CREATING".into());
+
+    let cases = [
+        (on_demand, SkipReason::AlreadyOnDemand, "per-partition"),
+        (updating, SkipReason::UpdateInProgress, "UPDATING"),
+        (
+            gsi_creating,
+            SkipReason::UpdateInProgress,
+            "GSI by-customer of orders is CREATING",
+        ),
+    ];
+    for (table, reason, words) in cases {
+        for on_demand_policy in [
+            OnDemandPolicy::Never,
+            OnDemandPolicy::Allow,
+            OnDemandPolicy::Prefer,
+        ] {
+            let hold = held(plan(
+                &table,
+                &on_table("orders", Pressure::WRITE),
+                &policy(on_demand_policy),
+                &[],
+                now(),
+            ));
+            assert_eq!(hold.reason, reason, "{table:?}");
+            assert!(hold.detail.contains(words), "{}", hold.detail);
+        }
+    }
+}
+
+/// What happens when nothing can be raised, for each on-demand policy and guard state.
+#[test]
+fn at_the_cap_the_on_demand_policy_and_guard_decide() {
+    let at_cap = provisioned_table("orders", 5, 100, &[]);
+    let write = on_table("orders", Pressure::WRITE);
+    struct Case {
+        name: &'static str,
+        policy: OnDemandPolicy,
+        history: Vec<HistoryEntry>,
+        aws_last_switch: Option<DateTime<Utc>>,
+        max_switches: u32,
+        switches: bool,
+        words: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "never: hold at cap",
+            policy: OnDemandPolicy::Never,
+            history: vec![],
+            aws_last_switch: None,
+            max_switches: 1,
+            switches: false,
+            words: "ON_DEMAND=never",
+        },
+        Case {
+            name: "allow: switch",
+            policy: OnDemandPolicy::Allow,
+            history: vec![],
+            aws_last_switch: None,
+            max_switches: 1,
+            switches: true,
+            words: "at the cap",
+        },
+        Case {
+            name: "allow, our switch 3 h ago: guard refuses",
+            policy: OnDemandPolicy::Allow,
+            history: vec![switch_entry(3)],
+            aws_last_switch: None,
+            max_switches: 1,
+            switches: false,
+            words: "1 switch(es) in the last 24 h, limit 1",
+        },
+        Case {
+            name: "allow, AWS reports a switch 3 h ago: guard refuses",
+            policy: OnDemandPolicy::Allow,
+            history: vec![],
+            aws_last_switch: Some(now() - Duration::hours(3)),
+            max_switches: 1,
+            switches: false,
+            words: "on-demand guard refused",
+        },
+        Case {
+            name: "allow, last switch 25 h ago: switch",
+            policy: OnDemandPolicy::Allow,
+            history: vec![switch_entry(25)],
+            aws_last_switch: Some(now() - Duration::hours(25)),
+            max_switches: 1,
+            switches: true,
+            words: "switching to on-demand",
+        },
+        Case {
+            name: "allow, limit 2 with 1 recent: switch",
+            policy: OnDemandPolicy::Allow,
+            history: vec![switch_entry(3)],
+            aws_last_switch: None,
+            max_switches: 2,
+            switches: true,
+            words: "switching",
+        },
+        Case {
+            name: "allow, limit 2, ours and someone else's: refuse",
+            policy: OnDemandPolicy::Allow,
+            history: vec![switch_entry(3)],
+            aws_last_switch: Some(now() - Duration::hours(1)),
+            max_switches: 2,
+            switches: false,
+            words: "2 switch(es)",
+        },
+        Case {
+            name: "allow, limit 0: never switch",
+            policy: OnDemandPolicy::Allow,
+            history: vec![],
+            aws_last_switch: None,
+            max_switches: 0,
+            switches: false,
+            words: "limit 0",
+        },
+    ];
+    for case in cases {
+        let mut table = at_cap.clone();
+        table.last_switch_to_on_demand = case.aws_last_switch;
+        let policy = TablePolicy {
+            max_switches_per_day: case.max_switches,
+            ..policy(case.policy)
+        };
+        let decision = plan(&table, &write, &policy, &case.history, now());
+        if case.switches {
+            let proposal = acted(decision);
+            assert_eq!(proposal.action, Action::SwitchToOnDemand, "{}", case.name);
+            assert_eq!(proposal.change, TableChange::SwitchToOnDemand, "{}", case.name);
+            assert_eq!(
+                proposal.after,
+                json!({"billingMode": "PAY_PER_REQUEST"}),
+                "{}",
+                case.name
+            );
+            assert!(
+                proposal.why.contains(case.words),
+                "{}: {}",
+                case.name,
+                proposal.why
+            );
+        } else {
+            let hold = held(decision);
+            assert_eq!(hold.reason, SkipReason::AtCap, "{}", case.name);
+            assert!(
+                hold.detail.contains("WCU 100 of MAX_WRITE_CAPACITY 100"),
+                "{}: {}",
+                case.name,
+                hold.detail
+            );
+            assert!(hold.detail.contains(case.words), "{}: {}", case.name, hold.detail);
+        }
+    }
+}
+
+#[test]
+fn prefer_switches_first_and_falls_back_to_scaling_when_the_guard_refuses() {
+    let table = provisioned_table("orders", 5, 5, &[]);
+    let write = on_table("orders", Pressure::WRITE);
+
+    let first = acted(plan(&table, &write, &policy(OnDemandPolicy::Prefer), &[], now()));
+    assert_eq!(first.change, TableChange::SwitchToOnDemand);
+    assert!(first.why.contains("ON_DEMAND=prefer"), "{}", first.why);
+
+    let refused = acted(plan(
+        &table,
+        &write,
+        &policy(OnDemandPolicy::Prefer),
+        &[switch_entry(2)],
+        now(),
+    ));
+    assert_eq!(refused.change, scale(Some(cap(5, 10)), &[]));
+    assert!(
+        refused.why.contains("instead of switching to on-demand"),
+        "{}",
+        refused.why
+    );
+
+    let allow = acted(plan(&table, &write, &policy(OnDemandPolicy::Allow), &[], now()));
+    assert_eq!(
+        allow.change,
+        scale(Some(cap(5, 10)), &[]),
+        "allow scales while below the cap"
+    );
+}
+
+#[test]
+fn partly_capped_throttles_raise_what_they_can() {
+    // Reads are at their cap, writes are not: only writes move.
+    let table = provisioned_table("orders", 100, 5, &[]);
+    let proposal = acted(plan(
+        &table,
+        &on_table("orders", Pressure::BOTH),
+        &policy(OnDemandPolicy::Allow),
+        &[],
+        now(),
+    ));
+    assert_eq!(proposal.change, scale(Some(cap(100, 10)), &[]));
+
+    // A GSI at its cap with the table fine: at cap.
+    let table = provisioned_table("orders", 5, 5, &[("by-customer", 100, 5)]);
+    let hold = held(plan(
+        &table,
+        &on_index("orders", "by-customer", Pressure::READ),
+        &policy(OnDemandPolicy::Never),
+        &[],
+        now(),
+    ));
+    assert_eq!(hold.reason, SkipReason::AtCap);
+    assert!(
+        hold.detail
+            .contains("GSI by-customer RCU 100 of MAX_READ_CAPACITY 100"),
+        "{}",
+        hold.detail
+    );
+}
+
+#[test]
+fn capacity_set_above_the_cap_by_hand_is_never_lowered() {
+    let table = provisioned_table("orders", 5, 500, &[]);
+    let hold = held(plan(
+        &table,
+        &on_table("orders", Pressure::WRITE),
+        &policy(OnDemandPolicy::Never),
+        &[],
+        now(),
+    ));
+    assert_eq!(hold.reason, SkipReason::AtCap);
+}

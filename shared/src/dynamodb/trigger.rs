@@ -1,0 +1,625 @@
+//! Which tables (and GSIs) an event says were throttled, and on which side.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{
+    name_from_arn_or_name, AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError,
+};
+use crate::plan::SkipReason;
+
+pub const EVENT_SOURCE: &str = "dynamodb.amazonaws.com";
+pub const METRIC_NAMESPACE: &str = "AWS/DynamoDB";
+pub const THROTTLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
+/// Which side of capacity throttled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pressure {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Pressure {
+    pub const READ: Pressure = Pressure {
+        read: true,
+        write: false,
+    };
+    pub const WRITE: Pressure = Pressure {
+        read: false,
+        write: true,
+    };
+    pub const BOTH: Pressure = Pressure {
+        read: true,
+        write: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.read || self.write
+    }
+
+    fn merge(&mut self, other: Pressure) {
+        self.read |= other.read;
+        self.write |= other.write;
+    }
+}
+
+/// One throttled table: the pressure on the table itself and on each named GSI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableTarget {
+    pub table: String,
+    pub on_table: Pressure,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub on_indexes: BTreeMap<String, Pressure>,
+}
+
+/// Collects targets in the order the event names them, merging repeats of one table.
+#[derive(Default)]
+struct Targets(Vec<TableTarget>);
+
+impl Targets {
+    fn entry(&mut self, table: &str) -> &mut TableTarget {
+        let position = match self.0.iter().position(|t| t.table == table) {
+            Some(position) => position,
+            None => {
+                self.0.push(TableTarget {
+                    table: table.to_owned(),
+                    ..TableTarget::default()
+                });
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[position]
+    }
+
+    fn add(&mut self, table: &str, index: Option<&str>, pressure: Pressure) {
+        let target = self.entry(table);
+        match index {
+            Some(index) => target
+                .on_indexes
+                .entry(index.to_owned())
+                .or_default()
+                .merge(pressure),
+            None => target.on_table.merge(pressure),
+        }
+    }
+}
+
+/// Reads an event for the DynamoDB function.
+pub fn triage(envelope: &Envelope) -> Result<Triage<TableTarget>, TriggerError> {
+    match envelope.signal()? {
+        Signal::ApiCall(call) => from_api_call(envelope, &call),
+        Signal::Alarm(alarm) => Ok(from_alarm(envelope, &alarm)),
+        Signal::Other => Ok(Triage::ignored(
+            &envelope.id,
+            SkipReason::NotOurs,
+            format!(
+                "`{}` events are not throttle signals; unthrottle reads CloudTrail API calls and alarm state changes",
+                envelope.detail_type
+            ),
+        )),
+    }
+}
+
+/// How a DynamoDB operation uses capacity.
+enum Operation {
+    Read,
+    Write,
+    /// PartiQL names its tables inside the statement, which CloudTrail does not keep.
+    PartiQl,
+    /// Table management and metadata calls: their limits are API rate limits.
+    ControlPlane,
+}
+
+fn classify(event_name: &str) -> Operation {
+    match event_name {
+        "GetItem" | "BatchGetItem" | "Query" | "Scan" | "TransactGetItems" => Operation::Read,
+        "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems" => Operation::Write,
+        "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => Operation::PartiQl,
+        _ => Operation::ControlPlane,
+    }
+}
+
+fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<TableTarget>, TriggerError> {
+    let event_id = call.event_id.as_deref().unwrap_or(&envelope.id);
+    if call.event_source != EVENT_SOURCE {
+        return Ok(Triage::ignored(
+            event_id,
+            SkipReason::NotOurs,
+            format!(
+                "{} call from {} is not a DynamoDB call",
+                call.event_name, call.event_source
+            ),
+        ));
+    }
+    let Some(code) = call.throttle_code(THROTTLE_CODES) else {
+        return Ok(Triage::ignored(
+            event_id,
+            SkipReason::NotThrottle,
+            call.not_throttle(),
+        ));
+    };
+    let pressure = match classify(&call.event_name) {
+        Operation::Read => Pressure::READ,
+        Operation::Write => Pressure::WRITE,
+        Operation::PartiQl => {
+            return Ok(Triage::ignored(
+                event_id,
+                SkipReason::NotThrottle,
+                format!(
+                    "{} names its tables inside the PartiQL statement, which CloudTrail does not record; \
+                     alarm on the table's ThrottleEvents metrics to heal it",
+                    call.event_name
+                ),
+            ))
+        }
+        Operation::ControlPlane => {
+            return Ok(Triage::ignored(
+                event_id,
+                SkipReason::ControlPlane,
+                format!(
+                    "{code} on {} is a control-plane rate limit; more table capacity cannot help: \
+                     slow the caller or ask AWS for a higher API rate",
+                    call.event_name
+                ),
+            ))
+        }
+    };
+
+    let mut targets = Targets::default();
+    let params = call.request_parameters.as_ref();
+    let index = call.parameter("indexName");
+    if let Some(table) = call
+        .parameter("tableName")
+        .and_then(|t| name_from_arn_or_name(t, "table"))
+    {
+        targets.add(table, index, pressure);
+    }
+    for table in params
+        .and_then(|p| p.get("requestItems"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|items| items.keys())
+        .filter_map(|key| name_from_arn_or_name(key, "table"))
+    {
+        targets.add(table, None, pressure);
+    }
+    for table in params
+        .and_then(|p| p.get("transactItems"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(transact_item_table)
+    {
+        targets.add(table, None, pressure);
+    }
+
+    if targets.0.is_empty() {
+        return Err(TriggerError::NoResource {
+            event_id: event_id.to_owned(),
+            operation: call.event_name.clone(),
+            resource_kind: "table",
+        });
+    }
+    Ok(Triage::Throttled {
+        incident: envelope.api_call_incident(call, code),
+        targets: targets.0,
+    })
+}
+
+/// A transaction item is `{"put": {"tableName": ...}}` (or update, delete,
+/// conditionCheck, get): one key whose value names the table.
+fn transact_item_table(item: &Value) -> Option<&str> {
+    item.as_object()?
+        .values()
+        .find_map(|action| action.get("tableName")?.as_str())
+        .and_then(|table| name_from_arn_or_name(table, "table"))
+}
+
+/// The side a DynamoDB throttle metric speaks of, or `None` for other metrics.
+fn metric_pressure(name: &str, dimensions: &BTreeMap<String, String>) -> Option<Pressure> {
+    if name == "ThrottledRequests" {
+        // ThrottledRequests is published per Operation; without it both sides are suspect.
+        return Some(match dimensions.get("Operation").map(|op| classify(op)) {
+            Some(Operation::Read) => Pressure::READ,
+            Some(Operation::Write) => Pressure::WRITE,
+            _ => Pressure::BOTH,
+        });
+    }
+    let family = name.strip_suffix("ThrottleEvents")?;
+    if family.starts_with("Read") {
+        Some(Pressure::READ)
+    } else if family.starts_with("Write") || family.starts_with("OnlineIndex") {
+        // OnlineIndexThrottleEvents are write throttles while a new GSI backfills.
+        Some(Pressure::WRITE)
+    } else {
+        None
+    }
+}
+
+fn from_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<TableTarget> {
+    if !alarm.is_alarming() {
+        return Triage::ignored(
+            &envelope.id,
+            SkipReason::NotThrottle,
+            format!(
+                "alarm {} went to {}; only a change to ALARM needs healing",
+                alarm.alarm_name, alarm.state.value
+            ),
+        );
+    }
+    let mut targets = Targets::default();
+    for metric in alarm.metrics_in(METRIC_NAMESPACE) {
+        let (Some(pressure), Some(table)) = (
+            metric_pressure(&metric.name, &metric.dimensions),
+            metric.dimensions.get("TableName"),
+        ) else {
+            continue;
+        };
+        let index = metric.dimensions.get("GlobalSecondaryIndexName");
+        targets.add(table, index.map(String::as_str), pressure);
+    }
+    if targets.0.is_empty() {
+        return Triage::ignored(
+            &envelope.id,
+            SkipReason::NotOurs,
+            format!(
+                "alarm {} watches no {METRIC_NAMESPACE} throttle metric with a TableName dimension",
+                alarm.alarm_name
+            ),
+        );
+    }
+    Triage::Throttled {
+        incident: envelope.alarm_incident(alarm),
+        targets: targets.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Origin, ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE};
+    use serde_json::json;
+
+    fn envelope(detail_type: &str, detail: Value) -> Envelope {
+        Envelope::parse(json!({
+            "version": "0", "id": "env-1", "detail-type": detail_type,
+            "source": "aws.dynamodb", "account": "123456789012",
+            "time": "2026-11-20T10:15:00Z", "region": "us-east-1", "resources": [],
+            "detail": detail
+        }))
+        .unwrap()
+    }
+
+    fn api_call(event_name: &str, code: Option<&str>, params: Value) -> Envelope {
+        envelope(
+            API_CALL_DETAIL_TYPE,
+            json!({
+                "eventSource": EVENT_SOURCE, "eventName": event_name, "errorCode": code,
+                "eventID": "ct-1", "requestParameters": params
+            }),
+        )
+    }
+
+    fn targets(triage: Triage<TableTarget>) -> Vec<TableTarget> {
+        match triage {
+            Triage::Throttled { targets, .. } => targets,
+            Triage::Ignored { detail, .. } => panic!("ignored: {detail}"),
+        }
+    }
+
+    fn skipped(triage: Triage<TableTarget>) -> (SkipReason, String) {
+        match triage {
+            Triage::Ignored { reason, detail, .. } => (reason, detail),
+            Triage::Throttled { targets, .. } => panic!("throttled: {targets:?}"),
+        }
+    }
+
+    fn table(name: &str, on_table: Pressure) -> TableTarget {
+        TableTarget {
+            table: name.into(),
+            on_table,
+            on_indexes: BTreeMap::new(),
+        }
+    }
+
+    const PTEE: Option<&str> = Some("ProvisionedThroughputExceededException");
+
+    #[test]
+    fn operation_decides_read_or_write() {
+        let cases = [
+            ("GetItem", Pressure::READ),
+            ("Query", Pressure::READ),
+            ("Scan", Pressure::READ),
+            ("PutItem", Pressure::WRITE),
+            ("UpdateItem", Pressure::WRITE),
+            ("DeleteItem", Pressure::WRITE),
+        ];
+        for (operation, pressure) in cases {
+            let found = targets(triage(&api_call(operation, PTEE, json!({"tableName": "orders"}))).unwrap());
+            assert_eq!(found, vec![table("orders", pressure)], "{operation}");
+        }
+    }
+
+    #[test]
+    fn every_throttle_code_counts_and_the_incident_keeps_it() {
+        for code in THROTTLE_CODES {
+            let triaged = triage(&api_call("PutItem", Some(code), json!({"tableName": "orders"}))).unwrap();
+            let Triage::Throttled { incident, .. } = triaged else {
+                panic!("{code} not treated as a throttle")
+            };
+            assert_eq!(incident.event_id, "ct-1");
+            assert!(matches!(incident.origin, Origin::ApiCall { ref error_code, .. } if error_code == code));
+        }
+    }
+
+    #[test]
+    fn table_arn_is_reduced_to_its_name() {
+        let found = targets(
+            triage(&api_call(
+                "UpdateItem",
+                PTEE,
+                json!({"tableName": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(found, vec![table("orders", Pressure::WRITE)]);
+    }
+
+    #[test]
+    fn query_on_an_index_presses_the_index() {
+        let found = targets(
+            triage(&api_call(
+                "Query",
+                PTEE,
+                json!({"tableName": "orders", "indexName": "by-customer"}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].on_table, Pressure::default());
+        assert_eq!(found[0].on_indexes.get("by-customer"), Some(&Pressure::READ));
+    }
+
+    #[test]
+    fn batch_calls_name_every_table() {
+        let found = targets(
+            triage(&api_call(
+                "BatchWriteItem",
+                PTEE,
+                json!({"requestItems": {"orders": [{}], "arn:aws:dynamodb:us-east-1:123456789012:table/customers": [{}]}}),
+            ))
+            .unwrap(),
+        );
+        let names: Vec<_> = found.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(names, ["customers", "orders"]);
+        assert!(found.iter().all(|t| t.on_table == Pressure::WRITE));
+
+        let reads = targets(
+            triage(&api_call(
+                "BatchGetItem",
+                PTEE,
+                json!({"requestItems": {"orders": {"keys": []}}}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(reads, vec![table("orders", Pressure::READ)]);
+    }
+
+    #[test]
+    fn transactions_name_tables_inside_their_items_once_each() {
+        let found = targets(
+            triage(&api_call(
+                "TransactWriteItems",
+                Some("ThrottlingException"),
+                json!({"transactItems": [
+                    {"put": {"tableName": "orders"}},
+                    {"update": {"tableName": "customers"}},
+                    {"conditionCheck": {"tableName": "orders"}}
+                ]}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(
+            found,
+            vec![
+                table("orders", Pressure::WRITE),
+                table("customers", Pressure::WRITE)
+            ]
+        );
+    }
+
+    #[test]
+    fn non_throttles_and_other_sources_are_ignored() {
+        let (reason, detail) =
+            skipped(triage(&api_call("PutItem", None, json!({"tableName": "orders"}))).unwrap());
+        assert_eq!(reason, SkipReason::NotThrottle);
+        assert!(detail.contains("succeeded"), "{detail}");
+
+        let (reason, detail) = skipped(
+            triage(&api_call(
+                "PutItem",
+                Some("ConditionalCheckFailedException"),
+                json!({"tableName": "orders"}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(reason, SkipReason::NotThrottle);
+        assert!(detail.contains("ConditionalCheckFailedException"), "{detail}");
+
+        let kms = envelope(
+            API_CALL_DETAIL_TYPE,
+            json!({"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "errorCode": "ThrottlingException"}),
+        );
+        assert_eq!(skipped(triage(&kms).unwrap()).0, SkipReason::NotOurs);
+
+        let other = envelope(
+            "EC2 Instance State-change Notification",
+            json!({"state": "running"}),
+        );
+        assert_eq!(skipped(triage(&other).unwrap()).0, SkipReason::NotOurs);
+    }
+
+    #[test]
+    fn control_plane_and_partiql_throttles_are_ignored_with_advice() {
+        let (reason, detail) = skipped(
+            triage(&api_call(
+                "DescribeTable",
+                Some("ThrottlingException"),
+                json!({"tableName": "orders"}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(reason, SkipReason::ControlPlane);
+        assert!(detail.contains("rate limit"), "{detail}");
+
+        let (_, detail) = skipped(
+            triage(&api_call(
+                "ExecuteStatement",
+                PTEE,
+                json!({"statement": "HIDDEN"}),
+            ))
+            .unwrap(),
+        );
+        assert!(detail.contains("PartiQL"), "{detail}");
+    }
+
+    #[test]
+    fn a_throttle_naming_no_table_is_an_error() {
+        for params in [
+            json!({}),
+            json!(null),
+            json!({"tableName": ""}),
+            json!({"requestItems": []}),
+        ] {
+            let err = triage(&api_call("PutItem", PTEE, params.clone())).unwrap_err();
+            assert!(matches!(err, TriggerError::NoResource { .. }), "{params}: {err}");
+            assert!(err.to_string().contains("PutItem"), "{err}");
+        }
+    }
+
+    fn alarm(state: &str, metrics: Value) -> Envelope {
+        envelope(
+            ALARM_DETAIL_TYPE,
+            json!({
+                "alarmName": "orders-throttles", "state": {"value": state},
+                "previousState": {"value": "OK"}, "configuration": {"metrics": metrics}
+            }),
+        )
+    }
+
+    fn metric(name: &str, dimensions: Value) -> Value {
+        json!({"id": "m1", "metricStat": {"metric": {"namespace": METRIC_NAMESPACE, "name": name, "dimensions": dimensions}, "period": 60, "stat": "Sum"}, "returnData": true})
+    }
+
+    #[test]
+    fn alarm_metrics_decide_table_index_and_side() {
+        let cases = [
+            (
+                "WriteThrottleEvents",
+                json!({"TableName": "orders"}),
+                table("orders", Pressure::WRITE),
+            ),
+            (
+                "ReadThrottleEvents",
+                json!({"TableName": "orders"}),
+                table("orders", Pressure::READ),
+            ),
+            (
+                "ReadKeyRangeThroughputThrottleEvents",
+                json!({"TableName": "orders"}),
+                table("orders", Pressure::READ),
+            ),
+            (
+                "WriteProvisionedThroughputThrottleEvents",
+                json!({"TableName": "orders"}),
+                table("orders", Pressure::WRITE),
+            ),
+            (
+                "ThrottledRequests",
+                json!({"TableName": "orders", "Operation": "Query"}),
+                table("orders", Pressure::READ),
+            ),
+            (
+                "ThrottledRequests",
+                json!({"TableName": "orders", "Operation": "BatchWriteItem"}),
+                table("orders", Pressure::WRITE),
+            ),
+            (
+                "ThrottledRequests",
+                json!({"TableName": "orders"}),
+                table("orders", Pressure::BOTH),
+            ),
+        ];
+        for (name, dimensions, expected) in cases {
+            let found = targets(triage(&alarm("ALARM", json!([metric(name, dimensions.clone())]))).unwrap());
+            assert_eq!(found, vec![expected], "{name} {dimensions}");
+        }
+
+        let gsi = targets(
+            triage(&alarm(
+                "ALARM",
+                json!([metric(
+                    "ReadThrottleEvents",
+                    json!({"TableName": "orders", "GlobalSecondaryIndexName": "by-customer"})
+                )]),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(gsi[0].on_table, Pressure::default());
+        assert_eq!(gsi[0].on_indexes.get("by-customer"), Some(&Pressure::READ));
+    }
+
+    #[test]
+    fn metric_math_alarms_use_the_metrics_they_combine() {
+        let math = json!([
+            {"id": "e1", "expression": "m1+m2", "label": "throttles", "returnData": true},
+            metric("WriteThrottleEvents", json!({"TableName": "orders"})),
+            metric("ReadThrottleEvents", json!({"TableName": "orders"})),
+        ]);
+        let found = targets(triage(&alarm("ALARM", math)).unwrap());
+        assert_eq!(found, vec![table("orders", Pressure::BOTH)]);
+    }
+
+    #[test]
+    fn alarms_not_in_alarm_or_not_on_throttles_are_ignored() {
+        let ok = triage(&alarm(
+            "OK",
+            json!([metric("WriteThrottleEvents", json!({"TableName": "orders"}))]),
+        ))
+        .unwrap();
+        let (reason, detail) = skipped(ok);
+        assert_eq!(reason, SkipReason::NotThrottle);
+        assert!(detail.contains("OK"), "{detail}");
+
+        let cpu = json!([{"metricStat": {"metric": {"namespace": "AWS/EC2", "name": "CPUUtilization", "dimensions": {"InstanceId": "i-1"}}}}]);
+        assert_eq!(
+            skipped(triage(&alarm("ALARM", cpu)).unwrap()).0,
+            SkipReason::NotOurs
+        );
+
+        let no_table = json!([metric("WriteThrottleEvents", json!({}))]);
+        assert_eq!(
+            skipped(triage(&alarm("ALARM", no_table)).unwrap()).0,
+            SkipReason::NotOurs
+        );
+
+        let latency = json!([metric("SuccessfulRequestLatency", json!({"TableName": "orders"}))]);
+        assert_eq!(
+            skipped(triage(&alarm("ALARM", latency)).unwrap()).0,
+            SkipReason::NotOurs
+        );
+
+        let composite = envelope(
+            ALARM_DETAIL_TYPE,
+            json!({"alarmName": "c", "state": {"value": "ALARM"}, "configuration": {"alarmRule": "ALARM(x)"}}),
+        );
+        assert_eq!(skipped(triage(&composite).unwrap()).0, SkipReason::NotOurs);
+    }
+}

@@ -1,0 +1,80 @@
+//! The ledger port: idempotency, per-resource claims and change history.
+//!
+//! Three kinds of record, one DynamoDB table (`LEDGER_TABLE`, key `pk`/`sk`, TTL on
+//! `expires_at`); see `docs/ledger.md`:
+//! - an event record per (event, resource): a re-delivered event is a duplicate;
+//! - a claim per resource, held for the cooldown: one change per incident, and two
+//!   concurrent invocations cannot both change one resource;
+//! - history entries per resource: what the daily-limit guards count.
+
+pub mod dynamodb;
+
+use std::future::Future;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{HistoryEntry, ResourceRef};
+use crate::pipeline::PortError;
+
+/// Who holds a resource, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What the ledger knows about one resource: its claim and its last day of changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerView {
+    pub claim: Option<Claim>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// A request to change a resource for an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub resource: ResourceRef,
+    pub event_id: String,
+    pub now: DateTime<Utc>,
+    pub cooldown: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The event is new and the resource is ours until the cooldown ends.
+    Granted,
+    /// This event (for this resource) was handled before.
+    Duplicate,
+    /// Another event holds the resource.
+    CoolingDown(Claim),
+}
+
+/// How long event records are kept: longer than EventBridge (24 h) and Lambda async (6 h)
+/// keep retrying, so any re-delivery still finds its record.
+pub fn event_retention() -> Duration {
+    Duration::days(7)
+}
+
+/// How long history entries are kept: the rolling day the guards count, plus a margin.
+pub fn history_retention() -> Duration {
+    Duration::hours(48)
+}
+
+pub trait Ledger: Send + Sync {
+    /// The resource's claim (if any) and its history since `now - 24 h`. Read-only.
+    fn view(
+        &self,
+        resource: &ResourceRef,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LedgerView, PortError>> + Send;
+    /// Records the event and claims the resource, atomically per record.
+    fn admit(&self, ticket: &Ticket) -> impl Future<Output = Result<Admission, PortError>> + Send;
+    /// Undoes `admit` after a failed change, so a retry of the event can act.
+    fn release(&self, ticket: &Ticket) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Remembers a change that was made.
+    fn record(
+        &self,
+        resource: &ResourceRef,
+        entry: &HistoryEntry,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

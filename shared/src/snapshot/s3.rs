@@ -1,0 +1,47 @@
+//! Snapshots in S3.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+
+use super::SnapshotStore;
+use crate::aws::describe_error;
+use crate::pipeline::PortError;
+
+pub struct S3Snapshots {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Snapshots {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+impl SnapshotStore for S3Snapshots {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, PortError> {
+        let location = format!("s3://{}/{key}", self.bucket);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::aws(
+                    "PutObject",
+                    &location,
+                    format!(
+                        "{}; check that SNAPSHOT_BUCKET exists and the function may write to it",
+                        describe_error(&e)
+                    ),
+                )
+            })?;
+        Ok(location)
+    }
+}

@@ -1,0 +1,319 @@
+//! In-memory fakes of every port, with the same contracts as the SDK adapters, so the
+//! pipeline's rules are tested fast and without I/O. The emulator tests in `tests/` check
+//! the SDK adapters against the same contracts.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::{HistoryEntry, ResourceRef};
+use crate::dynamodb::{
+    BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState, TableStatus,
+};
+use crate::ledger::{Admission, Claim, Ledger, LedgerView, Ticket};
+use crate::metrics::MetricSink;
+use crate::pipeline::{Described, PortError};
+use crate::plan::rolling_day;
+use crate::report::Report;
+use crate::snapshot::SnapshotStore;
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A provisioned, ACTIVE table with the given capacity and GSIs.
+pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, u64)]) -> TableState {
+    TableState {
+        name: name.to_owned(),
+        status: TableStatus::Active,
+        billing: BillingMode::Provisioned,
+        capacity: Capacity { read, write },
+        indexes: gsis
+            .iter()
+            .map(|(gsi, read, write)| IndexState {
+                name: (*gsi).to_owned(),
+                status: TableStatus::Active,
+                capacity: Capacity {
+                    read: *read,
+                    write: *write,
+                },
+            })
+            .collect(),
+        last_switch_to_on_demand: None,
+    }
+}
+
+type Tags = HashMap<String, String>;
+
+/// DynamoDB tables in memory. Updates change the state and are remembered.
+#[derive(Default)]
+pub struct FakeTables {
+    tables: Mutex<BTreeMap<String, (TableState, Tags)>>,
+    updates: Mutex<Vec<(String, TableChange)>>,
+    describes: Mutex<u32>,
+    fail_updates: Option<PortError>,
+}
+
+impl FakeTables {
+    pub fn with(table: TableState) -> Self {
+        Self::default().and(table, &[])
+    }
+
+    pub fn and(self, table: TableState, tags: &[(&str, &str)]) -> Self {
+        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        locked(&self.tables).insert(table.name.clone(), (table, tags));
+        self
+    }
+
+    pub fn failing_updates(mut self, error: PortError) -> Self {
+        self.fail_updates = Some(error);
+        self
+    }
+
+    pub fn state(&self, name: &str) -> Option<TableState> {
+        locked(&self.tables).get(name).map(|(state, _)| state.clone())
+    }
+
+    pub fn updates(&self) -> Vec<(String, TableChange)> {
+        locked(&self.updates).clone()
+    }
+
+    pub fn describe_calls(&self) -> u32 {
+        *locked(&self.describes)
+    }
+}
+
+impl TableCatalog for FakeTables {
+    async fn describe(&self, table: &str) -> Result<Described<TableState>, PortError> {
+        *locked(&self.describes) += 1;
+        let tables = locked(&self.tables);
+        let (state, tags) = tables.get(table).ok_or_else(|| PortError::NotFound {
+            resource: format!("table {table}"),
+        })?;
+        Ok(Described {
+            state: state.clone(),
+            tags: tags.clone(),
+            raw: json!({ "Table": state }),
+        })
+    }
+
+    async fn update(&self, table: &str, change: &TableChange) -> Result<(), PortError> {
+        if let Some(error) = &self.fail_updates {
+            return Err(error.clone());
+        }
+        let mut tables = locked(&self.tables);
+        let (state, _) = tables.get_mut(table).ok_or_else(|| PortError::NotFound {
+            resource: format!("table {table}"),
+        })?;
+        match change {
+            TableChange::SwitchToOnDemand => state.billing = BillingMode::OnDemand,
+            TableChange::Scale {
+                table: capacity,
+                indexes,
+            } => {
+                if let Some(capacity) = capacity {
+                    state.capacity = *capacity;
+                }
+                for gsi in &mut state.indexes {
+                    if let Some(capacity) = indexes.get(&gsi.name) {
+                        gsi.capacity = *capacity;
+                    }
+                }
+            }
+        }
+        locked(&self.updates).push((table.to_owned(), change.clone()));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct LedgerState {
+    events: HashSet<(String, String)>,
+    claims: HashMap<String, Claim>,
+    history: HashMap<String, Vec<HistoryEntry>>,
+    writes: u32,
+}
+
+/// The ledger in memory, with the DynamoDB adapter's conditional-write semantics.
+#[derive(Default)]
+pub struct MemoryLedger {
+    state: Mutex<LedgerState>,
+}
+
+impl MemoryLedger {
+    pub fn with_history(resource: &ResourceRef, entries: Vec<HistoryEntry>) -> Self {
+        let ledger = Self::default();
+        locked(&ledger.state).history.insert(resource.key(), entries);
+        ledger
+    }
+
+    pub fn writes(&self) -> u32 {
+        locked(&self.state).writes
+    }
+
+    pub fn claim(&self, resource: &ResourceRef) -> Option<Claim> {
+        locked(&self.state).claims.get(&resource.key()).cloned()
+    }
+
+    pub fn history(&self, resource: &ResourceRef) -> Vec<HistoryEntry> {
+        locked(&self.state)
+            .history
+            .get(&resource.key())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Ledger for MemoryLedger {
+    async fn view(&self, resource: &ResourceRef, now: DateTime<Utc>) -> Result<LedgerView, PortError> {
+        let state = locked(&self.state);
+        let since = now - rolling_day();
+        Ok(LedgerView {
+            claim: state.claims.get(&resource.key()).cloned(),
+            history: state
+                .history
+                .get(&resource.key())
+                .into_iter()
+                .flatten()
+                .filter(|entry| entry.at > since)
+                .cloned()
+                .collect(),
+        })
+    }
+
+    async fn admit(&self, ticket: &Ticket) -> Result<Admission, PortError> {
+        let mut state = locked(&self.state);
+        if !state
+            .events
+            .insert((ticket.event_id.clone(), ticket.resource.key()))
+        {
+            return Ok(Admission::Duplicate);
+        }
+        state.writes += 1;
+        if let Some(claim) = state.claims.get(&ticket.resource.key()) {
+            if claim.until > ticket.now {
+                return Ok(Admission::CoolingDown(claim.clone()));
+            }
+        }
+        state.claims.insert(
+            ticket.resource.key(),
+            Claim {
+                holder: ticket.event_id.clone(),
+                until: ticket.now + ticket.cooldown,
+            },
+        );
+        state.writes += 1;
+        Ok(Admission::Granted)
+    }
+
+    async fn release(&self, ticket: &Ticket) -> Result<(), PortError> {
+        let mut state = locked(&self.state);
+        let key = ticket.resource.key();
+        if state
+            .claims
+            .get(&key)
+            .is_some_and(|claim| claim.holder == ticket.event_id)
+        {
+            state.claims.remove(&key);
+        }
+        state.events.remove(&(ticket.event_id.clone(), key));
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<(), PortError> {
+        let mut state = locked(&self.state);
+        state
+            .history
+            .entry(resource.key())
+            .or_default()
+            .push(entry.clone());
+        state.writes += 1;
+        Ok(())
+    }
+}
+
+/// Snapshot objects in memory; optionally refuses every put, like a missing bucket.
+#[derive(Default)]
+pub struct MemorySnapshots {
+    objects: Mutex<Vec<(String, Vec<u8>)>>,
+    refuse: bool,
+}
+
+impl MemorySnapshots {
+    pub fn refusing() -> Self {
+        Self {
+            refuse: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn objects(&self) -> Vec<(String, serde_json::Value)> {
+        locked(&self.objects)
+            .iter()
+            .map(|(key, body)| (key.clone(), serde_json::from_slice(body).unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl SnapshotStore for MemorySnapshots {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, PortError> {
+        if self.refuse {
+            return Err(PortError::aws("PutObject", "s3://missing-bucket", "NoSuchBucket"));
+        }
+        locked(&self.objects).push((key.to_owned(), body));
+        Ok(format!("s3://memory/{key}"))
+    }
+}
+
+/// Remembers every report published as metrics.
+#[derive(Default)]
+pub struct RecordedMetrics {
+    published: Mutex<Vec<Report>>,
+}
+
+impl RecordedMetrics {
+    pub fn published(&self) -> Vec<Report> {
+        locked(&self.published).clone()
+    }
+}
+
+impl MetricSink for RecordedMetrics {
+    async fn publish(&self, reports: &[Report]) -> Result<(), PortError> {
+        locked(&self.published).extend_from_slice(reports);
+        Ok(())
+    }
+}
+
+/// A CloudTrail "AWS API Call via CloudTrail" event for a throttled DynamoDB call.
+pub fn dynamodb_throttle_event(
+    event_id: &str,
+    operation: &str,
+    request_parameters: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "version": "0",
+        "id": format!("envelope-{event_id}"),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.dynamodb",
+        "account": "123456789012",
+        "time": "2026-11-20T10:15:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "eventSource": "dynamodb.amazonaws.com",
+            "eventName": operation,
+            "awsRegion": "us-east-1",
+            "errorCode": "ProvisionedThroughputExceededException",
+            "errorMessage": "The level of configured provisioned throughput for the table was exceeded.",
+            "requestParameters": request_parameters,
+            "eventID": event_id,
+            "eventCategory": "Data",
+            "readOnly": false,
+            "recipientAccountId": "123456789012"
+        }
+    })
+}
