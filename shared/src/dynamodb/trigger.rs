@@ -107,6 +107,19 @@ pub fn triage(envelope: &Envelope) -> Result<Triage<TableTarget>, TriggerError> 
     }
 }
 
+/// A transaction cancelled because one of its items was throttled: the cancellation
+/// reasons in the message include `ThrottlingError`.
+fn cancelled_by_throttling(call: &ApiCallDetail) -> Option<&str> {
+    let code = call
+        .error_code
+        .as_deref()
+        .filter(|code| *code == "TransactionCanceledException")?;
+    call.error_message
+        .as_deref()
+        .is_some_and(|message| message.contains("ThrottlingError"))
+        .then_some(code)
+}
+
 /// How a DynamoDB operation uses capacity.
 enum Operation {
     Read,
@@ -138,7 +151,10 @@ fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<Tab
             ),
         ));
     }
-    let Some(code) = call.throttle_code(THROTTLE_CODES) else {
+    let Some(code) = call
+        .throttle_code(THROTTLE_CODES)
+        .or_else(|| cancelled_by_throttling(call))
+    else {
         return Ok(Triage::ignored(
             event_id,
             SkipReason::NotThrottle,
@@ -181,23 +197,13 @@ fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<Tab
     {
         targets.add(table, index, pressure);
     }
-    for table in params
-        .and_then(|p| p.get("requestItems"))
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|items| items.keys())
-        .filter_map(|key| name_from_arn_or_name(key, "table"))
+    for items in ["requestItems", "transactItems"]
+        .iter()
+        .filter_map(|key| params?.get(*key))
     {
-        targets.add(table, None, pressure);
-    }
-    for table in params
-        .and_then(|p| p.get("transactItems"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(transact_item_table)
-    {
-        targets.add(table, None, pressure);
+        for table in tables_in_items(items) {
+            targets.add(table, None, pressure);
+        }
     }
 
     if targets.0.is_empty() {
@@ -213,13 +219,31 @@ fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<Tab
     })
 }
 
-/// A transaction item is `{"put": {"tableName": ...}}` (or update, delete,
-/// conditionCheck, get): one key whose value names the table.
-fn transact_item_table(item: &Value) -> Option<&str> {
-    item.as_object()?
-        .values()
-        .find_map(|action| action.get("tableName")?.as_str())
-        .and_then(|table| name_from_arn_or_name(table, "table"))
+/// Table names in a batch or transaction's item list. CloudTrail writes these in more
+/// than one shape, so all are read:
+/// - an object keyed by table name or ARN (BatchWriteItem / BatchGetItem `requestItems`);
+/// - an array of items that carry `tableName` (transactions logged as `requestItems`);
+/// - an array of one-key objects such as `{"put": {"tableName": ...}}` (`transactItems`).
+fn tables_in_items(items: &Value) -> Vec<&str> {
+    let names: Vec<&str> = match items {
+        Value::Object(by_table) => by_table.keys().map(String::as_str).collect(),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(|item| {
+                table_name_of(item).or_else(|| item.as_object()?.values().find_map(table_name_of))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .filter_map(|name| name_from_arn_or_name(name, "table"))
+        .collect()
+}
+
+/// AWS's own examples spell the key both `tableName` and `TableName`.
+fn table_name_of(item: &Value) -> Option<&str> {
+    item.get("tableName").or_else(|| item.get("TableName"))?.as_str()
 }
 
 /// The side a DynamoDB throttle metric speaks of, or `None` for other metrics.
@@ -397,7 +421,8 @@ mod tests {
             ))
             .unwrap(),
         );
-        let names: Vec<_> = found.iter().map(|t| t.table.as_str()).collect();
+        let mut names: Vec<_> = found.iter().map(|t| t.table.as_str()).collect();
+        names.sort();
         assert_eq!(names, ["customers", "orders"]);
         assert!(found.iter().all(|t| t.on_table == Pressure::WRITE));
 
@@ -433,6 +458,63 @@ mod tests {
                 table("customers", Pressure::WRITE)
             ]
         );
+    }
+
+    #[test]
+    fn transactions_logged_as_a_request_item_list_name_their_tables() {
+        let found = targets(
+            triage(&api_call(
+                "TransactWriteItems",
+                PTEE,
+                json!({"requestItems": [
+                    {"operation": "Put", "tableName": "orders"},
+                    {"operation": "Update", "tableName": "arn:aws:dynamodb:us-east-1:123456789012:table/customers"}
+                ]}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(
+            found,
+            vec![
+                table("orders", Pressure::WRITE),
+                table("customers", Pressure::WRITE)
+            ]
+        );
+    }
+
+    #[test]
+    fn transaction_items_may_spell_the_key_table_name() {
+        let found = targets(
+            triage(&api_call(
+                "TransactWriteItems",
+                PTEE,
+                json!({"requestItems": [{"operation": "Delete", "TableName": "orders"}]}),
+            ))
+            .unwrap(),
+        );
+        assert_eq!(found, vec![table("orders", Pressure::WRITE)]);
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_throttling_is_a_throttle_and_other_cancellations_are_not() {
+        let cancelled = |message: &str| {
+            envelope(
+                API_CALL_DETAIL_TYPE,
+                json!({
+                    "eventSource": EVENT_SOURCE, "eventName": "TransactWriteItems",
+                    "errorCode": "TransactionCanceledException", "errorMessage": message,
+                    "eventID": "ct-9",
+                    "requestParameters": {"requestItems": [{"operation": "Put", "tableName": "orders"}]}
+                }),
+            )
+        };
+        let throttled = cancelled("Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError, None]");
+        assert_eq!(
+            targets(triage(&throttled).unwrap()),
+            vec![table("orders", Pressure::WRITE)]
+        );
+        let conflict = cancelled("Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]");
+        assert_eq!(skipped(triage(&conflict).unwrap()).0, SkipReason::NotThrottle);
     }
 
     #[test]

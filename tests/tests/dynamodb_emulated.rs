@@ -1,0 +1,467 @@
+//! The dynamodb-throttle pipeline with its real SDK adapters against dynalite (DynamoDB)
+//! and moto (S3). Each test owns its tables and bucket, so tests run in parallel.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
+use chrono::{DateTime, Duration, Utc};
+use futures::future::join_all;
+use integration_tests::{sample_event, throughput, unique, Emulators};
+use serde_json::{json, Value};
+use unthrottle::config::{DynamoDbConfig, Env};
+use unthrottle::dynamodb::sdk::SdkTables;
+use unthrottle::dynamodb::DynamoDb;
+use unthrottle::ledger::dynamodb::DynamoDbLedger;
+use unthrottle::pipeline::Pipeline;
+use unthrottle::report::{Outcome, Report};
+use unthrottle::snapshot::s3::S3Snapshots;
+use unthrottle::testing::RecordedMetrics;
+
+type Deployed = Pipeline<DynamoDb<SdkTables>, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+
+/// One test's world: a table, a ledger, a bucket, and the pipeline wired to them.
+struct World {
+    aws: Emulators,
+    table: String,
+    ledger: String,
+    bucket: String,
+    pipeline: Deployed,
+}
+
+impl World {
+    /// `settings` are environment variables on top of the required ones.
+    async fn new(settings: &[(&str, &str)]) -> Self {
+        let aws = Emulators::connect().await;
+        let (table, ledger, bucket) = (unique("orders"), unique("ledger"), unique("snaps"));
+        aws.create_ledger(&ledger).await;
+        aws.create_bucket(&bucket).await;
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("SNAPSHOT_BUCKET".into(), bucket.clone()),
+            ("LEDGER_TABLE".into(), ledger.clone()),
+        ]);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config =
+            DynamoDbConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
+        let s3 = aws_sdk_s3::config::Builder::from(&aws.sdk)
+            .force_path_style(true)
+            .build();
+        let pipeline = Pipeline {
+            remediation: DynamoDb {
+                tables: SdkTables::new(aws.dynamodb.clone()),
+                policy: config.policy,
+                allow: config.allow,
+            },
+            ledger: DynamoDbLedger::new(aws.dynamodb.clone(), &ledger),
+            snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &config.core.snapshot_bucket),
+            metrics: RecordedMetrics::default(),
+            options: config.core.run,
+        };
+        Self {
+            aws,
+            table,
+            ledger,
+            bucket,
+            pipeline,
+        }
+    }
+
+    fn event(&self, sample: &str) -> Value {
+        sample_event(&format!("dynamodb/{sample}"), "orders", &self.table)
+    }
+
+    async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
+        let mut reports = self.pipeline.handle(event, now).await.expect("readable event");
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        reports.remove(0)
+    }
+
+    async fn capacity(&self) -> (i64, i64) {
+        let description = self.aws.describe(&self.table).await;
+        let throughput = description.provisioned_throughput().expect("throughput");
+        (
+            throughput.read_capacity_units().unwrap_or_default(),
+            throughput.write_capacity_units().unwrap_or_default(),
+        )
+    }
+
+    async fn gsi_capacity(&self, gsi: &str) -> (i64, i64) {
+        let description = self.aws.describe(&self.table).await;
+        let index = description
+            .global_secondary_indexes()
+            .iter()
+            .find(|index| index.index_name() == Some(gsi))
+            .expect("GSI exists");
+        let throughput = index.provisioned_throughput().expect("throughput");
+        (
+            throughput.read_capacity_units().unwrap_or_default(),
+            throughput.write_capacity_units().unwrap_or_default(),
+        )
+    }
+
+    /// Asserts that the run wrote nothing at all: no ledger items, no snapshot objects.
+    async fn assert_nothing_written(&self) {
+        assert_eq!(self.aws.items(&self.ledger).await.len(), 0, "ledger untouched");
+        assert_eq!(
+            self.aws.object_keys(&self.bucket).await,
+            Vec::<String>::new(),
+            "no snapshot"
+        );
+    }
+}
+
+#[tokio::test]
+async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capacity() {
+    let world = World::new(&[]).await;
+    world
+        .aws
+        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5)])
+        .await;
+
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(world.capacity().await, (5, 10));
+    assert_eq!(
+        world.gsi_capacity("by-customer").await,
+        (5, 5),
+        "GSI at the table's WCU is left alone"
+    );
+
+    let keys = world.aws.object_keys(&world.bucket).await;
+    assert_eq!(keys.len(), 1);
+    assert!(
+        keys[0].starts_with(&format!(
+            "snapshots/dynamodb/123456789012/us-east-1/{}/",
+            world.table
+        )),
+        "{}",
+        keys[0]
+    );
+    assert_eq!(
+        report.snapshot,
+        Some(format!("s3://{}/{}", world.bucket, keys[0]))
+    );
+    let snapshot = world.aws.object_json(&world.bucket, &keys[0]).await;
+    let described = &snapshot["describe"]["Table"];
+    assert_eq!(
+        described["ProvisionedThroughput"]["WriteCapacityUnits"],
+        json!(5),
+        "pre-change capacity"
+    );
+    assert_eq!(described["TableName"], json!(world.table));
+    assert!(
+        described["KeySchema"].is_array(),
+        "the raw DescribeTable output, every field"
+    );
+    assert_eq!(
+        snapshot["plan"]["after"],
+        json!({"table": {"read": 5, "write": 10}})
+    );
+
+    let ledger = world.aws.items(&world.ledger).await;
+    let kinds: Vec<&str> = ledger
+        .iter()
+        .filter_map(|item| item["sk"].as_s().ok())
+        .map(|sk| sk.split('#').next().unwrap_or(sk))
+        .collect();
+    assert_eq!(ledger.len(), 3, "event record, claim and history: {kinds:?}");
+    assert_eq!(world.pipeline.metrics.published(), vec![report]);
+}
+
+#[tokio::test]
+async fn read_throttle_raises_table_rcu_only() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let report = world
+        .run(world.event("cloudtrail-getitem-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(world.capacity().await, (10, 5));
+}
+
+#[tokio::test]
+async fn gsi_throttle_raises_that_gsi_only() {
+    let world = World::new(&[]).await;
+    world
+        .aws
+        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5), ("by-date", 5, 5)])
+        .await;
+    let report = world
+        .run(world.event("cloudtrail-query-gsi-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(world.gsi_capacity("by-customer").await, (10, 5));
+    assert_eq!(world.gsi_capacity("by-date").await, (5, 5));
+    assert_eq!(world.capacity().await, (5, 5));
+}
+
+#[tokio::test]
+async fn alarm_on_a_gsi_raises_that_gsi() {
+    let world = World::new(&[]).await;
+    world
+        .aws
+        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5)])
+        .await;
+    let report = world
+        .run(world.event("alarm-read-throttle-gsi.json"), Utc::now())
+        .await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(world.gsi_capacity("by-customer").await, (10, 5));
+}
+
+#[tokio::test]
+async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
+    let world = World::new(&[("ON_DEMAND", "allow"), ("MAX_WRITE_CAPACITY", "5")]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let start = Utc::now();
+
+    let first = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), start)
+        .await;
+    assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
+    assert_eq!(first.action.map(|a| a.name()), Some("SwitchToOnDemand"));
+    let switched = world.aws.wait_active(&world.table).await;
+    let summary = switched.billing_mode_summary().expect("billing summary");
+    assert_eq!(summary.billing_mode(), Some(&AwsBillingMode::PayPerRequest));
+
+    // An operator switches it back to provisioned; a new incident the same day.
+    world
+        .aws
+        .dynamodb
+        .update_table()
+        .table_name(&world.table)
+        .billing_mode(AwsBillingMode::Provisioned)
+        .provisioned_throughput(throughput(5, 5))
+        .send()
+        .await
+        .expect("switch back");
+    world.aws.wait_active(&world.table).await;
+    let second = world
+        .run(
+            world.event("alarm-write-throttle-events.json"),
+            start + Duration::hours(1),
+        )
+        .await;
+
+    assert_eq!(
+        (second.outcome, second.code),
+        (Outcome::Skipped, Some("at-cap")),
+        "{second:?}"
+    );
+    assert!(
+        second.reason.contains("on-demand guard refused"),
+        "{}",
+        second.reason
+    );
+    let after = world.aws.describe(&world.table).await;
+    assert_ne!(
+        after.billing_mode_summary().and_then(|s| s.billing_mode()),
+        Some(&AwsBillingMode::PayPerRequest),
+        "not switched again"
+    );
+    assert_eq!(
+        world.aws.object_keys(&world.bucket).await.len(),
+        1,
+        "one snapshot: the first switch"
+    );
+}
+
+#[tokio::test]
+async fn an_on_demand_table_is_skipped_without_any_write() {
+    let world = World::new(&[("ON_DEMAND", "allow")]).await;
+    world.aws.create_on_demand_table(&world.table).await;
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Skipped, Some("already-on-demand")),
+        "{report:?}"
+    );
+    assert!(report.reason.contains("hot keys"), "{}", report.reason);
+    world.assert_nothing_written().await;
+}
+
+#[tokio::test]
+async fn an_updating_table_is_skipped_without_any_write() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    world
+        .aws
+        .dynamodb
+        .update_table()
+        .table_name(&world.table)
+        .provisioned_throughput(throughput(6, 6))
+        .send()
+        .await
+        .expect("UpdateTable by hand");
+
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Skipped, Some("update-in-progress")),
+        "{report:?}"
+    );
+    world.assert_nothing_written().await;
+    world.aws.wait_active(&world.table).await;
+    assert_eq!(
+        world.capacity().await,
+        (6, 6),
+        "only the hand-made update happened"
+    );
+}
+
+#[tokio::test]
+async fn an_opted_out_table_is_skipped_without_any_write() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    world.aws.tag(&world.table, "unthrottle:disabled", "true").await;
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Skipped, Some("opted-out")),
+        "{report:?}"
+    );
+    world.assert_nothing_written().await;
+    assert_eq!(world.capacity().await, (5, 5));
+}
+
+#[tokio::test]
+async fn non_throttle_events_are_skipped_without_any_write() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    for (sample, code) in [
+        ("cloudtrail-conditional-check-failed.json", "not-throttle"),
+        ("cloudtrail-putitem-success.json", "not-throttle"),
+        ("alarm-ok-state.json", "not-throttle"),
+        ("cloudtrail-describetable-throttled.json", "control-plane"),
+        ("alarm-other-namespace.json", "not-ours"),
+    ] {
+        let report = world.run(world.event(sample), Utc::now()).await;
+        assert_eq!(
+            (report.outcome, report.code),
+            (Outcome::Skipped, Some(code)),
+            "{sample}: {report:?}"
+        );
+    }
+    world.assert_nothing_written().await;
+    assert_eq!(world.capacity().await, (5, 5));
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_changes_the_table_once() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let event = world.event("cloudtrail-putitem-throttled.json");
+    let start = Utc::now();
+
+    let first = world.run(event.clone(), start).await;
+    world.aws.wait_active(&world.table).await;
+    // Re-delivered after the cooldown, so only the event record can stop it.
+    let again = world.run(event, start + Duration::minutes(30)).await;
+
+    assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
+    assert_eq!(
+        (again.outcome, again.code),
+        (Outcome::Skipped, Some("duplicate")),
+        "{again:?}"
+    );
+    assert_eq!(world.capacity().await, (5, 10));
+    assert_eq!(world.aws.object_keys(&world.bucket).await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_invocations_for_one_table_change_it_once() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let events: Vec<Value> = (0..8)
+        .map(|n| {
+            let mut event = world.event("cloudtrail-putitem-throttled.json");
+            event["detail"]["eventID"] = json!(format!("storm-{n}"));
+            event
+        })
+        .collect();
+    let now = Utc::now();
+    // Polled together on one task: each awaits I/O, so the conditional writes race for real.
+    let reports = join_all(events.into_iter().map(|event| world.run(event, now))).await;
+
+    let remediated = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Remediated)
+        .count();
+    assert_eq!(remediated, 1, "{reports:#?}");
+    assert!(reports
+        .iter()
+        .filter(|r| r.outcome != Outcome::Remediated)
+        .all(|r| r.code == Some("cooling-down")));
+    world.aws.wait_active(&world.table).await;
+    assert_eq!(world.capacity().await, (5, 10));
+}
+
+#[tokio::test]
+async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
+    let world = World::new(&[]).await;
+    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let mut broken = World::new(&[]).await;
+    broken.pipeline.snapshots = S3Snapshots::new(
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&world.aws.sdk)
+                .force_path_style(true)
+                .build(),
+        ),
+        "no-such-bucket-unthrottle",
+    );
+    broken.table = world.table.clone();
+
+    let report = broken
+        .run(broken.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Failed, Some("snapshot")),
+        "{report:?}"
+    );
+    assert!(
+        report.reason.contains("no-such-bucket-unthrottle"),
+        "{}",
+        report.reason
+    );
+    assert_eq!(
+        world.capacity().await,
+        (5, 5),
+        "no UpdateTable without a snapshot"
+    );
+    let ledger = world.aws.items(&broken.ledger).await;
+    assert!(
+        ledger.is_empty(),
+        "claim and event record released for a retry: {ledger:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_get_clear_errors_and_write_nothing() {
+    let world = World::new(&[]).await;
+    for (sample, words) in [
+        (
+            "malformed/not-an-eventbridge-event.json",
+            "not an EventBridge event",
+        ),
+        (
+            "malformed/cloudtrail-missing-detail.json",
+            "has no usable `detail`",
+        ),
+        ("malformed/cloudtrail-throttled-no-table.json", "names no table"),
+    ] {
+        let event = sample_event(sample, "orders", &world.table);
+        let error = world.pipeline.handle(event, Utc::now()).await.expect_err(sample);
+        assert!(error.to_string().contains(words), "{sample}: {error}");
+    }
+    world.assert_nothing_written().await;
+}

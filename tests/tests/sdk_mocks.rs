@@ -1,0 +1,297 @@
+//! SDK paths the emulators cannot produce, with aws-smithy-mocks: AWS refusing an
+//! UpdateTable (dynalite enforces no switch or decrease limits), DescribeTable throttled
+//! itself, and PutMetricData (whose CBOR protocol moto cannot decode).
+
+use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use chrono::{Duration, Utc};
+use serde_json::json;
+use unthrottle::config::{AllowList, Env};
+use unthrottle::domain::{Action, ResourceRef, Service};
+use unthrottle::dynamodb::sdk::SdkTables;
+use unthrottle::dynamodb::{DynamoDb, TablePolicy};
+use unthrottle::metrics::cloudwatch::PutMetricDataSink;
+use unthrottle::metrics::MetricSink;
+use unthrottle::pipeline::{Pipeline, RunOptions};
+use unthrottle::plan::{Growth, OnDemandPolicy, SkipReason};
+use unthrottle::report::{Outcome, Report};
+use unthrottle::testing::{dynamodb_throttle_event, MemoryLedger, MemorySnapshots, RecordedMetrics};
+
+fn http(status: u16, body: serde_json::Value) -> Response {
+    Response::new(
+        StatusCode::try_from(status).expect("status"),
+        SdkBody::from(body.to_string()),
+    )
+}
+
+/// DescribeTable as DynamoDB answers it for a 5/5 provisioned table.
+fn describe_table_response() -> Response {
+    http(
+        200,
+        json!({"Table": {
+            "TableName": "orders",
+            "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+            "TableStatus": "ACTIVE",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5, "NumberOfDecreasesToday": 0},
+            "TableSizeBytes": 0, "ItemCount": 0,
+            "DeletionProtectionEnabled": false
+        }}),
+    )
+}
+
+fn aws_error(code: &str, message: &str) -> Response {
+    http(
+        400,
+        json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message}),
+    )
+}
+
+fn pipeline(
+    tables: SdkTables,
+) -> Pipeline<DynamoDb<SdkTables>, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+    Pipeline {
+        remediation: DynamoDb {
+            tables,
+            policy: TablePolicy {
+                growth: Growth {
+                    factor: 2.0,
+                    min_step: 1,
+                },
+                max_read: 1000,
+                max_write: 1000,
+                on_demand: OnDemandPolicy::Never,
+                max_switches_per_day: 1,
+            },
+            allow: AllowList::from_env(&Env::from_fn(|_| None), "TABLE_ALLOW").expect("default allow-list"),
+        },
+        ledger: MemoryLedger::default(),
+        snapshots: MemorySnapshots::default(),
+        metrics: RecordedMetrics::default(),
+        options: RunOptions {
+            dry_run: false,
+            cooldown: Duration::seconds(300),
+        },
+    }
+}
+
+fn orders() -> ResourceRef {
+    ResourceRef {
+        service: Service::DynamoDb,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: "orders".into(),
+    }
+}
+
+#[tokio::test]
+async fn update_table_refused_by_aws_fails_keeps_the_snapshot_and_frees_the_table() {
+    let describe =
+        mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(describe_table_response);
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_http_response(|| http(200, json!({"Tags": []})));
+    let update = mock!(aws_sdk_dynamodb::Client::update_table)
+        .match_requests(|request| {
+            request.provisioned_throughput().map(|t| t.write_capacity_units()) == Some(10)
+                && request.provisioned_throughput().map(|t| t.read_capacity_units()) == Some(5)
+        })
+        .then_http_response(|| {
+            aws_error(
+                "LimitExceededException",
+                "Subscriber limit exceeded: Provisioned throughput decreases are limited",
+            )
+        });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
+    let pipeline = pipeline(SdkTables::new(client));
+
+    let reports = pipeline
+        .handle(
+            dynamodb_throttle_event("evt-1", "PutItem", json!({"tableName": "orders"})),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
+
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Failed, Some("apply")),
+        "{report:?}"
+    );
+    assert!(
+        report.reason.contains("LimitExceededException"),
+        "{}",
+        report.reason
+    );
+    // The SDK counts LimitExceededException as throttling and retries it: 3 attempts in
+    // all (standard retry mode, the bound load_sdk_config also sets), each raising only
+    // the write side.
+    assert_eq!(
+        update.num_calls(),
+        3,
+        "UpdateTable attempts are bounded by the SDK retry policy"
+    );
+    let snapshots = pipeline.snapshots.objects();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(
+        snapshots[0].1["describe"]["Table"]["ProvisionedThroughput"]["NumberOfDecreasesToday"],
+        json!(0),
+        "the snapshot holds DescribeTable's response as sent, fields our types ignore included"
+    );
+    assert_eq!(
+        pipeline.ledger.claim(&orders()),
+        None,
+        "claim released so a retry can act"
+    );
+}
+
+#[tokio::test]
+async fn describe_table_throttled_itself_fails_without_any_write() {
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table)
+        .then_http_response(|| aws_error("ThrottlingException", "Rate exceeded"));
+    let update = mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(|| http(200, json!({})));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &update]);
+    let pipeline = pipeline(SdkTables::new(client));
+
+    let reports = pipeline
+        .handle(
+            dynamodb_throttle_event("evt-2", "PutItem", json!({"tableName": "orders"})),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
+
+    assert_eq!(
+        (reports[0].outcome, reports[0].code),
+        (Outcome::Failed, Some("describe")),
+        "{reports:?}"
+    );
+    assert!(
+        reports[0].reason.contains("DescribeTable on orders failed"),
+        "{}",
+        reports[0].reason
+    );
+    assert_eq!(update.num_calls(), 0);
+    assert!(pipeline.snapshots.objects().is_empty());
+    assert_eq!(pipeline.ledger.writes(), 0);
+}
+
+#[tokio::test]
+async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(|| {
+        aws_error(
+            "ResourceNotFoundException",
+            "Requested resource not found: Table: orders not found",
+        )
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe]);
+    let reports = pipeline(SdkTables::new(client))
+        .handle(
+            dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
+    assert_eq!(
+        (reports[0].outcome, reports[0].code),
+        (Outcome::Skipped, Some("not-found")),
+        "{reports:?}"
+    );
+}
+
+fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) -> Report {
+    Report {
+        outcome,
+        service: Service::DynamoDb,
+        resource: Some("orders".into()),
+        action,
+        before: None,
+        after: None,
+        snapshot: None,
+        reason: String::new(),
+        code,
+        event_id: None,
+    }
+}
+
+#[tokio::test]
+async fn put_metric_data_sends_one_count_per_report_with_its_dimensions() {
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_data)
+        .match_requests(|request| {
+            // Each datum as "Name Dim=Value ... value": easy to read when it fails.
+            let sent: Vec<String> = request
+                .metric_data()
+                .iter()
+                .map(|datum| {
+                    let dimensions: Vec<String> = datum
+                        .dimensions()
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{}={}",
+                                d.name().unwrap_or_default(),
+                                d.value().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "{} {} {:?}",
+                        datum.metric_name().unwrap_or_default(),
+                        dimensions.join(" "),
+                        datum.value()
+                    )
+                })
+                .collect();
+            request.namespace() == Some("Team/Unthrottle")
+                && sent
+                    == [
+                        "AutoFix Service=DynamoDB Action=ScaleCapacity Some(1.0)",
+                        "Skipped Service=DynamoDB Reason=at-cap Some(1.0)",
+                        "Failed Service=DynamoDB Reason=snapshot Some(1.0)",
+                    ]
+        })
+        .then_output(|| PutMetricDataOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put]);
+    let sink = PutMetricDataSink::new(client, "Team/Unthrottle");
+
+    sink.publish(&[
+        report(Outcome::Remediated, Some(Action::ScaleCapacity), None),
+        report(Outcome::Skipped, None, Some(SkipReason::AtCap.code())),
+        report(Outcome::Failed, None, Some("snapshot")),
+        report(Outcome::Planned, Some(Action::ScaleCapacity), None),
+    ])
+    .await
+    .expect("published");
+    assert_eq!(
+        put.num_calls(),
+        1,
+        "one call, matching namespace and data (planned reports publish nothing)"
+    );
+
+    sink.publish(&[report(Outcome::Planned, Some(Action::ScaleCapacity), None)])
+        .await
+        .expect("nothing to send");
+    assert_eq!(put.num_calls(), 1, "no call when there is nothing to count");
+}
+
+#[tokio::test]
+async fn put_metric_data_failure_is_reported_as_an_error() {
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_data).then_http_response(|| {
+        Response::new(
+            StatusCode::try_from(403).expect("status"),
+            SdkBody::from("denied"),
+        )
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put]);
+    let error = PutMetricDataSink::new(client, "Unthrottle")
+        .publish(&[report(Outcome::Remediated, Some(Action::ScaleCapacity), None)])
+        .await
+        .expect_err("403 is an error");
+    assert!(
+        error.to_string().contains("PutMetricData on Unthrottle failed"),
+        "{error}"
+    );
+}
