@@ -148,7 +148,16 @@ where
             }
         };
         for report in &reports {
-            info!(report = %serde_json::to_string(report).unwrap_or_default(), outcome = ?report.outcome, "result");
+            info!(
+                outcome = ?report.outcome,
+                service = %report.service,
+                resource = report.resource.as_deref().unwrap_or("-"),
+                action = report.action.map_or("-", |action| action.name()),
+                code = report.code.unwrap_or("-"),
+                reason = %report.reason,
+                event_id = report.event_id.as_deref().unwrap_or("-"),
+                "result"
+            );
         }
         self.publish(&reports).await;
         Ok(reports)

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::domain::{Action, Service};
 use crate::plan::{Proposal, SkipReason};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The change was made (after its snapshot was stored).

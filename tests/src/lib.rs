@@ -22,24 +22,25 @@ pub struct Emulators {
 }
 
 impl Emulators {
-    /// Connects to the running emulators, or fails saying how to start them.
-    pub async fn connect() -> Self {
+    /// Connects to the running emulators, or says how to start them.
+    pub async fn connect() -> Result<Self, String> {
         for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
-            assert!(
-                std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")),
-                "{variable} does not point at a local emulator: run these tests with `make test`, \
-                 or `make emulators-up` and then `set -a; . ./.emulators.env; set +a` before `cargo test`"
-            );
+            if !std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")) {
+                return Err(format!(
+                    "{variable} does not point at a local emulator: use `make test` / `make demo`, \
+                     or `make emulators-up` and then `set -a; . ./.emulators.env; set +a` first"
+                ));
+            }
         }
         let sdk = unthrottle::aws::load_sdk_config().await;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build();
-        Self {
+        Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sdk,
-        }
+        })
     }
 
     /// A provisioned table keyed `id` with optional GSIs (each keyed `gsi_key`), ACTIVE.

@@ -31,7 +31,7 @@ struct World {
 impl World {
     /// `settings` are environment variables on top of the required ones.
     async fn new(settings: &[(&str, &str)]) -> Self {
-        let aws = Emulators::connect().await;
+        let aws = Emulators::connect().await.expect("emulators running");
         let (table, ledger, bucket) = (unique("orders"), unique("ledger"), unique("snaps"));
         aws.create_ledger(&ledger).await;
         aws.create_bucket(&bucket).await;
@@ -75,8 +75,10 @@ impl World {
         reports.remove(0)
     }
 
+    /// The table's capacity once any update has finished (DynamoDB reports the new
+    /// values when the table is ACTIVE again).
     async fn capacity(&self) -> (i64, i64) {
-        let description = self.aws.describe(&self.table).await;
+        let description = self.aws.wait_active(&self.table).await;
         let throughput = description.provisioned_throughput().expect("throughput");
         (
             throughput.read_capacity_units().unwrap_or_default(),
@@ -85,7 +87,7 @@ impl World {
     }
 
     async fn gsi_capacity(&self, gsi: &str) -> (i64, i64) {
-        let description = self.aws.describe(&self.table).await;
+        let description = self.aws.wait_active(&self.table).await;
         let index = description
             .global_secondary_indexes()
             .iter()

@@ -1,0 +1,89 @@
+# Local tooling: repo-local Node and Python tools, and the AWS emulators.
+# Needs only Node 20 + npm and Python 3.11 (no Docker, no global pip packages).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+
+.DEFAULT_GOAL := help
+.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check test demo invoke
+
+# --- tools ---
+# Stamp files make each install re-run only when its lock/requirements file changes.
+
+tools-node: node_modules/.stamp
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Three venvs because the pins cannot share one: aws-sam-cli needs boto3==1.43.108,
+# checkov needs boto3==1.35.49, and moto's server is kept lean for `emulators-up`.
+tools-python: .venv/.stamp
+tools-lint: .venv-lint/.stamp .venv-checkov/.stamp
+
+# $(call venv,DIR,REQUIREMENTS): rebuilt from scratch, so packages dropped from a
+# requirements file do not linger.
+define venv
+rm -rf $(1)
+$(PYTHON) -m venv $(1)
+$(1)/bin/pip install --quiet --disable-pip-version-check --requirement $(2)
+touch $(1)/.stamp
+endef
+
+.venv/.stamp: requirements-dev.txt
+	$(call venv,.venv,$<)
+.venv-lint/.stamp: requirements-lint.txt
+	$(call venv,.venv-lint,$<)
+.venv-checkov/.stamp: requirements-checkov.txt
+	$(call venv,.venv-checkov,$<)
+
+# --- emulators (see scripts/emulators.sh; endpoints land in .emulators.env) ---
+
+emulators-up: tools-node tools-python
+	bash scripts/emulators.sh up
+
+emulators-down:
+	bash scripts/emulators.sh down
+
+# --- build, test, demo (owned by core) ---
+
+help:
+	@echo "make demo       emulators up, a throttled table healed through the real Lambda runtime"
+	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
+	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
+	@echo "make emulators-up / emulators-down"
+
+# dynalite keeps an updated table UPDATING this long; long enough for the tests to see it
+# even on a loaded 2-core machine.
+export UNTHROTTLE_UPDATE_TABLE_MS ?= 1000
+
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The emulators are started for the tests and stopped afterwards, whatever the outcome.
+test: tools-node tools-python check
+	bash scripts/emulators.sh up
+	trap 'bash scripts/emulators.sh down' EXIT; \
+	set -a; . ./.emulators.env; set +a; \
+	cargo test --workspace --locked
+
+# The demo's configuration; everything else takes its default.
+DEMO_ENV := SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger S3_FORCE_PATH_STYLE=true
+DEMO_EVENT := events/dynamodb/cloudtrail-putitem-throttled.json
+
+demo: emulators-up
+	set -a; . ./.emulators.env; set +a; \
+	cargo run --quiet --locked -p integration-tests --bin demo -- setup; \
+	echo "demo: invoking dynamodb-throttle on $(DEMO_EVENT) (first run builds the release binary)"; \
+	$(DEMO_ENV) bash scripts/invoke.sh dynamodb-throttle $(DEMO_EVENT) 2>.emulators/demo-function.log | tail -n 1 >.emulators/demo-result.json; \
+	echo "demo: result $$(cat .emulators/demo-result.json)"; \
+	echo "demo: function logs in .emulators/demo-function.log"; \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report .emulators/demo-result.json
+	@echo "demo: the emulators are still up; 'make emulators-down' stops them"
+
+# The function's real handler under the Lambda Runtime API; the result is the last line.
+invoke: tools-python
+	@if [[ -z "$(FUNCTION)" || -z "$(EVENT)" ]]; then \
+	  echo "usage: make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json" >&2; exit 2; fi
+	@bash scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs one function's real handler on one event, the way Lambda does: the release binary
+# under `cargo lambda watch` (the Lambda Runtime API emulator), the event sent with
+# `cargo lambda invoke --data-file`. The function's own logs go to stderr; the handler's
+# JSON result is the last line of stdout. Exits non-zero if the handler returned an error.
+#
+# Usage: scripts/invoke.sh FUNCTION EVENT_FILE
+# Environment: the function's configuration (SNAPSHOT_BUCKET, LEDGER_TABLE, ...) as set in
+# the caller's environment; .emulators.env is loaded when present (emulator endpoints).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FUNCTION=${1:?usage: scripts/invoke.sh FUNCTION EVENT_FILE}
+EVENT=${2:?usage: scripts/invoke.sh FUNCTION EVENT_FILE}
+PORT=${UNTHROTTLE_INVOKE_PORT:-45680}
+STATE=$ROOT/.emulators
+export PATH=$ROOT/.venv/bin:$PATH
+
+die() { echo "invoke: $*" >&2; exit 2; }
+[[ -d $ROOT/functions/$FUNCTION ]] || die "no function '$FUNCTION' (one of: $(ls "$ROOT/functions" | tr '\n' ' '))"
+[[ -f $EVENT ]] || die "no event file '$EVENT'"
+command -v cargo-lambda >/dev/null || die "cargo-lambda is not installed: run 'make tools-python'"
+if [[ -f $ROOT/.emulators.env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  . "$ROOT/.emulators.env"
+  set +a
+fi
+
+mkdir -p "$STATE"
+# The function sees exactly this environment: AWS settings and its own configuration.
+env_file=$STATE/invoke-$FUNCTION.env
+env | grep -E '^(AWS_[A-Z_]+|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|SCALE_FACTOR|MIN_STEP|MAX_[A-Z_]+|ON_DEMAND|COOLDOWN_SECONDS|[A-Z]+_ALLOW|S3_FORCE_PATH_STYLE|RUST_LOG)=' >"$env_file" || true
+
+# Build first, so the watcher starts the binary at once and build errors show here.
+cargo build --release --quiet --package "$FUNCTION"
+
+log=$STATE/watch-$FUNCTION.log
+# Its own process group, so the watcher and the function it runs stop together.
+setsid cargo lambda watch --release --quiet --ignore-changes \
+  --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$env_file" \
+  --package "$FUNCTION" </dev/null >"$log" 2>&1 &
+watcher=$!
+stop_watcher() {
+  kill -- "-$watcher" 2>/dev/null || true
+  wait "$watcher" 2>/dev/null || true
+}
+trap stop_watcher EXIT
+
+for _ in $(seq 1 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  kill -0 "$watcher" 2>/dev/null || { cat "$log" >&2; die "cargo lambda watch exited"; }
+  sleep 0.2
+done
+
+status=0
+result=$(cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+  --data-file "$EVENT" --output-format json 2>&1) || status=$?
+sleep 0.2 # let the function's last log lines reach the log file
+cat "$log" >&2
+if ((status != 0)); then
+  echo "$result" >&2
+  exit "$status"
+fi
+# One line, so callers can take the last line of stdout.
+python3 -c 'import json, sys; print(json.dumps(json.loads(sys.stdin.read())))' <<<"$result"

@@ -1,0 +1,91 @@
+//! `make demo`'s two halves around a real invoke:
+//! - `demo setup`: a fresh provisioned table `orders` (5 RCU / 5 WCU, GSI `by-customer`),
+//!   the ledger table and the snapshot bucket, in the emulators;
+//! - `demo report RESULT_FILE`: what the function changed and what it saved.
+
+use integration_tests::Emulators;
+use serde_json::Value;
+
+const TABLE: &str = "orders";
+pub const LEDGER: &str = "unthrottle-demo-ledger";
+pub const BUCKET: &str = "unthrottle-demo-snapshots";
+
+async fn setup(aws: &Emulators) {
+    // A fresh start each run: a table scaled by an earlier demo would not show 5 -> 10.
+    for table in [TABLE, LEDGER] {
+        if aws.dynamodb.delete_table().table_name(table).send().await.is_ok() {
+            while aws
+                .dynamodb
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .is_ok()
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    aws.create_table(TABLE, 5, 5, &[("by-customer", 5, 5)]).await;
+    aws.create_ledger(LEDGER).await;
+    if aws.s3.head_bucket().bucket(BUCKET).send().await.is_err() {
+        aws.create_bucket(BUCKET).await;
+    }
+    println!("demo: table {TABLE} (5 RCU / 5 WCU, GSI by-customer), ledger {LEDGER}, bucket {BUCKET} ready");
+}
+
+async fn report(aws: &Emulators, result_file: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(result_file).map_err(|e| format!("{result_file}: {e}"))?;
+    let reports: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{result_file}: {e}"))?;
+    let report = reports.first().ok_or("the function returned no result")?;
+    println!(
+        "demo: outcome {} ({})",
+        report["outcome"],
+        report["reason"].as_str().unwrap_or_default()
+    );
+    if report["outcome"] != "remediated" {
+        return Err("the demo table was not remediated".into());
+    }
+
+    let table = aws.wait_active(TABLE).await;
+    let now = table.provisioned_throughput().ok_or("no throughput")?;
+    let location = report["snapshot"].as_str().ok_or("no snapshot in the result")?;
+    let key = location
+        .strip_prefix(&format!("s3://{BUCKET}/"))
+        .ok_or_else(|| format!("snapshot {location} is not in {BUCKET}"))?;
+    let snapshot = aws.object_json(BUCKET, key).await;
+    let before = &snapshot["describe"]["Table"]["ProvisionedThroughput"];
+    println!(
+        "demo: table {TABLE} write capacity {} -> {}, read capacity {} -> {}",
+        before["WriteCapacityUnits"],
+        now.write_capacity_units().unwrap_or_default(),
+        before["ReadCapacityUnits"],
+        now.read_capacity_units().unwrap_or_default(),
+    );
+    println!("demo: snapshot {location} (holds the pre-change DescribeTable output)");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match Emulators::connect().await {
+        Ok(aws) => run(&aws, &args).await,
+        Err(problem) => Err(problem),
+    };
+    if let Err(problem) = outcome {
+        eprintln!("demo: {problem}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(aws: &Emulators, args: &[String]) -> Result<(), String> {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["setup"] => {
+            setup(aws).await;
+            Ok(())
+        }
+        ["report", result_file] => report(aws, result_file).await,
+        _ => Err("usage: demo setup | demo report RESULT_FILE".into()),
+    }
+}
