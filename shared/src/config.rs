@@ -8,6 +8,7 @@ use chrono::Duration;
 use thiserror::Error;
 
 use crate::dynamodb::TablePolicy;
+use crate::kinesis::StreamPolicy;
 use crate::metrics::MetricsMode;
 use crate::pipeline::RunOptions;
 use crate::plan::{Growth, OnDemandPolicy};
@@ -199,6 +200,24 @@ fn capacity_cap<F: Fn(&str) -> Option<String>>(env: &Env<F>, key: &'static str) 
     )
 }
 
+fn on_demand<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<OnDemandPolicy, ConfigError> {
+    env.parsed(
+        "ON_DEMAND",
+        OnDemandPolicy::Never,
+        "never, allow or prefer",
+        |_| true,
+    )
+}
+
+fn max_switches_per_day<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<u32, ConfigError> {
+    env.parsed(
+        "MAX_ON_DEMAND_SWITCHES_PER_DAY",
+        1,
+        "0 to 4 (AWS allows at most 4 switches to on-demand per table per 24 h, 2 mode changes per stream)",
+        |n: &u32| *n <= 4,
+    )
+}
+
 /// The `dynamodb-throttle` function's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DynamoDbConfig {
@@ -229,6 +248,38 @@ impl DynamoDbConfig {
                 )?,
             },
             allow: AllowList::from_env(env, "TABLE_ALLOW")?,
+        })
+    }
+}
+
+/// The `kinesis-throttle` function's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KinesisConfig {
+    pub core: CoreConfig,
+    pub policy: StreamPolicy,
+    pub allow: AllowList,
+}
+
+impl KinesisConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            core: CoreConfig::from_env(env)?,
+            policy: StreamPolicy {
+                // The shard formula's minimum step is one shard (open + 1).
+                growth: Growth {
+                    min_step: 1,
+                    ..growth(env)?
+                },
+                max_shards: env.parsed(
+                    "MAX_SHARDS",
+                    64,
+                    "a whole number of shards from 1 to 10000 (AWS's per-stream limit)",
+                    |n: &u32| (1..=10_000).contains(n),
+                )?,
+                on_demand: on_demand(env)?,
+                max_switches_per_day: max_switches_per_day(env)?,
+            },
+            allow: AllowList::from_env(env, "STREAM_ALLOW")?,
         })
     }
 }
@@ -313,6 +364,68 @@ mod tests {
         assert!(config.allow.admits("orders-eu").is_ok());
         let refused = config.allow.admits("payments").unwrap_err();
         assert!(refused.contains("TABLE_ALLOW=orders-*"), "{refused}");
+    }
+
+    #[test]
+    fn kinesis_reads_its_own_variables_and_the_shared_ones() {
+        let defaults = KinesisConfig::from_env(&env(&REQUIRED)).unwrap();
+        assert_eq!(defaults.policy.max_shards, 64);
+        assert_eq!(
+            defaults.policy.growth,
+            Growth {
+                factor: 2.0,
+                min_step: 1
+            }
+        );
+        assert_eq!(defaults.policy.on_demand, OnDemandPolicy::Never);
+
+        let config = KinesisConfig::from_env(&env(&with(&[
+            ("MAX_SHARDS", "12"),
+            ("STREAM_ALLOW", "click*"),
+            ("SCALE_FACTOR", "1.5"),
+            ("MIN_STEP", "10"),
+            ("ON_DEMAND", "allow"),
+            ("MAX_ON_DEMAND_SWITCHES_PER_DAY", "2"),
+        ])))
+        .unwrap();
+        assert_eq!(config.policy.max_shards, 12);
+        assert_eq!(
+            config.policy.growth,
+            Growth {
+                factor: 1.5,
+                min_step: 1
+            },
+            "shards grow by at least one"
+        );
+        assert_eq!(
+            (config.policy.on_demand, config.policy.max_switches_per_day),
+            (OnDemandPolicy::Allow, 2)
+        );
+        assert!(config.allow.admits("clickstream").is_ok());
+        assert!(config
+            .allow
+            .admits("orders")
+            .unwrap_err()
+            .contains("STREAM_ALLOW=click*"));
+
+        for (key, value) in [
+            ("MAX_SHARDS", "0"),
+            ("MAX_SHARDS", "10001"),
+            ("STREAM_ALLOW", "["),
+        ] {
+            let err = KinesisConfig::from_env(&env(&with(&[(key, value)]))).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { key: k, .. } if k == key),
+                "{key}={value}: {err}"
+            );
+        }
+        assert!(matches!(
+            KinesisConfig::from_env(&env(&[("SNAPSHOT_BUCKET", "b")])),
+            Err(ConfigError::Missing {
+                key: "LEDGER_TABLE",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -98,3 +98,53 @@ pub struct HistoryEntry {
     pub action: Action,
     pub event_id: String,
 }
+
+/// Which side of capacity throttled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pressure {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Pressure {
+    pub const READ: Pressure = Pressure {
+        read: true,
+        write: false,
+    };
+    pub const WRITE: Pressure = Pressure {
+        read: false,
+        write: true,
+    };
+    pub const BOTH: Pressure = Pressure {
+        read: true,
+        write: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.read || self.write
+    }
+
+    pub fn merge(&mut self, other: Pressure) {
+        self.read |= other.read;
+        self.write |= other.write;
+    }
+}
+
+/// Whether a resource can take an update now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Active,
+    /// Anything else (UPDATING, CREATING, DELETING, ...).
+    Busy(String),
+}
+
+impl Status {
+    pub fn from_aws(status: &str) -> Self {
+        if status == "ACTIVE" {
+            Status::Active
+        } else {
+            Status::Busy(status.to_owned())
+        }
+    }
+}

@@ -189,6 +189,17 @@ pub struct ApiCallDetail {
     pub event_id: Option<String>,
     #[serde(default)]
     pub request_parameters: Option<Value>,
+    /// The resources CloudTrail says the call touched.
+    #[serde(default)]
+    pub resources: Vec<TrailResource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrailResource {
+    #[serde(default, rename = "ARN")]
+    pub arn: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
 }
 
 impl ApiCallDetail {
@@ -206,6 +217,14 @@ impl ApiCallDetail {
             .get(name)?
             .as_str()
             .filter(|s| !s.is_empty())
+    }
+
+    /// ARNs of the touched resources of one CloudFormation-style type, e.g. `AWS::Kinesis::Stream`.
+    pub fn resource_arns<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.resources
+            .iter()
+            .filter(move |resource| resource.kind.as_deref() == Some(kind))
+            .filter_map(|resource| resource.arn.as_deref())
     }
 
     /// Explains why an API call that is not a throttle is ignored.

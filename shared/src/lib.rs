@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod dynamodb;
 pub mod event;
+pub mod kinesis;
 pub mod lambda;
 pub mod ledger;
 pub mod metrics;

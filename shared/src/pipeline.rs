@@ -90,7 +90,11 @@ pub trait Remediation: Send + Sync {
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<Self::Change>;
-    fn apply(&self, name: &str, change: &Self::Change) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn apply(
+        &self,
+        state: &Self::State,
+        change: &Self::Change,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// Settings that shape a run, whatever the service.
@@ -320,7 +324,7 @@ where
             .map_err(|e| (Failure::Snapshot, e))?;
         info!(snapshot = %location, resource = %resource, action = %proposal.action, "snapshot stored, applying");
         self.remediation
-            .apply(&resource.name, &proposal.change)
+            .apply(&described.state, &proposal.change)
             .await
             .map_err(|e| (Failure::Apply, e))?;
         Ok(location)

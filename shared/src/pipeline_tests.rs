@@ -410,3 +410,72 @@ async fn unreadable_events_are_errors_and_counted_as_failures() {
     assert!(published.iter().all(|r| r.code == Some("malformed-event")));
     assert_eq!(pipeline.ledger.writes(), 0);
 }
+
+#[tokio::test]
+async fn a_throttled_stream_is_snapshotted_then_resharded_through_the_same_pipeline() {
+    use crate::kinesis::{Kinesis, StreamChange, StreamPolicy};
+    let pipeline = Pipeline {
+        remediation: Kinesis {
+            streams: FakeStreams::with(provisioned_stream("clickstream", 2)),
+            policy: StreamPolicy {
+                growth: Growth {
+                    factor: 2.0,
+                    min_step: 1,
+                },
+                max_shards: 64,
+                on_demand: OnDemandPolicy::Never,
+                max_switches_per_day: 1,
+            },
+            allow: allow("*"),
+        },
+        ledger: MemoryLedger::default(),
+        snapshots: MemorySnapshots::default(),
+        metrics: RecordedMetrics::default(),
+        options: RunOptions {
+            dry_run: false,
+            cooldown: Duration::seconds(300),
+        },
+    };
+    let event = kinesis_throttle_event("evt-k", "PutRecords", json!({"streamName": "clickstream"}));
+    let reports = pipeline.handle(event.clone(), now()).await.unwrap();
+
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(
+        (report.outcome, report.service, report.action),
+        (
+            Outcome::Remediated,
+            Service::Kinesis,
+            Some(Action::UpdateShardCount)
+        )
+    );
+    assert_eq!(report.after, Some(json!({"openShards": 4})));
+    assert_eq!(
+        pipeline.remediation.streams.updates(),
+        vec![(
+            "clickstream".to_owned(),
+            StreamChange::UpdateShardCount { target: 4 }
+        )]
+    );
+    let (key, body) = &pipeline.snapshots.objects()[0];
+    assert!(
+        key.starts_with("snapshots/kinesis/123456789012/us-east-1/clickstream/"),
+        "{key}"
+    );
+    assert_eq!(
+        body["describe"]["DescribeStreamSummary"]["StreamDescriptionSummary"]["openShards"],
+        json!(2)
+    );
+
+    let again = pipeline.handle(event, now() + Duration::hours(1)).await.unwrap();
+    assert_eq!(again[0].code, Some("duplicate"));
+    assert_eq!(
+        pipeline
+            .remediation
+            .streams
+            .state("clickstream")
+            .unwrap()
+            .open_shards,
+        4
+    );
+}

@@ -8,10 +8,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::domain::{HistoryEntry, ResourceRef};
-use crate::dynamodb::{
-    BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState, TableStatus,
-};
+use crate::domain::{HistoryEntry, ResourceRef, Status};
+use crate::dynamodb::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState};
+use crate::kinesis::{StreamCatalog, StreamChange, StreamMode, StreamState};
 use crate::ledger::{Admission, Claim, Ledger, LedgerView, Ticket};
 use crate::metrics::MetricSink;
 use crate::pipeline::{Described, PortError};
@@ -27,14 +26,14 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, u64)]) -> TableState {
     TableState {
         name: name.to_owned(),
-        status: TableStatus::Active,
+        status: Status::Active,
         billing: BillingMode::Provisioned,
         capacity: Capacity { read, write },
         indexes: gsis
             .iter()
             .map(|(gsi, read, write)| IndexState {
                 name: (*gsi).to_owned(),
-                status: TableStatus::Active,
+                status: Status::Active,
                 capacity: Capacity {
                     read: *read,
                     write: *write,
@@ -316,4 +315,79 @@ pub fn dynamodb_throttle_event(
             "recipientAccountId": "123456789012"
         }
     })
+}
+
+/// A provisioned, ACTIVE stream with this many open shards.
+pub fn provisioned_stream(name: &str, open_shards: u32) -> StreamState {
+    StreamState {
+        name: name.to_owned(),
+        arn: format!("arn:aws:kinesis:us-east-1:123456789012:stream/{name}"),
+        status: Status::Active,
+        mode: StreamMode::Provisioned,
+        open_shards,
+    }
+}
+
+/// Kinesis streams in memory. Updates change the state and are remembered.
+#[derive(Default)]
+pub struct FakeStreams {
+    streams: Mutex<BTreeMap<String, StreamState>>,
+    updates: Mutex<Vec<(String, StreamChange)>>,
+}
+
+impl FakeStreams {
+    pub fn with(stream: StreamState) -> Self {
+        let fake = Self::default();
+        locked(&fake.streams).insert(stream.name.clone(), stream);
+        fake
+    }
+
+    pub fn state(&self, name: &str) -> Option<StreamState> {
+        locked(&self.streams).get(name).cloned()
+    }
+
+    pub fn updates(&self) -> Vec<(String, StreamChange)> {
+        locked(&self.updates).clone()
+    }
+}
+
+impl StreamCatalog for FakeStreams {
+    async fn describe(&self, stream: &str) -> Result<Described<StreamState>, PortError> {
+        let state = locked(&self.streams)
+            .get(stream)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound {
+                resource: format!("stream {stream}"),
+            })?;
+        Ok(Described {
+            raw: json!({ "DescribeStreamSummary": { "StreamDescriptionSummary": &state } }),
+            state,
+            tags: HashMap::new(),
+        })
+    }
+
+    async fn update(&self, stream: &StreamState, change: StreamChange) -> Result<(), PortError> {
+        let mut streams = locked(&self.streams);
+        let state = streams.get_mut(&stream.name).ok_or_else(|| PortError::NotFound {
+            resource: format!("stream {}", stream.name),
+        })?;
+        match change {
+            StreamChange::UpdateShardCount { target } => state.open_shards = target,
+            StreamChange::SwitchToOnDemand => state.mode = StreamMode::OnDemand,
+        }
+        locked(&self.updates).push((stream.name.clone(), change));
+        Ok(())
+    }
+}
+
+/// A CloudTrail "AWS API Call via CloudTrail" event for a throttled Kinesis call.
+pub fn kinesis_throttle_event(
+    event_id: &str,
+    operation: &str,
+    request_parameters: serde_json::Value,
+) -> serde_json::Value {
+    let mut event = dynamodb_throttle_event(event_id, operation, request_parameters);
+    event["source"] = json!("aws.kinesis");
+    event["detail"]["eventSource"] = json!("kinesis.amazonaws.com");
+    event
 }

@@ -12,19 +12,27 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus, Tag,
 };
 use serde_json::Value;
+use std::collections::HashMap;
+use unthrottle::ledger::dynamodb::DynamoDbLedger;
+use unthrottle::snapshot::s3::S3Snapshots;
 
 /// Real clients for the emulated services.
 #[derive(Clone)]
 pub struct Emulators {
     pub sdk: SdkConfig,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
     pub s3: aws_sdk_s3::Client,
 }
 
 impl Emulators {
     /// Connects to the running emulators, or says how to start them.
     pub async fn connect() -> Result<Self, String> {
-        for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
+        for variable in [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL_KINESIS",
+        ] {
             if !std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")) {
                 return Err(format!(
                     "{variable} does not point at a local emulator: use `make test` / `make demo`, \
@@ -38,6 +46,7 @@ impl Emulators {
             .build();
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            kinesis: aws_sdk_kinesis::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sdk,
         })
@@ -187,6 +196,128 @@ impl Emulators {
             .expect("GetObject");
         let bytes = object.body.collect().await.expect("object body").into_bytes();
         serde_json::from_slice(&bytes).expect("snapshot is JSON")
+    }
+}
+
+/// A fresh ledger table and snapshot bucket: the stores every pipeline writes to.
+pub struct Stores {
+    pub ledger: String,
+    pub bucket: String,
+}
+
+impl Stores {
+    /// The function's environment: these stores plus `settings` (name, value) pairs.
+    pub fn env(&self, settings: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut env = HashMap::from([
+            ("SNAPSHOT_BUCKET".to_owned(), self.bucket.clone()),
+            ("LEDGER_TABLE".to_owned(), self.ledger.clone()),
+        ]);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+}
+
+impl Emulators {
+    pub async fn stores(&self) -> Stores {
+        let stores = Stores {
+            ledger: unique("ledger"),
+            bucket: unique("snaps"),
+        };
+        self.create_ledger(&stores.ledger).await;
+        self.create_bucket(&stores.bucket).await;
+        stores
+    }
+
+    pub fn ledger(&self, table: &str) -> DynamoDbLedger {
+        DynamoDbLedger::new(self.dynamodb.clone(), table)
+    }
+
+    pub fn snapshots(&self, bucket: &str) -> S3Snapshots {
+        S3Snapshots::new(self.s3.clone(), bucket)
+    }
+
+    /// Asserts that nothing was written: no ledger items, no snapshot objects.
+    pub async fn assert_nothing_written(&self, stores: &Stores) {
+        assert_eq!(self.items(&stores.ledger).await.len(), 0, "ledger untouched");
+        assert_eq!(
+            self.object_keys(&stores.bucket).await,
+            Vec::<String>::new(),
+            "no snapshot"
+        );
+    }
+}
+
+/// A Kinesis stream as the tests see it once it is ACTIVE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamView {
+    pub open_shards: i32,
+    pub on_demand: bool,
+}
+
+impl Emulators {
+    /// A provisioned stream with `shards` shards, ACTIVE.
+    pub async fn create_stream(&self, name: &str, shards: i32) {
+        self.kinesis
+            .create_stream()
+            .stream_name(name)
+            .shard_count(shards)
+            .send()
+            .await
+            .expect("CreateStream");
+        self.wait_stream_active(name).await;
+    }
+
+    /// An on-demand stream, ACTIVE.
+    pub async fn create_on_demand_stream(&self, name: &str) {
+        use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+        self.kinesis
+            .create_stream()
+            .stream_name(name)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(StreamMode::OnDemand)
+                    .build()
+                    .expect("mode"),
+            )
+            .send()
+            .await
+            .expect("CreateStream (on-demand)");
+        self.wait_stream_active(name).await;
+    }
+
+    pub async fn tag_stream(&self, name: &str, key: &str, value: &str) {
+        self.kinesis
+            .add_tags_to_stream()
+            .stream_name(name)
+            .tags(key, value)
+            .send()
+            .await
+            .expect("AddTagsToStream");
+    }
+
+    /// Polls until the stream is ACTIVE (kinesis-local delays state changes), then reads it.
+    pub async fn wait_stream_active(&self, name: &str) -> StreamView {
+        use aws_sdk_kinesis::types::{StreamMode, StreamStatus};
+        for _ in 0..200 {
+            let summary = self
+                .kinesis
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .expect("DescribeStreamSummary")
+                .stream_description_summary
+                .expect("a summary");
+            if summary.stream_status() == &StreamStatus::Active {
+                return StreamView {
+                    open_shards: summary.open_shard_count(),
+                    on_demand: summary.stream_mode_details().map(|d| d.stream_mode())
+                        == Some(&StreamMode::OnDemand),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("stream {name} did not become ACTIVE within 10 s");
     }
 }
 

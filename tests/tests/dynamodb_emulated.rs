@@ -1,12 +1,10 @@
 //! The dynamodb-throttle pipeline with its real SDK adapters against dynalite (DynamoDB)
 //! and moto (S3). Each test owns its tables and bucket, so tests run in parallel.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use integration_tests::{sample_event, throughput, unique, Emulators};
+use integration_tests::{sample_event, throughput, unique, Emulators, Stores};
 use serde_json::{json, Value};
 use unthrottle::config::{DynamoDbConfig, Env};
 use unthrottle::dynamodb::sdk::SdkTables;
@@ -23,8 +21,7 @@ type Deployed = Pipeline<DynamoDb<SdkTables>, DynamoDbLedger, S3Snapshots, Recor
 struct World {
     aws: Emulators,
     table: String,
-    ledger: String,
-    bucket: String,
+    stores: Stores,
     pipeline: Deployed,
 }
 
@@ -32,35 +29,25 @@ impl World {
     /// `settings` are environment variables on top of the required ones.
     async fn new(settings: &[(&str, &str)]) -> Self {
         let aws = Emulators::connect().await.expect("emulators running");
-        let (table, ledger, bucket) = (unique("orders"), unique("ledger"), unique("snaps"));
-        aws.create_ledger(&ledger).await;
-        aws.create_bucket(&bucket).await;
-        let mut env: HashMap<String, String> = HashMap::from([
-            ("SNAPSHOT_BUCKET".into(), bucket.clone()),
-            ("LEDGER_TABLE".into(), ledger.clone()),
-        ]);
-        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let stores = aws.stores().await;
+        let env = stores.env(settings);
         let config =
             DynamoDbConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
-        let s3 = aws_sdk_s3::config::Builder::from(&aws.sdk)
-            .force_path_style(true)
-            .build();
         let pipeline = Pipeline {
             remediation: DynamoDb {
                 tables: SdkTables::new(aws.dynamodb.clone()),
                 policy: config.policy,
                 allow: config.allow,
             },
-            ledger: DynamoDbLedger::new(aws.dynamodb.clone(), &ledger),
-            snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &config.core.snapshot_bucket),
+            ledger: aws.ledger(&stores.ledger),
+            snapshots: aws.snapshots(&stores.bucket),
             metrics: RecordedMetrics::default(),
             options: config.core.run,
         };
         Self {
+            table: unique("orders"),
             aws,
-            table,
-            ledger,
-            bucket,
+            stores,
             pipeline,
         }
     }
@@ -100,14 +87,8 @@ impl World {
         )
     }
 
-    /// Asserts that the run wrote nothing at all: no ledger items, no snapshot objects.
     async fn assert_nothing_written(&self) {
-        assert_eq!(self.aws.items(&self.ledger).await.len(), 0, "ledger untouched");
-        assert_eq!(
-            self.aws.object_keys(&self.bucket).await,
-            Vec::<String>::new(),
-            "no snapshot"
-        );
+        self.aws.assert_nothing_written(&self.stores).await;
     }
 }
 
@@ -131,7 +112,7 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
         "GSI at the table's WCU is left alone"
     );
 
-    let keys = world.aws.object_keys(&world.bucket).await;
+    let keys = world.aws.object_keys(&world.stores.bucket).await;
     assert_eq!(keys.len(), 1);
     assert!(
         keys[0].starts_with(&format!(
@@ -143,9 +124,9 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
     );
     assert_eq!(
         report.snapshot,
-        Some(format!("s3://{}/{}", world.bucket, keys[0]))
+        Some(format!("s3://{}/{}", world.stores.bucket, keys[0]))
     );
-    let snapshot = world.aws.object_json(&world.bucket, &keys[0]).await;
+    let snapshot = world.aws.object_json(&world.stores.bucket, &keys[0]).await;
     let described = &snapshot["describe"]["Table"];
     assert_eq!(
         described["ProvisionedThroughput"]["WriteCapacityUnits"],
@@ -162,7 +143,7 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
         json!({"table": {"read": 5, "write": 10}})
     );
 
-    let ledger = world.aws.items(&world.ledger).await;
+    let ledger = world.aws.items(&world.stores.ledger).await;
     let kinds: Vec<&str> = ledger
         .iter()
         .filter_map(|item| item["sk"].as_s().ok())
@@ -264,7 +245,7 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
         "not switched again"
     );
     assert_eq!(
-        world.aws.object_keys(&world.bucket).await.len(),
+        world.aws.object_keys(&world.stores.bucket).await.len(),
         1,
         "one snapshot: the first switch"
     );
@@ -375,7 +356,7 @@ async fn the_same_event_delivered_twice_changes_the_table_once() {
         "{again:?}"
     );
     assert_eq!(world.capacity().await, (5, 10));
-    assert_eq!(world.aws.object_keys(&world.bucket).await.len(), 1);
+    assert_eq!(world.aws.object_keys(&world.stores.bucket).await.len(), 1);
 }
 
 #[tokio::test]
@@ -440,7 +421,7 @@ async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
         (5, 5),
         "no UpdateTable without a snapshot"
     );
-    let ledger = world.aws.items(&broken.ledger).await;
+    let ledger = world.aws.items(&broken.stores.ledger).await;
     assert!(
         ledger.is_empty(),
         "claim and event record released for a retry: {ledger:?}"

@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::Status;
 use crate::pipeline::{Described, PortError};
 
 /// Read and write capacity units.
@@ -14,24 +15,6 @@ use crate::pipeline::{Described, PortError};
 pub struct Capacity {
     pub read: u64,
     pub write: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TableStatus {
-    Active,
-    /// Anything else (UPDATING, CREATING, DELETING, ...): the table cannot take an update.
-    Busy(String),
-}
-
-impl TableStatus {
-    pub fn from_aws(status: &str) -> Self {
-        if status == "ACTIVE" {
-            TableStatus::Active
-        } else {
-            TableStatus::Busy(status.to_owned())
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,7 +26,7 @@ pub enum BillingMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndexState {
     pub name: String,
-    pub status: TableStatus,
+    pub status: Status,
     pub capacity: Capacity,
 }
 
@@ -51,7 +34,7 @@ pub struct IndexState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableState {
     pub name: String,
-    pub status: TableStatus,
+    pub status: Status,
     pub billing: BillingMode,
     pub capacity: Capacity,
     pub indexes: Vec<IndexState>,

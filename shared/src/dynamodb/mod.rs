@@ -7,7 +7,8 @@ pub mod remediator;
 pub mod sdk;
 pub mod trigger;
 
-pub use catalog::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState, TableStatus};
+pub use crate::domain::Pressure;
+pub use catalog::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState};
 pub use planner::{plan, TablePolicy};
 pub use remediator::{function, DynamoDb, DynamoDbFunction};
-pub use trigger::{triage, Pressure, TableTarget};
+pub use trigger::{triage, TableTarget};

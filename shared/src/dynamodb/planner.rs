@@ -20,8 +20,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::catalog::{BillingMode, Capacity, TableChange, TableState, TableStatus};
-use super::trigger::{Pressure, TableTarget};
+use super::catalog::{BillingMode, Capacity, TableChange, TableState};
+use super::trigger::TableTarget;
+use crate::domain::Pressure;
+use crate::domain::Status;
 use crate::domain::{Action, HistoryEntry};
 use crate::plan::{changes_in_last_day, Decision, Growth, Hold, OnDemandPolicy, Proposal, SkipReason};
 
@@ -95,15 +97,15 @@ pub fn plan(
 }
 
 fn busy(table: &TableState) -> Option<String> {
-    if let TableStatus::Busy(status) = &table.status {
+    if let Status::Busy(status) = &table.status {
         return Some(format!("{} is {status}; an update is in progress", table.name));
     }
     table.indexes.iter().find_map(|index| match &index.status {
-        TableStatus::Busy(status) => Some(format!(
+        Status::Busy(status) => Some(format!(
             "GSI {} of {} is {status}; an update is in progress",
             index.name, table.name
         )),
-        TableStatus::Active => None,
+        Status::Active => None,
     })
 }
 

@@ -215,9 +215,9 @@ fn tables_that_cannot_or_need_not_change_are_held() {
     let mut on_demand = provisioned_table("orders", 0, 0, &[]);
     on_demand.billing = BillingMode::OnDemand;
     let mut updating = provisioned_table("orders", 5, 5, &[]);
-    updating.status = TableStatus::Busy("UPDATING".into());
+    updating.status = Status::Busy("UPDATING".into());
     let mut gsi_creating = provisioned_table("orders", 5, 5, &[("by-customer", 5, 5)]);
-    gsi_creating.indexes[0].status = TableStatus::Busy("CREATING".into());
+    gsi_creating.indexes[0].status = Status::Busy("CREATING".into());
 
     let cases = [
         (on_demand, SkipReason::AlreadyOnDemand, "per-partition"),

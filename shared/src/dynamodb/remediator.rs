@@ -56,8 +56,8 @@ impl<C: TableCatalog> Remediation for DynamoDb<C> {
         planner::plan(state, target, &self.policy, history, now)
     }
 
-    async fn apply(&self, name: &str, change: &TableChange) -> Result<(), PortError> {
-        self.tables.update(name, change).await
+    async fn apply(&self, state: &TableState, change: &TableChange) -> Result<(), PortError> {
+        self.tables.update(&state.name, change).await
     }
 }
 

@@ -10,8 +10,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
-use super::catalog::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState, TableStatus};
+use super::catalog::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState};
 use crate::aws::{describe_error, CaptureResponse};
+use crate::domain::Status;
 use crate::pipeline::{Described, PortError};
 
 pub struct SdkTables {
@@ -59,8 +60,8 @@ fn capacity(throughput: Option<&ProvisionedThroughputDescription>) -> Capacity {
     })
 }
 
-fn status(value: Option<&str>) -> TableStatus {
-    TableStatus::from_aws(value.unwrap_or("UNKNOWN"))
+fn status(value: Option<&str>) -> Status {
+    Status::from_aws(value.unwrap_or("UNKNOWN"))
 }
 
 fn chrono_time(time: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {

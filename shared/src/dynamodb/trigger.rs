@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::Pressure;
 use crate::event::{
     name_from_arn_or_name, AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError,
 };
@@ -17,37 +18,6 @@ pub const THROTTLE_CODES: &[&str] = &[
     "ThrottlingException",
     "RequestLimitExceeded",
 ];
-
-/// Which side of capacity throttled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Pressure {
-    pub read: bool,
-    pub write: bool,
-}
-
-impl Pressure {
-    pub const READ: Pressure = Pressure {
-        read: true,
-        write: false,
-    };
-    pub const WRITE: Pressure = Pressure {
-        read: false,
-        write: true,
-    };
-    pub const BOTH: Pressure = Pressure {
-        read: true,
-        write: true,
-    };
-
-    pub fn any(self) -> bool {
-        self.read || self.write
-    }
-
-    fn merge(&mut self, other: Pressure) {
-        self.read |= other.read;
-        self.write |= other.write;
-    }
-}
 
 /// One throttled table: the pressure on the table itself and on each named GSI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -1,12 +1,14 @@
-//! `make demo`'s two halves around a real invoke:
-//! - `demo setup`: a fresh provisioned table `orders` (5 RCU / 5 WCU, GSI `by-customer`),
-//!   the ledger table and the snapshot bucket, in the emulators;
-//! - `demo report RESULT_FILE`: what the function changed and what it saved.
+//! `make demo`'s steps around two real invokes:
+//! - `demo setup`: a fresh provisioned table `orders` (5 RCU / 5 WCU, GSI `by-customer`), a
+//!   fresh 2-shard stream `clickstream`, the ledger table and the snapshot bucket;
+//! - `demo report-table RESULT_FILE` / `demo report-stream RESULT_FILE`: what the function
+//!   changed and what it saved.
 
 use integration_tests::Emulators;
 use serde_json::Value;
 
 const TABLE: &str = "orders";
+const STREAM: &str = "clickstream";
 pub const LEDGER: &str = "unthrottle-demo-ledger";
 pub const BUCKET: &str = "unthrottle-demo-snapshots";
 
@@ -26,15 +28,38 @@ async fn setup(aws: &Emulators) {
             }
         }
     }
+    if aws
+        .kinesis
+        .delete_stream()
+        .stream_name(STREAM)
+        .send()
+        .await
+        .is_ok()
+    {
+        while aws
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(STREAM)
+            .send()
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     aws.create_table(TABLE, 5, 5, &[("by-customer", 5, 5)]).await;
+    aws.create_stream(STREAM, 2).await;
     aws.create_ledger(LEDGER).await;
     if aws.s3.head_bucket().bucket(BUCKET).send().await.is_err() {
         aws.create_bucket(BUCKET).await;
     }
-    println!("demo: table {TABLE} (5 RCU / 5 WCU, GSI by-customer), ledger {LEDGER}, bucket {BUCKET} ready");
+    println!(
+        "demo: table {TABLE} (5 RCU / 5 WCU, GSI by-customer), stream {STREAM} (2 shards), ledger {LEDGER}, bucket {BUCKET} ready"
+    );
 }
 
-async fn report(aws: &Emulators, result_file: &str) -> Result<(), String> {
+/// The function's single result, which must be `remediated`, and its snapshot.
+async fn remediated(aws: &Emulators, result_file: &str) -> Result<(String, Value), String> {
     let text = std::fs::read_to_string(result_file).map_err(|e| format!("{result_file}: {e}"))?;
     let reports: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{result_file}: {e}"))?;
     let report = reports.first().ok_or("the function returned no result")?;
@@ -44,16 +69,19 @@ async fn report(aws: &Emulators, result_file: &str) -> Result<(), String> {
         report["reason"].as_str().unwrap_or_default()
     );
     if report["outcome"] != "remediated" {
-        return Err("the demo table was not remediated".into());
+        return Err(format!("{} was not remediated", report["resource"]));
     }
-
-    let table = aws.wait_active(TABLE).await;
-    let now = table.provisioned_throughput().ok_or("no throughput")?;
     let location = report["snapshot"].as_str().ok_or("no snapshot in the result")?;
     let key = location
         .strip_prefix(&format!("s3://{BUCKET}/"))
         .ok_or_else(|| format!("snapshot {location} is not in {BUCKET}"))?;
-    let snapshot = aws.object_json(BUCKET, key).await;
+    Ok((location.to_owned(), aws.object_json(BUCKET, key).await))
+}
+
+async fn report_table(aws: &Emulators, result_file: &str) -> Result<(), String> {
+    let (location, snapshot) = remediated(aws, result_file).await?;
+    let table = aws.wait_active(TABLE).await;
+    let now = table.provisioned_throughput().ok_or("no throughput")?;
     let before = &snapshot["describe"]["Table"]["ProvisionedThroughput"];
     println!(
         "demo: table {TABLE} write capacity {} -> {}, read capacity {} -> {}",
@@ -63,6 +91,18 @@ async fn report(aws: &Emulators, result_file: &str) -> Result<(), String> {
         now.read_capacity_units().unwrap_or_default(),
     );
     println!("demo: snapshot {location} (holds the pre-change DescribeTable output)");
+    Ok(())
+}
+
+async fn report_stream(aws: &Emulators, result_file: &str) -> Result<(), String> {
+    let (location, snapshot) = remediated(aws, result_file).await?;
+    let now = aws.wait_stream_active(STREAM).await;
+    let before = &snapshot["describe"]["DescribeStreamSummary"]["StreamDescriptionSummary"]["OpenShardCount"];
+    println!(
+        "demo: stream {STREAM} open shards {before} -> {}",
+        now.open_shards
+    );
+    println!("demo: snapshot {location} (holds the pre-change DescribeStreamSummary and open shard list)");
     Ok(())
 }
 
@@ -85,7 +125,8 @@ async fn run(aws: &Emulators, args: &[String]) -> Result<(), String> {
             setup(aws).await;
             Ok(())
         }
-        ["report", result_file] => report(aws, result_file).await,
-        _ => Err("usage: demo setup | demo report RESULT_FILE".into()),
+        ["report-table", result_file] => report_table(aws, result_file).await,
+        ["report-stream", result_file] => report_stream(aws, result_file).await,
+        _ => Err("usage: demo setup | demo report-table RESULT_FILE | demo report-stream RESULT_FILE".into()),
     }
 }
