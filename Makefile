@@ -48,7 +48,7 @@ emulators-down:
 # --- build, test, demo (owned by core) ---
 
 help:
-	@echo "make demo       emulators up, a throttled table healed through the real Lambda runtime"
+	@echo "make demo       emulators up, a throttled table and stream healed through the real Lambda runtime"
 	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
 	@echo "make emulators-up / emulators-down"
@@ -70,17 +70,23 @@ test: tools-node tools-python check
 
 # The demo's configuration; everything else takes its default.
 DEMO_ENV := SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger S3_FORCE_PATH_STYLE=true
-DEMO_EVENT := events/dynamodb/cloudtrail-putitem-throttled.json
+
+# $(call demo_invoke,FUNCTION,EVENT,NAME): invoke through the runtime, keep the result line.
+define demo_invoke
+echo "demo: invoking $(1) on $(2)"; \
+$(DEMO_ENV) bash scripts/invoke.sh $(1) $(2) 2>.emulators/demo-$(3).log | tail -n 1 >.emulators/demo-$(3).json; \
+echo "demo: result $$(cat .emulators/demo-$(3).json)"
+endef
 
 demo: emulators-up
+	@echo "demo: the first run builds both release binaries (about 10 minutes on 2 cores)"
 	set -a; . ./.emulators.env; set +a; \
 	cargo run --quiet --locked -p integration-tests --bin demo -- setup; \
-	echo "demo: invoking dynamodb-throttle on $(DEMO_EVENT) (first run builds the release binary)"; \
-	$(DEMO_ENV) bash scripts/invoke.sh dynamodb-throttle $(DEMO_EVENT) 2>.emulators/demo-function.log | tail -n 1 >.emulators/demo-result.json; \
-	echo "demo: result $$(cat .emulators/demo-result.json)"; \
-	echo "demo: function logs in .emulators/demo-function.log"; \
-	cargo run --quiet --locked -p integration-tests --bin demo -- report .emulators/demo-result.json
-	@echo "demo: the emulators are still up; 'make emulators-down' stops them"
+	$(call demo_invoke,dynamodb-throttle,events/dynamodb/cloudtrail-putitem-throttled.json,table); \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-table .emulators/demo-table.json; \
+	$(call demo_invoke,kinesis-throttle,events/kinesis/cloudtrail-putrecord-throttled.json,stream); \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-stream .emulators/demo-stream.json
+	@echo "demo: function logs are in .emulators/demo-*.log; 'make emulators-down' stops the emulators"
 
 # The function's real handler under the Lambda Runtime API; the result is the last line.
 invoke: tools-python
