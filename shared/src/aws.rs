@@ -19,6 +19,7 @@ use crate::ledger::dynamodb::DynamoDbLedger;
 use crate::metrics::cloudwatch::PutMetricDataSink;
 use crate::metrics::emf::EmfSink;
 use crate::metrics::{ConfiguredSink, MetricsMode};
+use crate::pipeline::Pipeline;
 use crate::snapshot::s3::S3Snapshots;
 
 /// Loads region, credentials and endpoints (including `AWS_ENDPOINT_URL_<SERVICE>`) the
@@ -43,6 +44,9 @@ pub fn describe_error<E: std::error::Error>(error: &E) -> String {
     DisplayErrorContext(error).to_string()
 }
 
+/// A function as deployed: the SDK adapters behind every shared port.
+pub type DeployedPipeline<R> = Pipeline<R, DynamoDbLedger, S3Snapshots, ConfiguredSink>;
+
 /// The adapters every function uses besides its own service's, built once.
 pub struct SharedAdapters {
     pub ledger: DynamoDbLedger,
@@ -51,6 +55,18 @@ pub struct SharedAdapters {
 }
 
 impl SharedAdapters {
+    /// The deployed pipeline for one service's remediation, every client built once.
+    pub fn pipeline<R>(config: &CoreConfig, sdk: &SdkConfig, remediation: R) -> DeployedPipeline<R> {
+        let shared = Self::new(config, sdk);
+        Pipeline {
+            remediation,
+            ledger: shared.ledger,
+            snapshots: shared.snapshots,
+            metrics: shared.metrics,
+            options: config.run,
+        }
+    }
+
     pub fn new(config: &CoreConfig, sdk: &SdkConfig) -> Self {
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(config.s3_force_path_style)

@@ -11,10 +11,17 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus, Tag,
 };
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use unthrottle::ledger::dynamodb::DynamoDbLedger;
+use unthrottle::ledger::Ledger;
+use unthrottle::metrics::MetricSink;
+use unthrottle::pipeline::{Pipeline, Remediation, RunOptions};
+use unthrottle::report::Report;
 use unthrottle::snapshot::s3::S3Snapshots;
+use unthrottle::snapshot::SnapshotStore;
+use unthrottle::testing::RecordedMetrics;
 
 /// Real clients for the emulated services.
 #[derive(Clone)]
@@ -245,6 +252,40 @@ impl Emulators {
             "no snapshot"
         );
     }
+}
+
+/// The pipeline as deployed (SDK adapters for the ledger and snapshots) around one service's
+/// remediation, with metrics recorded in memory so tests can assert them.
+pub type Deployed<R> = Pipeline<R, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+
+impl Emulators {
+    pub fn deployed<R: Remediation>(
+        &self,
+        stores: &Stores,
+        remediation: R,
+        options: RunOptions,
+    ) -> Deployed<R> {
+        Pipeline {
+            remediation,
+            ledger: self.ledger(&stores.ledger),
+            snapshots: self.snapshots(&stores.bucket),
+            metrics: RecordedMetrics::default(),
+            options,
+        }
+    }
+}
+
+/// Runs one event that names one resource and returns its report.
+pub async fn run_one<R, L, S, M>(pipeline: &Pipeline<R, L, S, M>, event: Value, now: DateTime<Utc>) -> Report
+where
+    R: Remediation,
+    L: Ledger,
+    S: SnapshotStore,
+    M: MetricSink,
+{
+    let mut reports = pipeline.handle(event, now).await.expect("readable event");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.remove(0)
 }
 
 /// A Kinesis stream as the tests see it once it is ACTIVE.

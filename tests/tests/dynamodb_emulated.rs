@@ -4,25 +4,21 @@
 use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use integration_tests::{sample_event, throughput, unique, Emulators, Stores};
+use integration_tests::{run_one, sample_event, throughput, unique, Deployed, Emulators, Stores};
 use serde_json::{json, Value};
 use unthrottle::config::{DynamoDbConfig, Env};
 use unthrottle::dynamodb::sdk::SdkTables;
 use unthrottle::dynamodb::DynamoDb;
-use unthrottle::ledger::dynamodb::DynamoDbLedger;
-use unthrottle::pipeline::Pipeline;
 use unthrottle::report::{Outcome, Report};
-use unthrottle::snapshot::s3::S3Snapshots;
-use unthrottle::testing::RecordedMetrics;
 
-type Deployed = Pipeline<DynamoDb<SdkTables>, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+type Service = DynamoDb<SdkTables>;
 
 /// One test's world: a table, a ledger, a bucket, and the pipeline wired to them.
 struct World {
     aws: Emulators,
     table: String,
     stores: Stores,
-    pipeline: Deployed,
+    pipeline: Deployed<Service>,
 }
 
 impl World {
@@ -33,17 +29,12 @@ impl World {
         let env = stores.env(settings);
         let config =
             DynamoDbConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
-        let pipeline = Pipeline {
-            remediation: DynamoDb {
-                tables: SdkTables::new(aws.dynamodb.clone()),
-                policy: config.policy,
-                allow: config.allow,
-            },
-            ledger: aws.ledger(&stores.ledger),
-            snapshots: aws.snapshots(&stores.bucket),
-            metrics: RecordedMetrics::default(),
-            options: config.core.run,
+        let remediation = DynamoDb {
+            tables: SdkTables::new(aws.dynamodb.clone()),
+            policy: config.policy,
+            allow: config.allow,
         };
+        let pipeline = aws.deployed(&stores, remediation, config.core.run);
         Self {
             table: unique("orders"),
             aws,
@@ -57,9 +48,7 @@ impl World {
     }
 
     async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
-        let mut reports = self.pipeline.handle(event, now).await.expect("readable event");
-        assert_eq!(reports.len(), 1, "{reports:?}");
-        reports.remove(0)
+        run_one(&self.pipeline, event, now).await
     }
 
     /// The table's capacity once any update has finished (DynamoDB reports the new
@@ -389,21 +378,12 @@ async fn concurrent_invocations_for_one_table_change_it_once() {
 
 #[tokio::test]
 async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
-    let world = World::new(&[]).await;
+    let mut world = World::new(&[]).await;
     world.aws.create_table(&world.table, 5, 5, &[]).await;
-    let mut broken = World::new(&[]).await;
-    broken.pipeline.snapshots = S3Snapshots::new(
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&world.aws.sdk)
-                .force_path_style(true)
-                .build(),
-        ),
-        "no-such-bucket-unthrottle",
-    );
-    broken.table = world.table.clone();
+    world.pipeline.snapshots = world.aws.snapshots("no-such-bucket-unthrottle");
 
-    let report = broken
-        .run(broken.event("cloudtrail-putitem-throttled.json"), Utc::now())
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
         .await;
 
     assert_eq!(
@@ -421,7 +401,7 @@ async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
         (5, 5),
         "no UpdateTable without a snapshot"
     );
-    let ledger = world.aws.items(&broken.stores.ledger).await;
+    let ledger = world.aws.items(&world.stores.ledger).await;
     assert!(
         ledger.is_empty(),
         "claim and event record released for a retry: {ledger:?}"

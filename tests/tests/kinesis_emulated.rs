@@ -3,24 +3,20 @@
 //! dynalite (the ledger) and moto (S3). Each test owns its stream, ledger and bucket.
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::{sample_event, unique, Emulators, Stores, StreamView};
+use integration_tests::{run_one, sample_event, unique, Deployed, Emulators, Stores, StreamView};
 use serde_json::{json, Value};
 use unthrottle::config::{Env, KinesisConfig};
 use unthrottle::kinesis::sdk::SdkStreams;
 use unthrottle::kinesis::Kinesis;
-use unthrottle::ledger::dynamodb::DynamoDbLedger;
-use unthrottle::pipeline::Pipeline;
 use unthrottle::report::{Outcome, Report};
-use unthrottle::snapshot::s3::S3Snapshots;
-use unthrottle::testing::RecordedMetrics;
 
-type Deployed = Pipeline<Kinesis<SdkStreams>, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+type Service = Kinesis<SdkStreams>;
 
 struct World {
     aws: Emulators,
     stream: String,
     stores: Stores,
-    pipeline: Deployed,
+    pipeline: Deployed<Service>,
 }
 
 impl World {
@@ -30,17 +26,12 @@ impl World {
         let env = stores.env(settings);
         let config =
             KinesisConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
-        let pipeline = Pipeline {
-            remediation: Kinesis {
-                streams: SdkStreams::new(aws.kinesis.clone()),
-                policy: config.policy,
-                allow: config.allow,
-            },
-            ledger: aws.ledger(&stores.ledger),
-            snapshots: aws.snapshots(&stores.bucket),
-            metrics: RecordedMetrics::default(),
-            options: config.core.run,
+        let remediation = Kinesis {
+            streams: SdkStreams::new(aws.kinesis.clone()),
+            policy: config.policy,
+            allow: config.allow,
         };
+        let pipeline = aws.deployed(&stores, remediation, config.core.run);
         Self {
             stream: unique("clickstream"),
             aws,
@@ -64,9 +55,7 @@ impl World {
     }
 
     async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
-        let mut reports = self.pipeline.handle(event, now).await.expect("readable event");
-        assert_eq!(reports.len(), 1, "{reports:?}");
-        reports.remove(0)
+        run_one(&self.pipeline, event, now).await
     }
 
     async fn view(&self) -> StreamView {

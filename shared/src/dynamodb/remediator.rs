@@ -7,15 +7,12 @@ use super::catalog::{TableCatalog, TableChange, TableState};
 use super::planner::{self, TablePolicy};
 use super::sdk::SdkTables;
 use super::trigger::{self, TableTarget};
-use crate::aws::SharedAdapters;
+use crate::aws::{DeployedPipeline, SharedAdapters};
 use crate::config::{AllowList, DynamoDbConfig};
 use crate::domain::{HistoryEntry, Service};
 use crate::event::{Envelope, Triage, TriggerError};
-use crate::ledger::dynamodb::DynamoDbLedger;
-use crate::metrics::ConfiguredSink;
-use crate::pipeline::{Described, Pipeline, PortError, Remediation};
+use crate::pipeline::{Described, PortError, Remediation};
 use crate::plan::Decision;
-use crate::snapshot::s3::S3Snapshots;
 
 pub struct DynamoDb<C> {
     pub tables: C,
@@ -62,20 +59,14 @@ impl<C: TableCatalog> Remediation for DynamoDb<C> {
 }
 
 /// The `dynamodb-throttle` function as deployed: SDK adapters behind every port.
-pub type DynamoDbFunction = Pipeline<DynamoDb<SdkTables>, DynamoDbLedger, S3Snapshots, ConfiguredSink>;
+pub type DynamoDbFunction = DeployedPipeline<DynamoDb<SdkTables>>;
 
 /// Builds every client once, for the life of the Lambda execution environment.
 pub fn function(config: DynamoDbConfig, sdk: &SdkConfig) -> DynamoDbFunction {
-    let shared = SharedAdapters::new(&config.core, sdk);
-    Pipeline {
-        remediation: DynamoDb {
-            tables: SdkTables::new(aws_sdk_dynamodb::Client::new(sdk)),
-            policy: config.policy,
-            allow: config.allow,
-        },
-        ledger: shared.ledger,
-        snapshots: shared.snapshots,
-        metrics: shared.metrics,
-        options: config.core.run,
-    }
+    let remediation = DynamoDb {
+        tables: SdkTables::new(aws_sdk_dynamodb::Client::new(sdk)),
+        policy: config.policy,
+        allow: config.allow,
+    };
+    SharedAdapters::pipeline(&config.core, sdk, remediation)
 }

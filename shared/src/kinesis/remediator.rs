@@ -7,15 +7,12 @@ use super::catalog::{StreamCatalog, StreamChange, StreamState};
 use super::planner::{self, StreamPolicy};
 use super::sdk::SdkStreams;
 use super::trigger::{self, StreamTarget};
-use crate::aws::SharedAdapters;
+use crate::aws::{DeployedPipeline, SharedAdapters};
 use crate::config::{AllowList, KinesisConfig};
 use crate::domain::{HistoryEntry, Service};
 use crate::event::{Envelope, Triage, TriggerError};
-use crate::ledger::dynamodb::DynamoDbLedger;
-use crate::metrics::ConfiguredSink;
-use crate::pipeline::{Described, Pipeline, PortError, Remediation};
+use crate::pipeline::{Described, PortError, Remediation};
 use crate::plan::Decision;
-use crate::snapshot::s3::S3Snapshots;
 
 pub struct Kinesis<C> {
     pub streams: C,
@@ -62,20 +59,14 @@ impl<C: StreamCatalog> Remediation for Kinesis<C> {
 }
 
 /// The `kinesis-throttle` function as deployed: SDK adapters behind every port.
-pub type KinesisFunction = Pipeline<Kinesis<SdkStreams>, DynamoDbLedger, S3Snapshots, ConfiguredSink>;
+pub type KinesisFunction = DeployedPipeline<Kinesis<SdkStreams>>;
 
 /// Builds every client once, for the life of the Lambda execution environment.
 pub fn function(config: KinesisConfig, sdk: &SdkConfig) -> KinesisFunction {
-    let shared = SharedAdapters::new(&config.core, sdk);
-    Pipeline {
-        remediation: Kinesis {
-            streams: SdkStreams::new(aws_sdk_kinesis::Client::new(sdk)),
-            policy: config.policy,
-            allow: config.allow,
-        },
-        ledger: shared.ledger,
-        snapshots: shared.snapshots,
-        metrics: shared.metrics,
-        options: config.core.run,
-    }
+    let remediation = Kinesis {
+        streams: SdkStreams::new(aws_sdk_kinesis::Client::new(sdk)),
+        policy: config.policy,
+        allow: config.allow,
+    };
+    SharedAdapters::pipeline(&config.core, sdk, remediation)
 }

@@ -1,0 +1,176 @@
+use super::*;
+use crate::event::{ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE};
+use serde_json::{json, Value};
+
+fn envelope(detail_type: &str, detail: Value) -> Envelope {
+    Envelope::parse(json!({
+        "version": "0", "id": "env-1", "detail-type": detail_type, "source": "aws.kinesis",
+        "account": "123456789012", "time": "2026-11-20T10:15:00Z", "region": "us-east-1",
+        "resources": [], "detail": detail
+    }))
+    .unwrap()
+}
+
+fn call(event_name: &str, code: Option<&str>, params: Value) -> Envelope {
+    envelope(
+        API_CALL_DETAIL_TYPE,
+        json!({"eventSource": EVENT_SOURCE, "eventName": event_name, "errorCode": code,
+               "eventID": "ct-1", "requestParameters": params}),
+    )
+}
+
+fn summary(envelope: &Envelope) -> String {
+    match triage(envelope) {
+        Ok(Triage::Throttled { targets, .. }) => targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}:{}{}",
+                    t.stream,
+                    if t.pressure.read { "r" } else { "" },
+                    if t.pressure.write { "w" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Ok(Triage::Ignored { reason, .. }) => format!("skip:{reason}"),
+        Err(error) => format!("error:{error}"),
+    }
+}
+
+const PTEE: Option<&str> = Some("ProvisionedThroughputExceededException");
+const ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clickstream";
+
+#[test]
+fn api_calls_name_the_stream_and_the_side() {
+    let cases = [
+        (
+            call("PutRecord", PTEE, json!({"streamName": "clickstream"})),
+            "clickstream:w",
+        ),
+        (
+            call("PutRecords", PTEE, json!({"streamARN": ARN})),
+            "clickstream:w",
+        ),
+        (
+            call(
+                "PutRecords",
+                Some("LimitExceededException"),
+                json!({"streamName": "clickstream"}),
+            ),
+            "clickstream:w",
+        ),
+        (
+            call(
+                "GetRecords",
+                Some("ThrottlingException"),
+                json!({"streamARN": ARN, "shardIterator": "AAA"}),
+            ),
+            "clickstream:r",
+        ),
+        (
+            call(
+                "SubscribeToShard",
+                PTEE,
+                json!({"consumerARN": "x", "streamName": "clickstream"}),
+            ),
+            "clickstream:r",
+        ),
+    ];
+    for (event, expected) in cases {
+        assert_eq!(summary(&event), expected);
+    }
+}
+
+#[test]
+fn get_records_without_a_stream_parameter_uses_cloudtrail_resources() {
+    let event = envelope(
+        API_CALL_DETAIL_TYPE,
+        json!({"eventSource": EVENT_SOURCE, "eventName": "GetRecords", "errorCode": "ProvisionedThroughputExceededException",
+               "requestParameters": {"shardIterator": "AAA"},
+               "resources": [{"accountId": "123456789012", "type": "AWS::Kinesis::Stream", "ARN": ARN}]}),
+    );
+    assert_eq!(summary(&event), "clickstream:r");
+    let nothing = call("GetRecords", PTEE, json!({"shardIterator": "AAA"}));
+    assert!(
+        summary(&nothing).contains("names no stream"),
+        "{}",
+        summary(&nothing)
+    );
+}
+
+#[test]
+fn control_plane_and_non_throttles_are_skipped() {
+    for operation in [
+        "DescribeStream",
+        "ListShards",
+        "DescribeStreamSummary",
+        "UpdateShardCount",
+    ] {
+        let event = call(
+            operation,
+            Some("LimitExceededException"),
+            json!({"streamName": "clickstream"}),
+        );
+        assert_eq!(summary(&event), "skip:control-plane", "{operation}");
+    }
+    assert_eq!(
+        summary(&call("PutRecord", None, json!({"streamName": "s"}))),
+        "skip:not-throttle"
+    );
+    assert_eq!(
+        summary(&call(
+            "PutRecord",
+            Some("ResourceNotFoundException"),
+            json!({"streamName": "s"})
+        )),
+        "skip:not-throttle"
+    );
+    let dynamodb = envelope(
+        API_CALL_DETAIL_TYPE,
+        json!({"eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem", "errorCode": "ThrottlingException"}),
+    );
+    assert_eq!(summary(&dynamodb), "skip:not-ours");
+}
+
+fn alarm(state: &str, metrics: Value) -> Envelope {
+    envelope(
+        ALARM_DETAIL_TYPE,
+        json!({"alarmName": "a", "state": {"value": state}, "configuration": {"metrics": metrics}}),
+    )
+}
+
+fn metric(name: &str, stream: &str) -> Value {
+    json!({"id": "m", "metricStat": {"metric": {"namespace": METRIC_NAMESPACE, "name": name, "dimensions": {"StreamName": stream}}}})
+}
+
+#[test]
+fn alarm_metrics_name_the_stream_and_the_side() {
+    let cases = [
+        ("WriteProvisionedThroughputExceeded", "clickstream:w"),
+        ("ReadProvisionedThroughputExceeded", "clickstream:r"),
+        ("PutRecords.ThrottledRecords", "clickstream:w"),
+        ("PutRecord.ThrottledRecords", "clickstream:w"),
+        ("IncomingBytes", "skip:not-ours"),
+    ];
+    for (name, expected) in cases {
+        assert_eq!(
+            summary(&alarm("ALARM", json!([metric(name, "clickstream")]))),
+            expected,
+            "{name}"
+        );
+    }
+    let both = json!([
+        {"id": "e1", "expression": "m1+m2"},
+        metric("WriteProvisionedThroughputExceeded", "clickstream"),
+        metric("ReadProvisionedThroughputExceeded", "clickstream")
+    ]);
+    assert_eq!(summary(&alarm("ALARM", both)), "clickstream:rw");
+    assert_eq!(
+        summary(&alarm(
+            "OK",
+            json!([metric("WriteProvisionedThroughputExceeded", "clickstream")])
+        )),
+        "skip:not-throttle"
+    );
+}
