@@ -6,7 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check test demo invoke
+.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke
 
 # --- tools ---
 # Stamp files make each install re-run only when its lock/requirements file changes.
@@ -61,8 +61,12 @@ check:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The runtime end-to-end tests run these under `cargo lambda watch`, as `make invoke` does.
+release:
+	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle
+
 # The emulators are started for the tests and stopped afterwards, whatever the outcome.
-test: tools-node tools-python check
+test: tools-node tools-python check release
 	bash scripts/emulators.sh up
 	trap 'bash scripts/emulators.sh down' EXIT; \
 	set -a; . ./.emulators.env; set +a; \

@@ -142,14 +142,15 @@ up() {
   # kinesis-local reads its TLS certificate from ./server.json, so it runs from
   # its package folder. It is configured only by environment; durations are
   # written like "500ms". It has no host setting: it listens on 0.0.0.0.
-  # SHARD_LIMIT (default 50) caps the open shards in total; 200 leaves room for scaling tests.
+  # SHARD_LIMIT (default 50) caps the open shards in total; every test makes its own streams
+  # and a dev loop keeps one emulator up for many runs, so leave plenty of room.
   # Streams live per signing region, and per account only when the access key
   # is a 12-digit id; any other key (like "test") gets AWS_ACCOUNT_ID.
   start kinesis "$kinesis_dir" env \
     KINESIS_MOCK_PLAIN_PORT="$KINESIS_PORT" \
     KINESIS_MOCK_TLS_PORT="$KINESIS_TLS_PORT" \
     UPDATE_SHARD_COUNT_DURATION="${UPDATE_SHARD_MS}ms" \
-    SHARD_LIMIT=200 \
+    SHARD_LIMIT=5000 \
     AWS_REGION=us-east-1 \
     AWS_ACCOUNT_ID="$ACCOUNT_ID" \
     node "$kinesis_dir/main.js"

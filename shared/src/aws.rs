@@ -11,7 +11,6 @@ use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationI
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
 
 use crate::config::CoreConfig;
@@ -39,9 +38,21 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
-/// The SDK error with its whole chain of causes, for messages and logs.
+/// The error and its chain of causes, e.g. "service error: LimitExceededException: ...".
+/// (The SDK's DisplayErrorContext also appends the Debug form, raw response included,
+/// which buries the message a human needs.)
 pub fn describe_error<E: std::error::Error>(error: &E) -> String {
-    DisplayErrorContext(error).to_string()
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A function as deployed: the SDK adapters behind every shared port.
@@ -119,3 +130,7 @@ impl Intercept for CaptureResponse {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "aws_tests.rs"]
+mod tests;

@@ -1,0 +1,104 @@
+//! The real runtime path, as `make invoke` runs it: each function's release binary under
+//! `cargo lambda watch` (the Lambda Runtime API), the event sent with
+//! `cargo lambda invoke --data-file`, against the emulators. One event per function.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use integration_tests::{unique, Emulators, Stores};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `scripts/invoke.sh` and returns the handler's result (the last line of stdout).
+fn invoke(function: &str, event: &Value, stores: &Stores, port: u16) -> Value {
+    let event_file = std::env::temp_dir().join(format!("{}.json", unique(function)));
+    std::fs::write(&event_file, event.to_string()).expect("event file written");
+    let output = Command::new("bash")
+        .arg(repo().join("scripts/invoke.sh"))
+        .arg(function)
+        .arg(&event_file)
+        .current_dir(repo())
+        .envs(stores.env(&[("S3_FORCE_PATH_STYLE", "true")]))
+        .env("UNTHROTTLE_INVOKE_PORT", port.to_string())
+        .output()
+        .expect("invoke.sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "invoke.sh failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not the JSON result ({e}): {stdout}"))
+}
+
+fn sample(path: &str, sample_name: &str, name: &str) -> Value {
+    integration_tests::sample_event(path, sample_name, name)
+}
+
+#[tokio::test]
+async fn dynamodb_throttle_heals_a_table_through_the_lambda_runtime() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let table = unique("orders");
+    aws.create_table(&table, 5, 5, &[]).await;
+
+    let event = sample("dynamodb/cloudtrail-putitem-throttled.json", "orders", &table);
+    let result = invoke("dynamodb-throttle", &event, &stores, 45690);
+
+    assert_eq!(result[0]["outcome"], "remediated", "{result}");
+    let throughput = aws
+        .wait_active(&table)
+        .await
+        .provisioned_throughput
+        .expect("throughput");
+    assert_eq!(throughput.write_capacity_units, Some(10));
+    assert_eq!(aws.object_keys(&stores.bucket).await.len(), 1, "one snapshot");
+}
+
+#[tokio::test]
+async fn kinesis_throttle_heals_a_stream_through_the_lambda_runtime() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let stream = unique("clickstream");
+    aws.create_stream(&stream, 2).await;
+
+    let event = sample(
+        "kinesis/cloudtrail-putrecord-throttled.json",
+        "clickstream",
+        &stream,
+    );
+    let result = invoke("kinesis-throttle", &event, &stores, 45691);
+
+    assert_eq!(result[0]["outcome"], "remediated", "{result}");
+    assert_eq!(aws.wait_stream_active(&stream).await.open_shards, 4);
+    let keys = aws.object_keys(&stores.bucket).await;
+    assert_eq!(keys.len(), 1, "one snapshot");
+    let snapshot = aws.object_json(&stores.bucket, &keys[0]).await;
+    assert_eq!(
+        snapshot["describe"]["DescribeStreamSummary"]["StreamDescriptionSummary"]["OpenShardCount"],
+        2
+    );
+}
+
+#[test]
+fn a_malformed_event_is_an_error_through_the_runtime_not_a_crash() {
+    let event_file = repo().join("events/malformed/not-an-eventbridge-event.json");
+    let output = Command::new("bash")
+        .arg(repo().join("scripts/invoke.sh"))
+        .arg("dynamodb-throttle")
+        .arg(&event_file)
+        .current_dir(repo())
+        .envs([("SNAPSHOT_BUCKET", "unused"), ("LEDGER_TABLE", "unused")])
+        .env("UNTHROTTLE_INVOKE_PORT", "45692")
+        .output()
+        .expect("invoke.sh runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the handler's error fails the invoke");
+    assert!(stderr.contains("not an EventBridge event"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
