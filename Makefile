@@ -51,6 +51,9 @@ help:
 	@echo "make demo       emulators up, a throttled table and stream healed through the real Lambda runtime"
 	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
+	@echo "make lint-template   cfn-lint, sam validate --lint, checkov on template.yaml"
+	@echo "make test-rules      template.yaml's EventBridge patterns against every file in events/"
+	@echo "make sam-build       sam build for this machine (x86_64), with cargo-lambda"
 	@echo "make emulators-up / emulators-down"
 
 # dynalite keeps an updated table UPDATING this long; long enough for the tests to see it
@@ -66,11 +69,12 @@ release:
 	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle
 
 # The emulators are started for the tests and stopped afterwards, whatever the outcome.
-test: tools-node tools-python check release
+test: tools-node tools-python check lint-template release
 	bash scripts/emulators.sh up
 	trap 'bash scripts/emulators.sh down' EXIT; \
 	set -a; . ./.emulators.env; set +a; \
 	cargo test --workspace --locked
+	$(MAKE) --no-print-directory test-rules
 
 # The demo's configuration; everything else takes its default.
 DEMO_ENV := SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger S3_FORCE_PATH_STYLE=true
@@ -97,3 +101,20 @@ invoke: tools-python
 	@if [[ -z "$(FUNCTION)" || -z "$(EVENT)" ]]; then \
 	  echo "usage: make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json" >&2; exit 2; fi
 	@bash scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"
+
+# --- the SAM template (see docs/deploy.md) ---
+
+.PHONY: lint-template test-rules sam-build
+
+# cfn-lint, sam validate --lint, checkov and our own policy checks; non-zero on any finding.
+lint-template: tools-lint
+	bash scripts/lint-template.sh
+
+# The rule proof: template.yaml's EventBridge patterns against every file in events/, on a
+# moto_server of its own (free port, stopped afterwards).
+test-rules: tools-python
+	bash tests/rules/run.sh
+
+# sam build as users run it, for this machine's architecture (only x86_64 exists here).
+sam-build: tools-python tools-lint
+	PATH="$$PWD/.venv/bin:$$PWD/.venv-lint/bin:$$PATH" sam build --parameter-overrides Architecture=x86_64

@@ -1,0 +1,488 @@
+"""Rule proof: the EventBridge rules in template.yaml send every sample in events/ to the
+function the expectation table below names (or to none).
+
+The rule patterns are read out of template.yaml itself (never a copy), installed in moto's
+EventBridge with one SQS target queue per function (the queue is named after the function's
+logical id), and every file in events/ is put on the bus. A file in events/ without an
+expectation here fails the run, and so does an expectation for a file that is gone.
+
+moto's EventBridge cannot match a pattern path that runs through an array of objects: it
+flattens nested objects but keeps an array as one opaque value, so the alarm rules' path
+detail.configuration.metrics[].metricStat.metric.namespace never matches there. For those
+pairs this test uses `matches()` below: a small matcher written from EventBridge's documented
+semantics (the value of a pattern field is a list of allowed values; a field whose event value
+is an array matches if any element matches; where a path crosses an array of objects, the rest
+of the pattern must match within one element, as in AWS's event-ruler). moto stays the judge
+of every rule/event pair whose paths stay out of arrays of objects, and the matcher must agree
+with moto on all of those, so a bug in either shows up as a disagreement.
+
+Run it through `make test-rules`, which starts a moto_server on a free port and points
+AWS_ENDPOINT_URL at it. Needs only boto3 and PyYAML (both in .venv). The last line printed
+is `N passed, N failed`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import sys
+import unittest
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+
+DDB = "DynamoDbThrottleFunction"
+KIN = "KinesisThrottleFunction"
+FUNCTIONS = (DDB, KIN)
+# The event cannot travel on a bus at all: PutEvents refuses it (no source, detail-type or
+# detail). Such an event never reaches any rule in AWS either.
+REFUSED = "refused by PutEvents"
+
+# Which function receives each sample, per events/README.md. Control-plane throttles match
+# the rules (the function skips them with `control-plane`); note that read-only management
+# events (DescribeTable, DescribeStream, ListShards) reach a rule in AWS only in state
+# ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, which these rules do not use.
+EXPECTED: dict[str, frozenset[str] | str] = {
+    # dynamodb/: throttle codes and DynamoDB throttle alarms go to the DynamoDB function.
+    "dynamodb/cloudtrail-putitem-throttled.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-getitem-throttled.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-updateitem-table-arn.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-query-gsi-throttled.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-batchwriteitem-two-tables.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-transactwriteitems-throttled.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-requestlimitexceeded.json": frozenset({DDB}),
+    "dynamodb/cloudtrail-describetable-throttled.json": frozenset({DDB}),  # control plane: skipped by the function
+    "dynamodb/cloudtrail-conditional-check-failed.json": frozenset(),  # not a throttle
+    "dynamodb/cloudtrail-putitem-success.json": frozenset(),  # no errorCode
+    "dynamodb/alarm-write-throttle-events.json": frozenset({DDB}),
+    "dynamodb/alarm-read-throttle-gsi.json": frozenset({DDB}),
+    "dynamodb/alarm-throttled-requests.json": frozenset({DDB}),
+    "dynamodb/alarm-metric-math.json": frozenset({DDB}),  # namespace found in metrics[1] and [2]
+    "dynamodb/alarm-ok-state.json": frozenset(),  # leaving ALARM
+    "dynamodb/alarm-other-namespace.json": frozenset(),  # AWS/EC2
+    # kinesis/: every one goes to the Kinesis function.
+    "kinesis/cloudtrail-putrecord-throttled.json": frozenset({KIN}),
+    "kinesis/cloudtrail-getrecords-throttled.json": frozenset({KIN}),
+    "kinesis/cloudtrail-putrecords-stream-arn.json": frozenset({KIN}),
+    "kinesis/cloudtrail-describestream-limit-exceeded.json": frozenset({KIN}),  # control plane: skipped
+    "kinesis/cloudtrail-listshards-throttling.json": frozenset({KIN}),  # control plane: skipped
+    "kinesis/alarm-write-provisioned-throughput-exceeded.json": frozenset({KIN}),
+    "kinesis/alarm-read-provisioned-throughput-exceeded.json": frozenset({KIN}),
+    "kinesis/alarm-putrecords-throttled-records.json": frozenset({KIN}),
+    # other/: a service unthrottle has no function for.
+    "other/cloudtrail-kms-throttling.json": frozenset(),
+    # malformed/
+    "malformed/not-an-eventbridge-event.json": REFUSED,  # no source, detail-type or detail
+    "malformed/cloudtrail-missing-detail.json": REFUSED,  # no detail: no rule could match it anyway
+    # A real DynamoDB throttle as far as the rule can see; the function rejects it ("names no
+    # table"), so Lambda's retries and the failure queue keep it for a human.
+    "malformed/cloudtrail-throttled-no-table.json": frozenset({DDB}),
+    # An ALARM whose metrics list is empty names no namespace: no rule matches (the function
+    # would skip it as `not-ours` anyway).
+    "malformed/alarm-no-metrics.json": frozenset(),
+}
+
+
+def _transaction_cancelled(reasons: str) -> dict:
+    """A TransactWriteItems sample turned into a TransactionCanceledException."""
+    event = json.loads((EVENTS / "dynamodb/cloudtrail-transactwriteitems-throttled.json").read_text())
+    event["id"] = f"synthetic-cancelled-{reasons}"
+    event["detail"]["errorCode"] = "TransactionCanceledException"
+    event["detail"]["errorMessage"] = (
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{reasons}]"
+    )
+    return event
+
+
+def _alarm_in_state(value: str) -> dict:
+    event = json.loads((EVENTS / "dynamodb/alarm-write-throttle-events.json").read_text())
+    event["id"] = f"synthetic-alarm-{value}"
+    event["detail"]["state"]["value"] = value
+    return event
+
+
+def _alarm_with_namespaces_split() -> dict:
+    """An alarm whose DynamoDB metric and ALARM state are fine but whose only DynamoDB
+    namespace sits beside an unrelated metric: still a DynamoDB alarm."""
+    event = json.loads((EVENTS / "dynamodb/alarm-metric-math.json").read_text())
+    event["id"] = "synthetic-mixed-namespaces"
+    event["detail"]["configuration"]["metrics"][1]["metricStat"]["metric"]["namespace"] = "AWS/EC2"
+    return event
+
+
+# Cases no sample covers, built in the test from samples (they are not event files).
+SYNTHETIC: dict[str, tuple[dict, frozenset[str]]] = {
+    # The DynamoDB function acts on a cancelled transaction only when a reason is
+    # ThrottlingError; the rule filters the same way, so other cancellations cost nothing.
+    "transaction cancelled by throttling": (_transaction_cancelled("None, ThrottlingError"), frozenset({DDB})),
+    "transaction cancelled by a condition": (
+        _transaction_cancelled("ConditionalCheckFailed, None"),
+        frozenset(),
+    ),
+    "alarm going to INSUFFICIENT_DATA": (_alarm_in_state("INSUFFICIENT_DATA"), frozenset()),
+    "alarm mixing namespaces": (_alarm_with_namespaces_split(), frozenset({DDB})),
+}
+
+
+# --------------------------------------------------------------------------- template
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation's short tags (!Ref, !Sub, !GetAtt, ...) as the
+    long form ({"Ref": ...}, {"Fn::Sub": ...}) instead of failing on them."""
+
+
+def _short_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _short_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    return yaml.load(path.read_text(), Loader=_CloudFormationLoader)
+
+
+def rules_of(template: dict) -> list[tuple[str, str, dict]]:
+    """(function logical id, event id, pattern) of every EventBridge rule on a function."""
+    rules = []
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
+                rules.append((name, event_name, event["Properties"]["Pattern"]))
+    return rules
+
+
+def _intrinsics(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [k for k in node if k == "Ref" or k.startswith("Fn::")]
+        return found + [i for v in node.values() for i in _intrinsics(v)]
+    if isinstance(node, list):
+        return [i for v in node for i in _intrinsics(v)]
+    return []
+
+
+# --------------------------------------------------------------------------- matcher
+#
+# EventBridge's documented pattern semantics, only as far as this template needs them;
+# anything else raises, so the matcher never guesses. Sources: the EventBridge User Guide,
+# "Event patterns", "Arrays in event patterns", "Content filtering" ($or, wildcard, prefix,
+# suffix, anything-but, exists).
+
+_MISSING = object()
+
+
+class Verdict:
+    """A match result's companion: whether the match relied on a step into an array of
+    objects (the step moto cannot take)."""
+
+    def __init__(self) -> None:
+        self.crossed_object_array = False
+
+
+def matches(pattern: dict, event, verdict: Verdict | None = None) -> bool:
+    matched, crossed = _match_object(pattern, event)
+    if verdict is not None:
+        verdict.crossed_object_array = matched and crossed
+    return matched
+
+
+def _match_object(pattern: dict, value) -> tuple[bool, bool]:
+    """(matched, whether the match went through an array of objects)."""
+    if isinstance(value, list):
+        # A path through an array of objects: the rest of the pattern must match within
+        # one element (fields of different elements are never combined).
+        for element in value:
+            if isinstance(element, dict) and _match_object(pattern, element)[0]:
+                return True, True
+        return False, False
+    if not isinstance(value, dict):
+        return False, False
+    crossed = False
+    for key, wanted in pattern.items():
+        if key == "$or":
+            results = [_match_object(branch, value) for branch in wanted]
+            hits = [c for m, c in results if m]
+            if not hits:
+                return False, False
+            crossed |= all(hits)  # only if every matching branch needed the array step
+        elif isinstance(wanted, dict):
+            matched, deeper = _match_object(wanted, value.get(key, _MISSING))
+            if not matched:
+                return False, False
+            crossed |= deeper
+        elif isinstance(wanted, list):
+            if not _match_leaf(wanted, value.get(key, _MISSING)):
+                return False, False
+        else:
+            raise ValueError(f"pattern field {key!r} must be an object or an array, not {wanted!r}")
+    return True, crossed
+
+
+def _match_leaf(allowed: list, value) -> bool:
+    if value is not _MISSING and isinstance(value, list):
+        # An array in the event matches if any element matches (a non-empty intersection).
+        return any(_match_leaf(allowed, element) for element in value)
+    return any(_match_filter(one, value) for one in allowed)
+
+
+def _match_filter(allowed, value) -> bool:
+    if not isinstance(allowed, dict):
+        return value is not _MISSING and type(value) is type(allowed) and value == allowed
+    ((operator, operand),) = allowed.items()
+    if operator == "exists":
+        return (value is not _MISSING) == operand
+    if value is _MISSING:
+        return False
+    if operator == "prefix":
+        return isinstance(value, str) and value.startswith(operand)
+    if operator == "suffix":
+        return isinstance(value, str) and value.endswith(operand)
+    if operator == "anything-but":
+        excluded = operand if isinstance(operand, list) else [operand]
+        return value not in excluded
+    if operator == "wildcard":
+        return isinstance(value, str) and _wildcard(operand, value)
+    raise NotImplementedError(f"the rule proof's matcher does not know {operator!r}")
+
+
+def _wildcard(pattern: str, text: str) -> bool:
+    """`*` matches any run of characters (`\\*` a literal star); everything else literally."""
+    parts, current, i = [], "", 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            current += pattern[i + 1]
+            i += 2
+        elif pattern[i] == "*":
+            parts.append(current)
+            current = ""
+            i += 1
+        else:
+            current += pattern[i]
+            i += 1
+    parts.append(current)
+    if len(parts) == 1:
+        return text == parts[0]
+    if not (text.startswith(parts[0]) and text.endswith(parts[-1])):
+        return False
+    position, end = len(parts[0]), len(text) - len(parts[-1])
+    for middle in parts[1:-1]:
+        found = text.find(middle, position, end)
+        if found < 0:
+            return False
+        position = found + len(middle)
+    return position <= end
+
+
+# --------------------------------------------------------------------------- the bus
+
+
+class Bus:
+    """moto's EventBridge with the template's rules, each targeting its function's queue."""
+
+    def __init__(self, endpoint: str, rules: list[tuple[str, str, dict]]) -> None:
+        session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        self.events = session.client("events", endpoint_url=endpoint)
+        self.sqs = session.client("sqs", endpoint_url=endpoint)
+        self.queues: dict[str, str] = {}
+        for function in FUNCTIONS:
+            url = self.sqs.create_queue(QueueName=function)["QueueUrl"]
+            self.queues[function] = url
+        for function, event_name, pattern in rules:
+            arn = self.sqs.get_queue_attributes(
+                QueueUrl=self.queues[function], AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            rule = f"{function}-{event_name}"
+            self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+            self.events.put_targets(Rule=rule, Targets=[{"Id": function, "Arn": arn}])
+        self.drain()
+
+    def put(self, event: dict) -> dict[str, list[dict]] | str:
+        """Puts one event; returns what each function's queue received, or REFUSED."""
+        entry = {}
+        if "source" in event:
+            entry["Source"] = event["source"]
+        if "detail-type" in event:
+            entry["DetailType"] = event["detail-type"]
+        if "detail" in event:
+            entry["Detail"] = json.dumps(event["detail"])
+        if "resources" in event:
+            entry["Resources"] = event["resources"]
+        if "time" in event:
+            entry["Time"] = dt.datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+        answer = self.events.put_events(Entries=[entry])
+        if answer["FailedEntryCount"]:
+            return REFUSED
+        return self.drain()
+
+    def drain(self) -> dict[str, list[dict]]:
+        received: dict[str, list[dict]] = {}
+        for function, url in self.queues.items():
+            while True:
+                messages = self.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                ).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    received.setdefault(function, []).append(json.loads(message["Body"]))
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def _event_files() -> list[str]:
+    return sorted(p.relative_to(EVENTS).as_posix() for p in EVENTS.rglob("*.json"))
+
+
+class RuleProof(unittest.TestCase):
+    template: dict
+    rules: list[tuple[str, str, dict]]
+    bus: Bus
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            raise unittest.SkipTest("AWS_ENDPOINT_URL is not set: run `make test-rules`")
+        cls.template = load_template()
+        cls.rules = rules_of(cls.template)
+        cls.bus = Bus(endpoint, cls.rules)
+
+    def route(self, event: dict) -> frozenset[str] | str:
+        """Which functions receive `event`: moto where it can judge, the matcher where the
+        pattern path crosses an array of objects; the two must agree everywhere else."""
+        delivered = self.bus.put(event)
+        by_moto_expected: set[str] = set()
+        by_matcher_only: set[str] = set()
+        for function, _, pattern in self.rules:
+            verdict = Verdict()
+            if matches(pattern, event, verdict):
+                (by_matcher_only if verdict.crossed_object_array else by_moto_expected).add(function)
+        if delivered == REFUSED:
+            self.assertFalse(
+                by_moto_expected | by_matcher_only,
+                "PutEvents refused the event, yet a rule pattern matches it",
+            )
+            return REFUSED
+        for function, bodies in delivered.items():
+            for body in bodies:
+                self.assertEqual(body.get("detail"), event.get("detail"), f"{function} got another event")
+        self.assertEqual(
+            set(delivered),
+            by_moto_expected,
+            "moto and the matcher disagree on a pattern whose paths stay out of arrays of objects",
+        )
+        return frozenset(set(delivered) | by_matcher_only)
+
+    # --- the template's rules are what this proof assumes
+
+    def test_every_event_file_has_an_expectation(self) -> None:
+        files = set(_event_files())
+        self.assertFalse(
+            sorted(files - set(EXPECTED)),
+            "event files without an expectation in tests/rules/test_rules.py",
+        )
+        self.assertFalse(sorted(set(EXPECTED) - files), "expectations for event files that do not exist")
+
+    def test_each_function_has_a_cloudtrail_rule_and_an_alarm_rule(self) -> None:
+        seen = {}
+        for function, event_name, pattern in self.rules:
+            self.assertFalse(_intrinsics(pattern), f"{function}.{event_name}: a pattern must be literal")
+            seen.setdefault(function, set()).update(pattern["detail-type"])
+        self.assertEqual(
+            seen,
+            {f: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"} for f in FUNCTIONS},
+        )
+        resources = self.template["Resources"]
+        self.assertFalse(
+            [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"],
+            "a rule outside the functions' Events is not covered by this proof",
+        )
+        for function in FUNCTIONS:
+            for event_name, event in resources[function]["Properties"]["Events"].items():
+                self.assertEqual(event["Type"], "EventBridgeRule", f"{function}.{event_name}")
+                properties = event["Properties"]
+                self.assertIn("RetryPolicy", properties, f"{function}.{event_name}")
+                self.assertIn("DeadLetterConfig", properties, f"{function}.{event_name}")
+
+    # --- the matcher itself
+
+    def test_matcher_follows_eventbridge_array_semantics(self) -> None:
+        pattern = {"detail": {"metrics": {"metric": {"namespace": ["AWS/DynamoDB"], "name": ["W"]}}}}
+        one = {"metric": {"namespace": "AWS/DynamoDB", "name": "W"}}
+        other = {"metric": {"namespace": "AWS/EC2", "name": "X"}}
+        self.assertTrue(matches(pattern, {"detail": {"metrics": [other, one]}}))
+        self.assertFalse(matches(pattern, {"detail": {"metrics": [other]}}))
+        self.assertFalse(matches(pattern, {"detail": {"metrics": []}}))
+        # Fields of two different elements never combine into one match.
+        split = [{"metric": {"namespace": "AWS/DynamoDB", "name": "X"}}, {"metric": {"namespace": "AWS/EC2", "name": "W"}}]
+        self.assertFalse(matches(pattern, {"detail": {"metrics": split}}))
+        # An array of scalars matches when any value is allowed.
+        self.assertTrue(matches({"resources": ["b", "z"]}, {"resources": ["a", "b"]}))
+        self.assertFalse(matches({"detail": {"x": ["1"]}}, {"detail": {"x": 1}}), "types must agree")
+        self.assertTrue(matches({"m": [{"wildcard": "*Throttling*"}]}, {"m": "[None, ThrottlingError]"}))
+        self.assertFalse(matches({"m": [{"wildcard": "*Throttling*"}]}, {"m": "[ConditionalCheckFailed]"}))
+        with self.assertRaises(NotImplementedError):
+            matches({"n": [{"numeric": [">", 0]}]}, {"n": 1})
+
+
+def _file_test(name: str):
+    def test(self: RuleProof) -> None:
+        event = json.loads((EVENTS / name).read_text())
+        expected = EXPECTED.get(name)
+        self.assertIsNotNone(expected, f"events/{name} has no expectation in this test")
+        self.assertEqual(self.route(event), expected, f"events/{name}")
+
+    return test
+
+
+def _synthetic_test(event: dict, expected: frozenset[str]):
+    def test(self: RuleProof) -> None:
+        self.assertEqual(self.route(copy.deepcopy(event)), expected)
+
+    return test
+
+
+for _name in sorted(set(_event_files()) | set(EXPECTED)):
+    _id = _name.removesuffix(".json").replace("/", "__").replace("-", "_")
+    setattr(RuleProof, f"test_event__{_id}", _file_test(_name))
+for _label, (_event, _expected) in SYNTHETIC.items():
+    setattr(RuleProof, f"test_synthetic__{_label.replace(' ', '_')}", _synthetic_test(_event, _expected))
+
+
+def main() -> int:
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(RuleProof)
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    # A skipped proof proves nothing: skips count as failures.
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses) + len(result.skipped)
+    passed = max(0, result.testsRun - failed)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
