@@ -275,6 +275,57 @@ impl Emulators {
     }
 }
 
+/// One test's world: its own ledger, bucket and resource name, and the pipeline deployed
+/// around one service's remediation. Tests run in parallel, each in its own world.
+pub struct World<R> {
+    pub aws: Emulators,
+    /// The test's own resource, standing in for the sample's.
+    pub name: String,
+    pub stores: Stores,
+    pub pipeline: Deployed<R>,
+    /// The events/ folder of this service's samples, and the resource name they use.
+    samples: (&'static str, &'static str),
+}
+
+impl<R: Remediation> World<R> {
+    /// `build` makes the service's remediation and run options from the function's
+    /// environment (these stores plus `settings`).
+    pub async fn new(
+        samples: (&'static str, &'static str),
+        settings: &[(&str, &str)],
+        build: impl FnOnce(&Emulators, &HashMap<String, String>) -> (R, RunOptions),
+    ) -> Self {
+        let aws = Emulators::connect().await.expect("emulators running");
+        let stores = aws.stores().await;
+        let (remediation, options) = build(&aws, &stores.env(settings));
+        let pipeline = aws.deployed(&stores, remediation, options);
+        Self {
+            name: unique(samples.1),
+            aws,
+            stores,
+            pipeline,
+            samples,
+        }
+    }
+
+    /// A sample event of this service, naming this world's resource.
+    pub fn event(&self, sample: &str) -> Value {
+        sample_event(
+            &format!("{}/{sample}", self.samples.0),
+            self.samples.1,
+            &self.name,
+        )
+    }
+
+    pub async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
+        run_one(&self.pipeline, event, now).await
+    }
+
+    pub async fn assert_nothing_written(&self) {
+        self.aws.assert_nothing_written(&self.stores).await;
+    }
+}
+
 /// Runs one event that names one resource and returns its report.
 pub async fn run_one<R, L, S, M>(pipeline: &Pipeline<R, L, S, M>, event: Value, now: DateTime<Utc>) -> Report
 where

@@ -2,31 +2,20 @@
 //! and moto (S3). Each test owns its tables and bucket, so tests run in parallel.
 
 use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use futures::future::join_all;
-use integration_tests::{run_one, sample_event, throughput, unique, Deployed, Emulators, Stores};
+use integration_tests::{sample_event, throughput};
 use serde_json::{json, Value};
 use unthrottle::config::{DynamoDbConfig, Env};
 use unthrottle::dynamodb::sdk::SdkTables;
 use unthrottle::dynamodb::DynamoDb;
-use unthrottle::report::{Outcome, Report};
+use unthrottle::report::Outcome;
 
-type Service = DynamoDb<SdkTables>;
+type World = integration_tests::World<DynamoDb<SdkTables>>;
 
-/// One test's world: a table, a ledger, a bucket, and the pipeline wired to them.
-struct World {
-    aws: Emulators,
-    table: String,
-    stores: Stores,
-    pipeline: Deployed<Service>,
-}
-
-impl World {
-    /// `settings` are environment variables on top of the required ones.
-    async fn new(settings: &[(&str, &str)]) -> Self {
-        let aws = Emulators::connect().await.expect("emulators running");
-        let stores = aws.stores().await;
-        let env = stores.env(settings);
+/// `settings` are environment variables on top of the required ones.
+async fn world(settings: &[(&str, &str)]) -> World {
+    World::new(("dynamodb", "orders"), settings, |aws, env| {
         let config =
             DynamoDbConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
         let remediation = DynamoDb {
@@ -34,27 +23,22 @@ impl World {
             policy: config.policy,
             allow: config.allow,
         };
-        let pipeline = aws.deployed(&stores, remediation, config.core.run);
-        Self {
-            table: unique("orders"),
-            aws,
-            stores,
-            pipeline,
-        }
-    }
+        (remediation, config.core.run)
+    })
+    .await
+}
 
-    fn event(&self, sample: &str) -> Value {
-        sample_event(&format!("dynamodb/{sample}"), "orders", &self.table)
-    }
+/// What these tests read back from DynamoDB.
+trait TableWorld {
+    async fn capacity(&self) -> (i64, i64);
+    async fn gsi_capacity(&self, gsi: &str) -> (i64, i64);
+}
 
-    async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
-        run_one(&self.pipeline, event, now).await
-    }
-
+impl TableWorld for World {
     /// The table's capacity once any update has finished (DynamoDB reports the new
     /// values when the table is ACTIVE again).
     async fn capacity(&self) -> (i64, i64) {
-        let description = self.aws.wait_active(&self.table).await;
+        let description = self.aws.wait_active(&self.name).await;
         let throughput = description.provisioned_throughput().expect("throughput");
         (
             throughput.read_capacity_units().unwrap_or_default(),
@@ -63,7 +47,7 @@ impl World {
     }
 
     async fn gsi_capacity(&self, gsi: &str) -> (i64, i64) {
-        let description = self.aws.wait_active(&self.table).await;
+        let description = self.aws.wait_active(&self.name).await;
         let index = description
             .global_secondary_indexes()
             .iter()
@@ -75,18 +59,14 @@ impl World {
             throughput.write_capacity_units().unwrap_or_default(),
         )
     }
-
-    async fn assert_nothing_written(&self) {
-        self.aws.assert_nothing_written(&self.stores).await;
-    }
 }
 
 #[tokio::test]
 async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capacity() {
-    let world = World::new(&[]).await;
+    let world = world(&[]).await;
     world
         .aws
-        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5)])
+        .create_table(&world.name, 5, 5, &[("by-customer", 5, 5)])
         .await;
 
     let report = world
@@ -106,7 +86,7 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
     assert!(
         keys[0].starts_with(&format!(
             "snapshots/dynamodb/123456789012/us-east-1/{}/",
-            world.table
+            world.name
         )),
         "{}",
         keys[0]
@@ -122,7 +102,7 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
         json!(5),
         "pre-change capacity"
     );
-    assert_eq!(described["TableName"], json!(world.table));
+    assert_eq!(described["TableName"], json!(world.name));
     assert!(
         described["KeySchema"].is_array(),
         "the raw DescribeTable output, every field"
@@ -144,8 +124,8 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
 
 #[tokio::test]
 async fn read_throttle_raises_table_rcu_only() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     let report = world
         .run(world.event("cloudtrail-getitem-throttled.json"), Utc::now())
         .await;
@@ -155,10 +135,10 @@ async fn read_throttle_raises_table_rcu_only() {
 
 #[tokio::test]
 async fn gsi_throttle_raises_that_gsi_only() {
-    let world = World::new(&[]).await;
+    let world = world(&[]).await;
     world
         .aws
-        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5), ("by-date", 5, 5)])
+        .create_table(&world.name, 5, 5, &[("by-customer", 5, 5), ("by-date", 5, 5)])
         .await;
     let report = world
         .run(world.event("cloudtrail-query-gsi-throttled.json"), Utc::now())
@@ -171,10 +151,10 @@ async fn gsi_throttle_raises_that_gsi_only() {
 
 #[tokio::test]
 async fn alarm_on_a_gsi_raises_that_gsi() {
-    let world = World::new(&[]).await;
+    let world = world(&[]).await;
     world
         .aws
-        .create_table(&world.table, 5, 5, &[("by-customer", 5, 5)])
+        .create_table(&world.name, 5, 5, &[("by-customer", 5, 5)])
         .await;
     let report = world
         .run(world.event("alarm-read-throttle-gsi.json"), Utc::now())
@@ -185,8 +165,8 @@ async fn alarm_on_a_gsi_raises_that_gsi() {
 
 #[tokio::test]
 async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
-    let world = World::new(&[("ON_DEMAND", "allow"), ("MAX_WRITE_CAPACITY", "5")]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[("ON_DEMAND", "allow"), ("MAX_WRITE_CAPACITY", "5")]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     let start = Utc::now();
 
     let first = world
@@ -194,7 +174,7 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
         .await;
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
     assert_eq!(first.action.map(|a| a.name()), Some("SwitchToOnDemand"));
-    let switched = world.aws.wait_active(&world.table).await;
+    let switched = world.aws.wait_active(&world.name).await;
     let summary = switched.billing_mode_summary().expect("billing summary");
     assert_eq!(summary.billing_mode(), Some(&AwsBillingMode::PayPerRequest));
 
@@ -203,13 +183,13 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
         .aws
         .dynamodb
         .update_table()
-        .table_name(&world.table)
+        .table_name(&world.name)
         .billing_mode(AwsBillingMode::Provisioned)
         .provisioned_throughput(throughput(5, 5))
         .send()
         .await
         .expect("switch back");
-    world.aws.wait_active(&world.table).await;
+    world.aws.wait_active(&world.name).await;
     let second = world
         .run(
             world.event("alarm-write-throttle-events.json"),
@@ -227,7 +207,7 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
         "{}",
         second.reason
     );
-    let after = world.aws.describe(&world.table).await;
+    let after = world.aws.describe(&world.name).await;
     assert_ne!(
         after.billing_mode_summary().and_then(|s| s.billing_mode()),
         Some(&AwsBillingMode::PayPerRequest),
@@ -242,8 +222,8 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
 
 #[tokio::test]
 async fn an_on_demand_table_is_skipped_without_any_write() {
-    let world = World::new(&[("ON_DEMAND", "allow")]).await;
-    world.aws.create_on_demand_table(&world.table).await;
+    let world = world(&[("ON_DEMAND", "allow")]).await;
+    world.aws.create_on_demand_table(&world.name).await;
     let report = world
         .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
         .await;
@@ -258,13 +238,13 @@ async fn an_on_demand_table_is_skipped_without_any_write() {
 
 #[tokio::test]
 async fn an_updating_table_is_skipped_without_any_write() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     world
         .aws
         .dynamodb
         .update_table()
-        .table_name(&world.table)
+        .table_name(&world.name)
         .provisioned_throughput(throughput(6, 6))
         .send()
         .await
@@ -279,7 +259,7 @@ async fn an_updating_table_is_skipped_without_any_write() {
         "{report:?}"
     );
     world.assert_nothing_written().await;
-    world.aws.wait_active(&world.table).await;
+    world.aws.wait_active(&world.name).await;
     assert_eq!(
         world.capacity().await,
         (6, 6),
@@ -289,9 +269,9 @@ async fn an_updating_table_is_skipped_without_any_write() {
 
 #[tokio::test]
 async fn an_opted_out_table_is_skipped_without_any_write() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
-    world.aws.tag(&world.table, "unthrottle:disabled", "true").await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    world.aws.tag(&world.name, "unthrottle:disabled", "true").await;
     let report = world
         .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
         .await;
@@ -306,8 +286,8 @@ async fn an_opted_out_table_is_skipped_without_any_write() {
 
 #[tokio::test]
 async fn non_throttle_events_are_skipped_without_any_write() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     for (sample, code) in [
         ("cloudtrail-conditional-check-failed.json", "not-throttle"),
         ("cloudtrail-putitem-success.json", "not-throttle"),
@@ -328,13 +308,13 @@ async fn non_throttle_events_are_skipped_without_any_write() {
 
 #[tokio::test]
 async fn the_same_event_delivered_twice_changes_the_table_once() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     let event = world.event("cloudtrail-putitem-throttled.json");
     let start = Utc::now();
 
     let first = world.run(event.clone(), start).await;
-    world.aws.wait_active(&world.table).await;
+    world.aws.wait_active(&world.name).await;
     // Re-delivered after the cooldown, so only the event record can stop it.
     let again = world.run(event, start + Duration::minutes(30)).await;
 
@@ -350,8 +330,8 @@ async fn the_same_event_delivered_twice_changes_the_table_once() {
 
 #[tokio::test]
 async fn concurrent_invocations_for_one_table_change_it_once() {
-    let world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     let events: Vec<Value> = (0..8)
         .map(|n| {
             let mut event = world.event("cloudtrail-putitem-throttled.json");
@@ -372,14 +352,14 @@ async fn concurrent_invocations_for_one_table_change_it_once() {
         .iter()
         .filter(|r| r.outcome != Outcome::Remediated)
         .all(|r| r.code == Some("cooling-down")));
-    world.aws.wait_active(&world.table).await;
+    world.aws.wait_active(&world.name).await;
     assert_eq!(world.capacity().await, (5, 10));
 }
 
 #[tokio::test]
 async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
-    let mut world = World::new(&[]).await;
-    world.aws.create_table(&world.table, 5, 5, &[]).await;
+    let mut world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
     world.pipeline.snapshots = world.aws.snapshots("no-such-bucket-unthrottle");
 
     let report = world
@@ -410,7 +390,7 @@ async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
 
 #[tokio::test]
 async fn malformed_events_get_clear_errors_and_write_nothing() {
-    let world = World::new(&[]).await;
+    let world = world(&[]).await;
     for (sample, words) in [
         (
             "malformed/not-an-eventbridge-event.json",
@@ -422,7 +402,7 @@ async fn malformed_events_get_clear_errors_and_write_nothing() {
         ),
         ("malformed/cloudtrail-throttled-no-table.json", "names no table"),
     ] {
-        let event = sample_event(sample, "orders", &world.table);
+        let event = sample_event(sample, "orders", &world.name);
         let error = world.pipeline.handle(event, Utc::now()).await.expect_err(sample);
         assert!(error.to_string().contains(words), "{sample}: {error}");
     }

@@ -2,28 +2,18 @@
 //! itself refuses more than 2x per call and non-ACTIVE streams),
 //! dynalite (the ledger) and moto (S3). Each test owns its stream, ledger and bucket.
 
-use chrono::{DateTime, Duration, Utc};
-use integration_tests::{run_one, sample_event, unique, Deployed, Emulators, Stores, StreamView};
+use chrono::{Duration, Utc};
+use integration_tests::{sample_event, unique, StreamView};
 use serde_json::{json, Value};
 use unthrottle::config::{Env, KinesisConfig};
 use unthrottle::kinesis::sdk::SdkStreams;
 use unthrottle::kinesis::Kinesis;
-use unthrottle::report::{Outcome, Report};
+use unthrottle::report::Outcome;
 
-type Service = Kinesis<SdkStreams>;
+type World = integration_tests::World<Kinesis<SdkStreams>>;
 
-struct World {
-    aws: Emulators,
-    stream: String,
-    stores: Stores,
-    pipeline: Deployed<Service>,
-}
-
-impl World {
-    async fn new(settings: &[(&str, &str)]) -> Self {
-        let aws = Emulators::connect().await.expect("emulators running");
-        let stores = aws.stores().await;
-        let env = stores.env(settings);
+async fn world(settings: &[(&str, &str)]) -> World {
+    World::new(("kinesis", "clickstream"), settings, |aws, env| {
         let config =
             KinesisConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
         let remediation = Kinesis {
@@ -31,19 +21,18 @@ impl World {
             policy: config.policy,
             allow: config.allow,
         };
-        let pipeline = aws.deployed(&stores, remediation, config.core.run);
-        Self {
-            stream: unique("clickstream"),
-            aws,
-            stores,
-            pipeline,
-        }
-    }
+        (remediation, config.core.run)
+    })
+    .await
+}
 
-    fn event(&self, sample: &str) -> Value {
-        sample_event(&format!("kinesis/{sample}"), "clickstream", &self.stream)
-    }
+/// What these tests do and read back with Kinesis.
+trait StreamWorld {
+    fn fresh_event(&self, sample: &str, id: &str) -> Value;
+    async fn view(&self) -> StreamView;
+}
 
+impl StreamWorld for World {
     /// The sample with its own event id, so it is a new delivery to the ledger.
     fn fresh_event(&self, sample: &str, id: &str) -> Value {
         let mut event = self.event(sample);
@@ -54,12 +43,8 @@ impl World {
         event
     }
 
-    async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
-        run_one(&self.pipeline, event, now).await
-    }
-
     async fn view(&self) -> StreamView {
-        self.aws.wait_stream_active(&self.stream).await
+        self.aws.wait_stream_active(&self.name).await
     }
 }
 
@@ -72,8 +57,8 @@ fn provisioned(open_shards: i32) -> StreamView {
 
 #[tokio::test]
 async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
-    let world = World::new(&[]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
 
     let report = world
         .run(world.event("cloudtrail-putrecord-throttled.json"), Utc::now())
@@ -87,7 +72,7 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
     assert!(
         keys[0].starts_with(&format!(
             "snapshots/kinesis/123456789012/us-east-1/{}/",
-            world.stream
+            world.name
         )),
         "{}",
         keys[0]
@@ -95,7 +80,7 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
     let snapshot = world.aws.object_json(&world.stores.bucket, &keys[0]).await;
     let summary = &snapshot["describe"]["DescribeStreamSummary"]["StreamDescriptionSummary"];
     assert_eq!(summary["OpenShardCount"], json!(2), "the pre-change summary");
-    assert_eq!(summary["StreamName"], json!(world.stream));
+    assert_eq!(summary["StreamName"], json!(world.name));
     assert_eq!(
         snapshot["describe"]["OpenShards"].as_array().map(Vec::len),
         Some(2),
@@ -109,8 +94,8 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
 
 #[tokio::test]
 async fn a_stream_arn_event_and_an_alarm_heal_the_stream_they_name() {
-    let world = World::new(&[("COOLDOWN_SECONDS", "0")]).await;
-    world.aws.create_stream(&world.stream, 1).await;
+    let world = world(&[("COOLDOWN_SECONDS", "0")]).await;
+    world.aws.create_stream(&world.name, 1).await;
     let start = Utc::now();
 
     let by_arn = world
@@ -131,8 +116,8 @@ async fn a_stream_arn_event_and_an_alarm_heal_the_stream_they_name() {
 
 #[tokio::test]
 async fn max_shards_is_respected_and_then_holds_at_the_cap() {
-    let world = World::new(&[("MAX_SHARDS", "3"), ("COOLDOWN_SECONDS", "0")]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[("MAX_SHARDS", "3"), ("COOLDOWN_SECONDS", "0")]).await;
+    world.aws.create_stream(&world.name, 2).await;
     let start = Utc::now();
 
     let first = world
@@ -165,8 +150,8 @@ async fn max_shards_is_respected_and_then_holds_at_the_cap() {
 
 #[tokio::test]
 async fn at_the_cap_with_on_demand_allowed_the_stream_switches_mode() {
-    let world = World::new(&[("MAX_SHARDS", "2"), ("ON_DEMAND", "allow")]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[("MAX_SHARDS", "2"), ("ON_DEMAND", "allow")]).await;
+    world.aws.create_stream(&world.name, 2).await;
     let report = world
         .run(world.event("cloudtrail-putrecord-throttled.json"), Utc::now())
         .await;
@@ -181,8 +166,8 @@ async fn at_the_cap_with_on_demand_allowed_the_stream_switches_mode() {
 #[tokio::test]
 async fn the_eleventh_update_in_a_day_is_skipped_by_our_guard_before_aws_refuses() {
     // One shard more each time (1 -> 11), each event its own incident (no cooldown).
-    let world = World::new(&[("SCALE_FACTOR", "1.01"), ("COOLDOWN_SECONDS", "0")]).await;
-    world.aws.create_stream(&world.stream, 1).await;
+    let world = world(&[("SCALE_FACTOR", "1.01"), ("COOLDOWN_SECONDS", "0")]).await;
+    world.aws.create_stream(&world.name, 1).await;
     let start = Utc::now();
 
     for n in 1..=10 {
@@ -213,13 +198,13 @@ async fn the_eleventh_update_in_a_day_is_skipped_by_our_guard_before_aws_refuses
 
 #[tokio::test]
 async fn updating_and_on_demand_streams_are_skipped_without_any_write() {
-    let world = World::new(&[("ON_DEMAND", "allow")]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[("ON_DEMAND", "allow")]).await;
+    world.aws.create_stream(&world.name, 2).await;
     world
         .aws
         .kinesis
         .update_shard_count()
-        .stream_name(&world.stream)
+        .stream_name(&world.name)
         .target_shard_count(3)
         .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
         .send()
@@ -258,11 +243,11 @@ async fn updating_and_on_demand_streams_are_skipped_without_any_write() {
 
 #[tokio::test]
 async fn opted_out_and_control_plane_events_are_skipped_without_any_write() {
-    let world = World::new(&[]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
     world
         .aws
-        .tag_stream(&world.stream, "unthrottle:disabled", "true")
+        .tag_stream(&world.name, "unthrottle:disabled", "true")
         .await;
     for (sample, code) in [
         ("cloudtrail-putrecord-throttled.json", "opted-out"),
@@ -282,8 +267,8 @@ async fn opted_out_and_control_plane_events_are_skipped_without_any_write() {
 
 #[tokio::test]
 async fn the_same_event_delivered_twice_changes_the_stream_once() {
-    let world = World::new(&[]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
     let event = world.event("cloudtrail-putrecord-throttled.json");
     let start = Utc::now();
 
@@ -302,8 +287,8 @@ async fn the_same_event_delivered_twice_changes_the_stream_once() {
 
 #[tokio::test]
 async fn no_snapshot_means_no_change() {
-    let mut world = World::new(&[]).await;
-    world.aws.create_stream(&world.stream, 2).await;
+    let mut world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
     world.pipeline.snapshots = world.aws.snapshots("no-such-bucket-unthrottle");
 
     let report = world
