@@ -7,7 +7,6 @@ use serde_json::Value;
 use crate::ledger::Ledger;
 use crate::metrics::MetricSink;
 use crate::pipeline::{Pipeline, Remediation};
-use crate::report::Report;
 use crate::snapshot::SnapshotStore;
 
 /// Runs until the execution environment is shut down. An event that cannot be read is
@@ -29,6 +28,3 @@ where
     }))
     .await
 }
-
-/// The handler's response type, for callers that want to name it.
-pub type Response = Vec<Report>;

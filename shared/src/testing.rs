@@ -142,12 +142,6 @@ pub struct MemoryLedger {
 }
 
 impl MemoryLedger {
-    pub fn with_history(resource: &ResourceRef, entries: Vec<HistoryEntry>) -> Self {
-        let ledger = Self::default();
-        locked(&ledger.state).history.insert(resource.key(), entries);
-        ledger
-    }
-
     pub fn writes(&self) -> u32 {
         locked(&self.state).writes
     }

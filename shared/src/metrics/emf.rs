@@ -70,3 +70,7 @@ impl<W: Write + Send> MetricSink for EmfSink<W> {
             .map_err(|e| PortError::aws("flush EMF lines", "stdout", e.to_string()))
     }
 }
+
+#[cfg(test)]
+#[path = "emf_tests.rs"]
+mod tests;
