@@ -8,15 +8,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::domain::{HistoryEntry, ResourceRef, Status};
-use crate::dynamodb::{BillingMode, Capacity, IndexState, TableCatalog, TableChange, TableState};
-use crate::kinesis::{StreamCatalog, StreamChange, StreamMode, StreamState};
-use crate::ledger::{Admission, Claim, Ledger, LedgerView, Ticket};
-use crate::metrics::MetricSink;
-use crate::pipeline::{Described, PortError};
-use crate::plan::rolling_day;
-use crate::report::Report;
-use crate::snapshot::SnapshotStore;
+use crate::core::domain::{HistoryEntry, ResourceRef, Status};
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::guards::rolling_day;
+use crate::core::ledger::{Admission, Claim, LedgerView, Ticket};
+use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
+use crate::core::report::Report;
+use crate::dynamodb::{BillingMode, Capacity, DynamoDb, IndexState, TableChange, TableState};
+use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -52,7 +51,7 @@ pub struct FakeTables {
     tables: Mutex<BTreeMap<String, (TableState, Tags)>>,
     updates: Mutex<Vec<(String, TableChange)>>,
     describes: Mutex<u32>,
-    fail_updates: Option<PortError>,
+    fail_updates: Option<Error>,
 }
 
 impl FakeTables {
@@ -66,7 +65,7 @@ impl FakeTables {
         self
     }
 
-    pub fn failing_updates(mut self, error: PortError) -> Self {
+    pub fn failing_updates(mut self, error: Error) -> Self {
         self.fail_updates = Some(error);
         self
     }
@@ -84,28 +83,41 @@ impl FakeTables {
     }
 }
 
-impl TableCatalog for FakeTables {
-    async fn describe(&self, table: &str) -> Result<Described<TableState>, PortError> {
+/// The error the adapters return for a resource that does not exist.
+pub fn not_found(operation: &str, resource: String) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        operation,
+        resource,
+        "ResourceNotFoundException",
+    )
+}
+
+impl Describe<DynamoDb> for FakeTables {
+    async fn describe(&self, table: &str) -> Result<Described<TableState>> {
         *locked(&self.describes) += 1;
         let tables = locked(&self.tables);
-        let (state, tags) = tables.get(table).ok_or_else(|| PortError::NotFound {
-            resource: format!("table {table}"),
-        })?;
+        let (state, tags) = tables
+            .get(table)
+            .ok_or_else(|| not_found("DescribeTable", format!("table {table}")))?;
         Ok(Described {
             state: state.clone(),
             tags: tags.clone(),
             raw: json!({ "Table": state }),
         })
     }
+}
 
-    async fn update(&self, table: &str, change: &TableChange) -> Result<(), PortError> {
+impl Apply<DynamoDb> for FakeTables {
+    async fn apply(&self, table: &TableState, change: &TableChange) -> Result<()> {
         if let Some(error) = &self.fail_updates {
             return Err(error.clone());
         }
+        let table = table.name.as_str();
         let mut tables = locked(&self.tables);
-        let (state, _) = tables.get_mut(table).ok_or_else(|| PortError::NotFound {
-            resource: format!("table {table}"),
-        })?;
+        let (state, _) = tables
+            .get_mut(table)
+            .ok_or_else(|| not_found("UpdateTable", format!("table {table}")))?;
         match change {
             TableChange::SwitchToOnDemand => state.billing = BillingMode::OnDemand,
             TableChange::Scale {
@@ -160,7 +172,7 @@ impl MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    async fn view(&self, resource: &ResourceRef, now: DateTime<Utc>) -> Result<LedgerView, PortError> {
+    async fn view(&self, resource: &ResourceRef, now: DateTime<Utc>) -> Result<LedgerView> {
         let state = locked(&self.state);
         let since = now - rolling_day();
         Ok(LedgerView {
@@ -176,7 +188,7 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    async fn admit(&self, ticket: &Ticket) -> Result<Admission, PortError> {
+    async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
         let mut state = locked(&self.state);
         if !state
             .events
@@ -185,10 +197,10 @@ impl Ledger for MemoryLedger {
             return Ok(Admission::Duplicate);
         }
         state.writes += 1;
-        if let Some(claim) = state.claims.get(&ticket.resource.key()) {
-            if claim.until > ticket.now {
-                return Ok(Admission::CoolingDown(claim.clone()));
-            }
+        if let Some(claim) = state.claims.get(&ticket.resource.key())
+            && claim.until > ticket.now
+        {
+            return Ok(Admission::CoolingDown(claim.clone()));
         }
         state.claims.insert(
             ticket.resource.key(),
@@ -201,7 +213,7 @@ impl Ledger for MemoryLedger {
         Ok(Admission::Granted)
     }
 
-    async fn release(&self, ticket: &Ticket) -> Result<(), PortError> {
+    async fn release(&self, ticket: &Ticket) -> Result<()> {
         let mut state = locked(&self.state);
         let key = ticket.resource.key();
         if state
@@ -216,7 +228,7 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<(), PortError> {
+    async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
         let mut state = locked(&self.state);
         state
             .history
@@ -251,10 +263,15 @@ impl MemorySnapshots {
     }
 }
 
-impl SnapshotStore for MemorySnapshots {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, PortError> {
+impl Snapshots for MemorySnapshots {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<String> {
         if self.refuse {
-            return Err(PortError::aws("PutObject", "s3://missing-bucket", "NoSuchBucket"));
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "PutObject",
+                "s3://missing-bucket",
+                "NoSuchBucket",
+            ));
         }
         locked(&self.objects).push((key.to_owned(), body));
         Ok(format!("s3://memory/{key}"))
@@ -273,8 +290,8 @@ impl RecordedMetrics {
     }
 }
 
-impl MetricSink for RecordedMetrics {
-    async fn publish(&self, reports: &[Report]) -> Result<(), PortError> {
+impl Metrics for RecordedMetrics {
+    async fn publish(&self, reports: &[Report]) -> Result<()> {
         locked(&self.published).extend_from_slice(reports);
         Ok(())
     }
@@ -345,31 +362,31 @@ impl FakeStreams {
     }
 }
 
-impl StreamCatalog for FakeStreams {
-    async fn describe(&self, stream: &str) -> Result<Described<StreamState>, PortError> {
+impl Describe<Kinesis> for FakeStreams {
+    async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
         let state = locked(&self.streams)
             .get(stream)
             .cloned()
-            .ok_or_else(|| PortError::NotFound {
-                resource: format!("stream {stream}"),
-            })?;
+            .ok_or_else(|| not_found("DescribeStreamSummary", format!("stream {stream}")))?;
         Ok(Described {
             raw: json!({ "DescribeStreamSummary": { "StreamDescriptionSummary": &state } }),
             state,
             tags: HashMap::new(),
         })
     }
+}
 
-    async fn update(&self, stream: &StreamState, change: StreamChange) -> Result<(), PortError> {
+impl Apply<Kinesis> for FakeStreams {
+    async fn apply(&self, stream: &StreamState, change: &StreamChange) -> Result<()> {
         let mut streams = locked(&self.streams);
-        let state = streams.get_mut(&stream.name).ok_or_else(|| PortError::NotFound {
-            resource: format!("stream {}", stream.name),
-        })?;
-        match change {
+        let state = streams
+            .get_mut(&stream.name)
+            .ok_or_else(|| not_found("UpdateShardCount", format!("stream {}", stream.name)))?;
+        match *change {
             StreamChange::UpdateShardCount { target } => state.open_shards = target,
             StreamChange::SwitchToOnDemand => state.mode = StreamMode::OnDemand,
         }
-        locked(&self.updates).push((stream.name.clone(), change));
+        locked(&self.updates).push((stream.name.clone(), *change));
         Ok(())
     }
 }

@@ -1,10 +1,15 @@
 """Rule proof: the EventBridge rules in template.yaml send every sample in events/ to the
-function the expectation table below names (or to none).
+functions its entry in events/expected.json names under "routes" (or to none).
+
+events/expected.json is the one table of what should happen to each sample; tests/tests/events.rs
+reads the same table for what each function's trigger makes of it ("reads"). A function is
+named there by its folder under functions/, which is the binary template.yaml builds for it
+(Metadata.BuildProperties.Binary); this test maps that name to the function's logical id.
 
 The rule patterns are read out of template.yaml itself (never a copy), installed in moto's
 EventBridge with one SQS target queue per function (the queue is named after the function's
 logical id), and every file in events/ is put on the bus. A file in events/ without an
-expectation here fails the run, and so does an expectation for a file that is gone.
+entry in events/expected.json fails the run, and so does an entry for a file that is gone.
 
 moto's EventBridge cannot match a pattern path that runs through an array of objects: it
 flattens nested objects but keeps an array as one opaque value, so the alarm rules' path
@@ -17,8 +22,9 @@ of every rule/event pair whose paths stay out of arrays of objects, and the matc
 with moto on all of those, so a bug in either shows up as a disagreement.
 
 Run it through `make test-rules`, which starts a moto_server on a free port and points
-AWS_ENDPOINT_URL at it. Needs only boto3 and PyYAML (both in .venv). The last line printed
-is `N passed, N failed`.
+AWS_ENDPOINT_URL at it. Needs only boto3 and PyYAML (both in .venv). Without AWS_ENDPOINT_URL,
+or with no moto answering there, the run fails (a proof that did not run proves nothing). The
+last line printed is `N passed, N failed`.
 """
 
 from __future__ import annotations
@@ -29,65 +35,61 @@ import json
 import os
 import sys
 import unittest
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-import boto3
-import yaml
+try:
+    import boto3
+    import yaml
+except ImportError as missing:
+    if __name__ != "__main__":
+        raise
+    print(
+        f"rule proof: {missing}. Run it with `make test-rules`, which installs .venv "
+        "(boto3, PyYAML, moto) and starts moto for it.",
+        file=sys.stderr,
+    )
+    print("0 passed, 1 failed")
+    sys.exit(1)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
+FUNCTION_DIRS = ROOT / "functions"
+# What should happen to each sample: the table this test and tests/tests/events.rs read.
+# It sits among the samples but is not one.
+EXPECTED_TABLE = EVENTS / "expected.json"
 
-DDB = "DynamoDbThrottleFunction"
-KIN = "KinesisThrottleFunction"
-FUNCTIONS = (DDB, KIN)
 # The event cannot travel on a bus at all: PutEvents refuses it (no source, detail-type or
-# detail). Such an event never reaches any rule in AWS either.
-REFUSED = "refused by PutEvents"
+# detail). Such an event never reaches any rule in AWS either. This is the word
+# events/expected.json uses for it in "routes".
+REFUSED = "refused-by-put-events"
 
-# Which function receives each sample, per events/README.md. Control-plane throttles match
-# the rules (the function skips them with `control-plane`); note that read-only management
-# events (DescribeTable, DescribeStream, ListShards) reach a rule in AWS only in state
-# ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, which these rules do not use.
-EXPECTED: dict[str, frozenset[str] | str] = {
-    # dynamodb/: throttle codes and DynamoDB throttle alarms go to the DynamoDB function.
-    "dynamodb/cloudtrail-putitem-throttled.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-getitem-throttled.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-updateitem-table-arn.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-query-gsi-throttled.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-batchwriteitem-two-tables.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-transactwriteitems-throttled.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-requestlimitexceeded.json": frozenset({DDB}),
-    "dynamodb/cloudtrail-describetable-throttled.json": frozenset({DDB}),  # control plane: skipped by the function
-    "dynamodb/cloudtrail-conditional-check-failed.json": frozenset(),  # not a throttle
-    "dynamodb/cloudtrail-putitem-success.json": frozenset(),  # no errorCode
-    "dynamodb/alarm-write-throttle-events.json": frozenset({DDB}),
-    "dynamodb/alarm-read-throttle-gsi.json": frozenset({DDB}),
-    "dynamodb/alarm-throttled-requests.json": frozenset({DDB}),
-    "dynamodb/alarm-metric-math.json": frozenset({DDB}),  # namespace found in metrics[1] and [2]
-    "dynamodb/alarm-ok-state.json": frozenset(),  # leaving ALARM
-    "dynamodb/alarm-other-namespace.json": frozenset(),  # AWS/EC2
-    # kinesis/: every one goes to the Kinesis function.
-    "kinesis/cloudtrail-putrecord-throttled.json": frozenset({KIN}),
-    "kinesis/cloudtrail-getrecords-throttled.json": frozenset({KIN}),
-    "kinesis/cloudtrail-putrecords-stream-arn.json": frozenset({KIN}),
-    "kinesis/cloudtrail-describestream-limit-exceeded.json": frozenset({KIN}),  # control plane: skipped
-    "kinesis/cloudtrail-listshards-throttling.json": frozenset({KIN}),  # control plane: skipped
-    "kinesis/alarm-write-provisioned-throughput-exceeded.json": frozenset({KIN}),
-    "kinesis/alarm-read-provisioned-throughput-exceeded.json": frozenset({KIN}),
-    "kinesis/alarm-putrecords-throttled-records.json": frozenset({KIN}),
-    # other/: a service unthrottle has no function for.
-    "other/cloudtrail-kms-throttling.json": frozenset(),
-    # malformed/
-    "malformed/not-an-eventbridge-event.json": REFUSED,  # no source, detail-type or detail
-    "malformed/cloudtrail-missing-detail.json": REFUSED,  # no detail: no rule could match it anyway
-    # A real DynamoDB throttle as far as the rule can see; the function rejects it ("names no
-    # table"), so Lambda's retries and the failure queue keep it for a human.
-    "malformed/cloudtrail-throttled-no-table.json": frozenset({DDB}),
-    # An ALARM whose metrics list is empty names no namespace: no rule matches (the function
-    # would skip it as `not-ours` anyway).
-    "malformed/alarm-no-metrics.json": frozenset(),
-}
+# Functions by their folder under functions/ (the names events/expected.json uses).
+DDB = "dynamodb-throttle"
+KIN = "kinesis-throttle"
+
+HOW_TO_RUN = (
+    "run the rule proof with `make test-rules`, which starts a moto_server on a free port "
+    "and points AWS_ENDPOINT_URL at it"
+)
+
+
+def load_expected(path: Path = EXPECTED_TABLE) -> dict[str, dict]:
+    """events/expected.json: the path of each sample under events/ -> its expected outcome."""
+    table = json.loads(path.read_text())
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: must be an object keyed by each sample's path under events/")
+    return table
+
+
+def _listed_files() -> list[str]:
+    """The files events/expected.json lists, or none if it cannot be read (a test says why)."""
+    try:
+        return list(load_expected())
+    except (OSError, ValueError):
+        return []
 
 
 def _transaction_cancelled(reasons: str) -> dict:
@@ -117,7 +119,8 @@ def _alarm_with_namespaces_split() -> dict:
     return event
 
 
-# Cases no sample covers, built in the test from samples (they are not event files).
+# Cases no sample covers, built in the test from samples (they are not event files). The
+# expected receivers are named as in events/expected.json.
 SYNTHETIC: dict[str, tuple[dict, frozenset[str]]] = {
     # The DynamoDB function acts on a cancelled transaction only when a reason is
     # ThrottlingError; the rule filters the same way, so other cancellations cost nothing.
@@ -170,6 +173,31 @@ def rules_of(template: dict) -> list[tuple[str, str, dict]]:
             if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
                 rules.append((name, event_name, event["Properties"]["Pattern"]))
     return rules
+
+
+def logical_ids(template: dict) -> dict[str, str]:
+    """Function name -> logical id of every AWS::Serverless::Function. The name is the binary
+    template.yaml builds for it (Metadata.BuildProperties.Binary), which is the function's
+    folder under functions/ and the name events/expected.json uses."""
+    ids: dict[str, str] = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        if not isinstance(binary, str) or not binary:
+            raise ValueError(
+                f"{logical_id}: no Metadata.BuildProperties.Binary in template.yaml, so the rule "
+                "proof cannot tell which function under functions/ it is"
+            )
+        if binary in ids:
+            raise ValueError(f"{ids[binary]} and {logical_id} both build the binary {binary}")
+        ids[binary] = logical_id
+    return ids
+
+
+def _function_folders() -> set[str]:
+    """The functions under functions/: each folder with a Cargo.toml."""
+    return {p.parent.name for p in FUNCTION_DIRS.glob("*/Cargo.toml")}
 
 
 def _intrinsics(node) -> list[str]:
@@ -299,14 +327,14 @@ def _wildcard(pattern: str, text: str) -> bool:
 class Bus:
     """moto's EventBridge with the template's rules, each targeting its function's queue."""
 
-    def __init__(self, endpoint: str, rules: list[tuple[str, str, dict]]) -> None:
+    def __init__(self, endpoint: str, functions: list[str], rules: list[tuple[str, str, dict]]) -> None:
         session = boto3.session.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
         )
         self.events = session.client("events", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.queues: dict[str, str] = {}
-        for function in FUNCTIONS:
+        for function in functions:
             url = self.sqs.create_queue(QueueName=function)["QueueUrl"]
             self.queues[function] = url
         for function, event_name, pattern in rules:
@@ -355,22 +383,56 @@ class Bus:
 
 
 def _event_files() -> list[str]:
-    return sorted(p.relative_to(EVENTS).as_posix() for p in EVENTS.rglob("*.json"))
+    """Every sample under events/: each JSON file but the table of expectations."""
+    return sorted(p.relative_to(EVENTS).as_posix() for p in EVENTS.rglob("*.json") if p != EXPECTED_TABLE)
+
+
+class NoMoto(Exception):
+    """The proof cannot run: no moto to put the events on. A failure, never a skip."""
+
+
+def _moto_endpoint() -> str:
+    """AWS_ENDPOINT_URL, once moto answers there."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise NoMoto(f"AWS_ENDPOINT_URL is not set, so there is no moto to put the events on: {HOW_TO_RUN}")
+    probe = endpoint.rstrip("/") + "/moto-api/"
+    try:
+        with urllib.request.urlopen(probe, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        raise NoMoto(
+            f"moto does not answer at AWS_ENDPOINT_URL={endpoint} ({probe}: {error}): {HOW_TO_RUN}"
+        ) from None
+    return endpoint
 
 
 class RuleProof(unittest.TestCase):
     template: dict
+    expected: dict[str, dict]
+    ids: dict[str, str]  # function name (folder under functions/) -> logical id
+    functions: list[str]  # logical ids
     rules: list[tuple[str, str, dict]]
     bus: Bus
 
     @classmethod
     def setUpClass(cls) -> None:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        if not endpoint:
-            raise unittest.SkipTest("AWS_ENDPOINT_URL is not set: run `make test-rules`")
+        endpoint = _moto_endpoint()
         cls.template = load_template()
+        cls.expected = load_expected()
+        cls.ids = logical_ids(cls.template)
+        cls.functions = sorted(cls.ids.values())
         cls.rules = rules_of(cls.template)
-        cls.bus = Bus(endpoint, cls.rules)
+        cls.bus = Bus(endpoint, cls.functions, cls.rules)
+
+    def receivers(self, names, where: str) -> frozenset[str] | str:
+        """Expected receivers as events/expected.json names them -> logical ids, or REFUSED."""
+        if names == REFUSED:
+            return REFUSED
+        self.assertIsInstance(names, (list, frozenset), f"{where}: a list of functions or {REFUSED!r}")
+        unknown = sorted(set(names) - set(self.ids))
+        self.assertFalse(unknown, f"{where}: not a function of template.yaml (it has {sorted(self.ids)})")
+        return frozenset(self.ids[name] for name in names)
 
     def route(self, event: dict) -> frozenset[str] | str:
         """Which functions receive `event`: moto where it can judge, the matcher where the
@@ -403,10 +465,43 @@ class RuleProof(unittest.TestCase):
     def test_every_event_file_has_an_expectation(self) -> None:
         files = set(_event_files())
         self.assertFalse(
-            sorted(files - set(EXPECTED)),
-            "event files without an expectation in tests/rules/test_rules.py",
+            sorted(files - set(self.expected)),
+            "event files without an entry in events/expected.json",
         )
-        self.assertFalse(sorted(set(EXPECTED) - files), "expectations for event files that do not exist")
+        self.assertFalse(
+            sorted(set(self.expected) - files), "entries in events/expected.json for files that do not exist"
+        )
+
+    def test_expected_table_is_well_formed(self) -> None:
+        for name, entry in self.expected.items():
+            where = f"events/expected.json: {name}"
+            self.assertIsInstance(entry, dict, where)
+            self.assertFalse(sorted(set(entry) - {"routes", "reads", "note"}), f"{where}: unknown keys")
+            self.assertIn("routes", entry, where)
+            routes = entry["routes"]
+            if routes != REFUSED:
+                self.assertIsInstance(routes, list, f"{where}: routes")
+                self.assertEqual(len(routes), len(set(routes)), f"{where}: a function twice in routes")
+            self.receivers(routes, f"{where}: routes")
+            # The readings themselves are tests/tests/events.rs's to check; here only that
+            # they cover exactly the template's functions.
+            self.assertIsInstance(entry.get("reads"), dict, f"{where}: reads")
+            self.assertEqual(
+                sorted(entry["reads"]), sorted(self.ids), f"{where}: reads needs one key per function"
+            )
+            self.assertIsInstance(entry.get("note", ""), str, f"{where}: note")
+
+    def test_every_function_folder_is_a_function_of_the_template(self) -> None:
+        folders = _function_folders()
+        self.assertTrue(folders, "no functions/*/Cargo.toml found")
+        self.assertEqual(
+            sorted(self.ids),
+            sorted(folders),
+            "the binaries template.yaml builds (Metadata.BuildProperties.Binary) must be the folders "
+            "under functions/, the names events/expected.json uses",
+        )
+        for name in (DDB, KIN):
+            self.assertIn(name, self.ids, "a function this test's synthetic cases name")
 
     def test_each_function_has_a_cloudtrail_rule_and_an_alarm_rule(self) -> None:
         seen = {}
@@ -415,14 +510,14 @@ class RuleProof(unittest.TestCase):
             seen.setdefault(function, set()).update(pattern["detail-type"])
         self.assertEqual(
             seen,
-            {f: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"} for f in FUNCTIONS},
+            {f: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"} for f in self.functions},
         )
         resources = self.template["Resources"]
         self.assertFalse(
             [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"],
             "a rule outside the functions' Events is not covered by this proof",
         )
-        for function in FUNCTIONS:
+        for function in self.functions:
             for event_name, event in resources[function]["Properties"]["Events"].items():
                 self.assertEqual(event["Type"], "EventBridgeRule", f"{function}.{event_name}")
                 properties = event["Properties"]
@@ -453,8 +548,10 @@ class RuleProof(unittest.TestCase):
 def _file_test(name: str):
     def test(self: RuleProof) -> None:
         event = json.loads((EVENTS / name).read_text())
-        expected = EXPECTED.get(name)
-        self.assertIsNotNone(expected, f"events/{name} has no expectation in this test")
+        entry = self.expected.get(name)
+        self.assertIsNotNone(entry, f"events/{name} has no entry in events/expected.json")
+        self.assertIn("routes", entry, f"events/expected.json: {name}")
+        expected = self.receivers(entry["routes"], f"events/expected.json: {name}: routes")
         self.assertEqual(self.route(event), expected, f"events/{name}")
 
     return test
@@ -462,12 +559,12 @@ def _file_test(name: str):
 
 def _synthetic_test(event: dict, expected: frozenset[str]):
     def test(self: RuleProof) -> None:
-        self.assertEqual(self.route(copy.deepcopy(event)), expected)
+        self.assertEqual(self.route(copy.deepcopy(event)), self.receivers(expected, "SYNTHETIC"))
 
     return test
 
 
-for _name in sorted(set(_event_files()) | set(EXPECTED)):
+for _name in sorted(set(_event_files()) | set(_listed_files())):
     _id = _name.removesuffix(".json").replace("/", "__").replace("-", "_")
     setattr(RuleProof, f"test_event__{_id}", _file_test(_name))
 for _label, (_event, _expected) in SYNTHETIC.items():

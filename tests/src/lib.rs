@@ -14,13 +14,14 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
-use unthrottle::ledger::dynamodb::DynamoDbLedger;
-use unthrottle::ledger::Ledger;
-use unthrottle::metrics::MetricSink;
-use unthrottle::pipeline::{Pipeline, Remediation, RunOptions};
-use unthrottle::report::Report;
-use unthrottle::snapshot::s3::S3Snapshots;
-use unthrottle::snapshot::SnapshotStore;
+use unthrottle::adapters::Deploy;
+use unthrottle::adapters::ledger::DynamoDbLedger;
+use unthrottle::adapters::snapshots::S3Snapshots;
+use unthrottle::core::config::{CoreSettings, Env};
+use unthrottle::core::pipeline::Pipeline;
+use unthrottle::core::ports::{Apply, Describe, Ledger, Metrics, Snapshots};
+use unthrottle::core::report::Report;
+use unthrottle::core::service::Service;
 use unthrottle::testing::RecordedMetrics;
 
 /// Real clients for the emulated services.
@@ -47,7 +48,7 @@ impl Emulators {
                 ));
             }
         }
-        let sdk = unthrottle::aws::load_sdk_config().await;
+        let sdk = unthrottle::adapters::clients::load_sdk_config().await;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build();
@@ -254,51 +255,40 @@ impl Emulators {
     }
 }
 
-/// The pipeline as deployed (SDK adapters for the ledger and snapshots) around one service's
-/// remediation, with metrics recorded in memory so tests can assert them.
-pub type Deployed<R> = Pipeline<R, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+/// The pipeline as deployed (the service's SDK adapter, the ledger and snapshots in the
+/// emulators), with metrics recorded in memory so tests can assert them.
+pub type Deployed<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
 
-impl Emulators {
-    pub fn deployed<R: Remediation>(
-        &self,
-        stores: &Stores,
-        remediation: R,
-        options: RunOptions,
-    ) -> Deployed<R> {
-        Pipeline {
-            remediation,
-            ledger: self.ledger(&stores.ledger),
-            snapshots: self.snapshots(&stores.bucket),
-            metrics: RecordedMetrics::default(),
-            options,
-        }
-    }
-}
-
-/// One test's world: its own ledger, bucket and resource name, and the pipeline deployed
-/// around one service's remediation. Tests run in parallel, each in its own world.
-pub struct World<R> {
+/// One test's world: its own ledger, bucket and resource name, and one service's function
+/// deployed against them. Tests run in parallel, each in its own world.
+pub struct World<S: Deploy> {
     pub aws: Emulators,
     /// The test's own resource, standing in for the sample's.
     pub name: String,
     pub stores: Stores,
-    pub pipeline: Deployed<R>,
+    pub pipeline: Deployed<S>,
     /// The events/ folder of this service's samples, and the resource name they use.
     samples: (&'static str, &'static str),
 }
 
-impl<R: Remediation> World<R> {
-    /// `build` makes the service's remediation and run options from the function's
-    /// environment (these stores plus `settings`).
-    pub async fn new(
-        samples: (&'static str, &'static str),
-        settings: &[(&str, &str)],
-        build: impl FnOnce(&Emulators, &HashMap<String, String>) -> (R, RunOptions),
-    ) -> Self {
+impl<S: Deploy> World<S> {
+    /// The function configured from its environment (these stores plus `settings`), as
+    /// `unthrottle::run` configures it.
+    pub async fn new(samples: (&'static str, &'static str), settings: &[(&str, &str)]) -> Self {
         let aws = Emulators::connect().await.expect("emulators running");
         let stores = aws.stores().await;
-        let (remediation, options) = build(&aws, &stores.env(settings));
-        let pipeline = aws.deployed(&stores, remediation, options);
+        let vars = stores.env(settings);
+        let env = Env::from_fn(|key| vars.get(key).cloned());
+        let core = CoreSettings::from_env(&env).expect("valid core settings");
+        let service = S::from_env(&env).expect("valid service settings");
+        let pipeline = Pipeline {
+            service,
+            resources: S::resources(&aws.sdk),
+            ledger: aws.ledger(&stores.ledger),
+            snapshots: aws.snapshots(&stores.bucket),
+            metrics: RecordedMetrics::default(),
+            options: core.run,
+        };
         Self {
             name: unique(samples.1),
             aws,
@@ -327,12 +317,17 @@ impl<R: Remediation> World<R> {
 }
 
 /// Runs one event that names one resource and returns its report.
-pub async fn run_one<R, L, S, M>(pipeline: &Pipeline<R, L, S, M>, event: Value, now: DateTime<Utc>) -> Report
+pub async fn run_one<S, R, L, N, M>(
+    pipeline: &Pipeline<S, R, L, N, M>,
+    event: Value,
+    now: DateTime<Utc>,
+) -> Report
 where
-    R: Remediation,
+    S: Service,
+    R: Describe<S> + Apply<S>,
     L: Ledger,
-    S: SnapshotStore,
-    M: MetricSink,
+    N: Snapshots,
+    M: Metrics,
 {
     let mut reports = pipeline.handle(event, now).await.expect("readable event");
     assert_eq!(reports.len(), 1, "{reports:?}");

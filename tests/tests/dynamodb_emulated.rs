@@ -5,27 +5,15 @@ use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 use integration_tests::{sample_event, throughput};
-use serde_json::{json, Value};
-use unthrottle::config::{DynamoDbConfig, Env};
-use unthrottle::dynamodb::sdk::SdkTables;
+use serde_json::{Value, json};
+use unthrottle::core::report::Outcome;
 use unthrottle::dynamodb::DynamoDb;
-use unthrottle::report::Outcome;
 
-type World = integration_tests::World<DynamoDb<SdkTables>>;
+type World = integration_tests::World<DynamoDb>;
 
 /// `settings` are environment variables on top of the required ones.
 async fn world(settings: &[(&str, &str)]) -> World {
-    World::new(("dynamodb", "orders"), settings, |aws, env| {
-        let config =
-            DynamoDbConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
-        let remediation = DynamoDb {
-            tables: SdkTables::new(aws.dynamodb.clone()),
-            policy: config.policy,
-            allow: config.allow,
-        };
-        (remediation, config.core.run)
-    })
-    .await
+    World::new(("dynamodb", "orders"), settings).await
 }
 
 /// What these tests read back from DynamoDB.
@@ -173,7 +161,7 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
         .run(world.event("cloudtrail-putitem-throttled.json"), start)
         .await;
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
-    assert_eq!(first.action.map(|a| a.name()), Some("SwitchToOnDemand"));
+    assert_eq!(first.action.as_ref().map(|a| a.name()), Some("SwitchToOnDemand"));
     let switched = world.aws.wait_active(&world.name).await;
     let summary = switched.billing_mode_summary().expect("billing summary");
     assert_eq!(summary.billing_mode(), Some(&AwsBillingMode::PayPerRequest));
@@ -348,10 +336,12 @@ async fn concurrent_invocations_for_one_table_change_it_once() {
         .filter(|r| r.outcome == Outcome::Remediated)
         .count();
     assert_eq!(remediated, 1, "{reports:#?}");
-    assert!(reports
-        .iter()
-        .filter(|r| r.outcome != Outcome::Remediated)
-        .all(|r| r.code == Some("cooling-down")));
+    assert!(
+        reports
+            .iter()
+            .filter(|r| r.outcome != Outcome::Remediated)
+            .all(|r| r.code == Some("cooling-down"))
+    );
     world.aws.wait_active(&world.name).await;
     assert_eq!(world.capacity().await, (5, 10));
 }

@@ -3,27 +3,15 @@
 //! dynalite (the ledger) and moto (S3). Each test owns its stream, ledger and bucket.
 
 use chrono::{Duration, Utc};
-use integration_tests::{sample_event, unique, StreamView};
-use serde_json::{json, Value};
-use unthrottle::config::{Env, KinesisConfig};
-use unthrottle::kinesis::sdk::SdkStreams;
+use integration_tests::{StreamView, sample_event, unique};
+use serde_json::{Value, json};
+use unthrottle::core::report::Outcome;
 use unthrottle::kinesis::Kinesis;
-use unthrottle::report::Outcome;
 
-type World = integration_tests::World<Kinesis<SdkStreams>>;
+type World = integration_tests::World<Kinesis>;
 
 async fn world(settings: &[(&str, &str)]) -> World {
-    World::new(("kinesis", "clickstream"), settings, |aws, env| {
-        let config =
-            KinesisConfig::from_env(&Env::from_fn(|key| env.get(key).cloned())).expect("valid config");
-        let remediation = Kinesis {
-            streams: SdkStreams::new(aws.kinesis.clone()),
-            policy: config.policy,
-            allow: config.allow,
-        };
-        (remediation, config.core.run)
-    })
-    .await
+    World::new(("kinesis", "clickstream"), settings).await
 }
 
 /// What these tests do and read back with Kinesis.
@@ -65,7 +53,7 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
         .await;
 
     assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
-    assert_eq!(report.action.map(|a| a.name()), Some("UpdateShardCount"));
+    assert_eq!(report.action.as_ref().map(|a| a.name()), Some("UpdateShardCount"));
     assert_eq!(world.view().await, provisioned(4));
     let keys = world.aws.object_keys(&world.stores.bucket).await;
     assert_eq!(keys.len(), 1);
@@ -87,7 +75,7 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
         "the open shard list"
     );
     assert_eq!(
-        world.pipeline.metrics.published()[0].service.metric_name(),
+        world.pipeline.metrics.published()[0].service.metric_name,
         "Kinesis"
     );
 }
@@ -156,7 +144,7 @@ async fn at_the_cap_with_on_demand_allowed_the_stream_switches_mode() {
         .run(world.event("cloudtrail-putrecord-throttled.json"), Utc::now())
         .await;
     assert_eq!(
-        report.action.map(|a| a.name()),
+        report.action.as_ref().map(|a| a.name()),
         Some("SwitchToOnDemand"),
         "{report:?}"
     );

@@ -3,21 +3,23 @@
 //! itself, and PutMetricData (whose CBOR protocol moto cannot decode).
 
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
-use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::{Duration, Utc};
 use serde_json::json;
-use unthrottle::config::{AllowList, Env};
-use unthrottle::domain::{Action, ResourceRef, Service};
-use unthrottle::dynamodb::sdk::SdkTables;
-use unthrottle::dynamodb::{DynamoDb, TablePolicy};
-use unthrottle::metrics::cloudwatch::PutMetricDataSink;
-use unthrottle::metrics::MetricSink;
-use unthrottle::pipeline::{Pipeline, RunOptions};
-use unthrottle::plan::{Growth, OnDemandPolicy, SkipReason};
-use unthrottle::report::{Outcome, Report};
-use unthrottle::testing::{dynamodb_throttle_event, MemoryLedger, MemorySnapshots, RecordedMetrics};
+use unthrottle::adapters::cloudwatch::PutMetricDataSink;
+use unthrottle::core::config::{AllowList, Env, RunOptions};
+use unthrottle::core::domain::{Action, OnDemandPolicy, ResourceRef};
+use unthrottle::core::guards::Growth;
+use unthrottle::core::pipeline::Pipeline;
+use unthrottle::core::plan::SkipReason;
+use unthrottle::core::ports::Metrics;
+use unthrottle::core::report::{Outcome, Report};
+use unthrottle::core::service::Service;
+use unthrottle::dynamodb::settings::TABLE_ALLOW;
+use unthrottle::dynamodb::{DynamoDb, SCALE_CAPACITY, SdkTables, TablePolicy};
+use unthrottle::testing::{MemoryLedger, MemorySnapshots, RecordedMetrics, dynamodb_throttle_event};
 
 fn http(status: u16, body: serde_json::Value) -> Response {
     Response::new(
@@ -51,10 +53,10 @@ fn aws_error(code: &str, message: &str) -> Response {
 
 fn pipeline(
     tables: SdkTables,
-) -> Pipeline<DynamoDb<SdkTables>, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+) -> Pipeline<DynamoDb, SdkTables, MemoryLedger, MemorySnapshots, RecordedMetrics> {
     Pipeline {
-        remediation: DynamoDb {
-            tables,
+        resources: tables,
+        service: DynamoDb {
             policy: TablePolicy {
                 growth: Growth {
                     factor: 2.0,
@@ -65,7 +67,7 @@ fn pipeline(
                 on_demand: OnDemandPolicy::Never,
                 max_switches_per_day: 1,
             },
-            allow: AllowList::from_env(&Env::from_fn(|_| None), "TABLE_ALLOW").expect("default allow-list"),
+            allow: AllowList::from_env(&Env::from_fn(|_| None), &TABLE_ALLOW).expect("default allow-list"),
         },
         ledger: MemoryLedger::default(),
         snapshots: MemorySnapshots::default(),
@@ -79,7 +81,7 @@ fn pipeline(
 
 fn orders() -> ResourceRef {
     ResourceRef {
-        service: Service::DynamoDb,
+        service: DynamoDb::ID,
         account: "123456789012".into(),
         region: "us-east-1".into(),
         name: "orders".into(),
@@ -205,7 +207,7 @@ async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
 fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) -> Report {
     Report {
         outcome,
-        service: Service::DynamoDb,
+        service: DynamoDb::ID,
         resource: Some("orders".into()),
         action,
         before: None,
@@ -258,10 +260,10 @@ async fn put_metric_data_sends_one_count_per_report_with_its_dimensions() {
     let sink = PutMetricDataSink::new(client, "Team/Unthrottle");
 
     sink.publish(&[
-        report(Outcome::Remediated, Some(Action::ScaleCapacity), None),
+        report(Outcome::Remediated, Some(SCALE_CAPACITY), None),
         report(Outcome::Skipped, None, Some(SkipReason::AtCap.code())),
         report(Outcome::Failed, None, Some("snapshot")),
-        report(Outcome::Planned, Some(Action::ScaleCapacity), None),
+        report(Outcome::Planned, Some(SCALE_CAPACITY), None),
     ])
     .await
     .expect("published");
@@ -271,7 +273,7 @@ async fn put_metric_data_sends_one_count_per_report_with_its_dimensions() {
         "one call, matching namespace and data (planned reports publish nothing)"
     );
 
-    sink.publish(&[report(Outcome::Planned, Some(Action::ScaleCapacity), None)])
+    sink.publish(&[report(Outcome::Planned, Some(SCALE_CAPACITY), None)])
         .await
         .expect("nothing to send");
     assert_eq!(put.num_calls(), 1, "no call when there is nothing to count");
@@ -287,7 +289,7 @@ async fn put_metric_data_failure_is_reported_as_an_error() {
     });
     let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put]);
     let error = PutMetricDataSink::new(client, "Unthrottle")
-        .publish(&[report(Outcome::Remediated, Some(Action::ScaleCapacity), None)])
+        .publish(&[report(Outcome::Remediated, Some(SCALE_CAPACITY), None)])
         .await
         .expect_err("403 is an error");
     assert!(

@@ -1,13 +1,8 @@
-//! `dynamodb-throttle`: heals throttled DynamoDB tables. Reads its configuration once,
-//! builds its AWS clients once, then serves events with the shared pipeline.
+//! `dynamodb-throttle`: heals throttled DynamoDB tables and GSIs.
 
-use unthrottle::config::{fatal, DynamoDbConfig, Env};
-use unthrottle::{aws, dynamodb, lambda, telemetry};
+use unthrottle::dynamodb::DynamoDb;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init();
-    let config = DynamoDbConfig::from_env(&Env::process()).map_err(fatal)?;
-    let sdk = aws::load_sdk_config().await;
-    lambda::serve(dynamodb::function(config, &sdk)).await
+    unthrottle::run::<DynamoDb>().await
 }

@@ -18,14 +18,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::catalog::{BillingMode, Capacity, TableChange, TableState};
+use super::SCALE_CAPACITY;
+use super::model::{BillingMode, Capacity, TableChange, TableState};
 use super::trigger::TableTarget;
-use crate::domain::Pressure;
-use crate::domain::Status;
-use crate::domain::{Action, HistoryEntry};
-use crate::plan::{changes_in_last_day, Decision, Growth, Hold, OnDemandPolicy, Proposal, SkipReason};
+use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Pressure, Status};
+use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
+use crate::core::plan::{Decision, Proposal, SkipReason};
 
 /// The team's limits for DynamoDB tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,54 +46,43 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Decision<TableChange> {
     if table.billing == BillingMode::OnDemand {
-        return Decision::Hold(Hold::new(
+        return Decision::hold(
             SkipReason::AlreadyOnDemand,
             format!(
                 "{} is already on-demand; throttling there means hot keys or per-partition limits \
                  (3,000 RCU / 1,000 WCU per partition), which no capacity setting fixes: spread the keys",
                 table.name
             ),
-        ));
+        );
     }
     if let Some(busy) = busy(table) {
-        return Decision::Hold(Hold::new(SkipReason::UpdateInProgress, busy));
+        return Decision::hold(SkipReason::UpdateInProgress, busy);
     }
 
-    let switches = changes_in_last_day(
+    let switches = RollingWindow {
+        action: Action::SWITCH_TO_ON_DEMAND,
+        limit: policy.max_switches_per_day,
+    };
+    let guard = ModeSwitchGuard::new(
+        policy.on_demand,
+        &switches,
         history,
-        Action::SwitchToOnDemand,
         table.last_switch_to_on_demand,
         now,
     );
-    let guard = if policy.on_demand == OnDemandPolicy::Never {
-        Err("ON_DEMAND=never".to_owned())
-    } else if switches >= policy.max_switches_per_day {
-        Err(format!(
-            "the on-demand guard refused: {switches} switch(es) in the last 24 h, limit {}",
-            policy.max_switches_per_day
-        ))
-    } else {
-        Ok(())
-    };
-
-    if policy.on_demand == OnDemandPolicy::Prefer && guard.is_ok() {
+    if guard.switch_first() {
         return switch_to_on_demand(table, "ON_DEMAND=prefer switches on the first throttle");
     }
 
     let scaling = Scaling::plan(table, target, policy);
     if !scaling.steps.is_empty() {
         let mut why = scaling.steps.join("; ");
-        if let (OnDemandPolicy::Prefer, Err(refused)) = (policy.on_demand, &guard) {
-            why.push_str(&format!(" (instead of switching to on-demand: {refused})"));
-        }
+        why.extend(guard.preferred_but_refused());
         return Decision::Act(scaling.into_proposal(table, why));
     }
 
     let at_cap = format!("{} is at the cap: {}", table.name, scaling.capped.join(", "));
-    match guard {
-        Ok(()) => switch_to_on_demand(table, &format!("{at_cap}; switching to on-demand")),
-        Err(refused) => Decision::Hold(Hold::new(SkipReason::AtCap, format!("{at_cap}; {refused}"))),
-    }
+    guard.at_cap(&at_cap, |why| switch_to_on_demand(table, why))
 }
 
 fn busy(table: &TableState) -> Option<String> {
@@ -111,7 +100,7 @@ fn busy(table: &TableState) -> Option<String> {
 
 fn switch_to_on_demand(table: &TableState, why: &str) -> Decision<TableChange> {
     Decision::Act(Proposal {
-        action: Action::SwitchToOnDemand,
+        action: Action::SWITCH_TO_ON_DEMAND,
         change: TableChange::SwitchToOnDemand,
         before: json!({
             "billingMode": "PROVISIONED",
@@ -241,7 +230,7 @@ impl Scaling {
             after.insert("indexes".into(), json!(self.indexes));
         }
         Proposal {
-            action: Action::ScaleCapacity,
+            action: SCALE_CAPACITY,
             change: TableChange::Scale {
                 table: self.table,
                 indexes: self.indexes,

@@ -4,6 +4,7 @@ use chrono::{Duration, TimeZone};
 use serde_json::json;
 
 use super::*;
+use crate::core::plan::Hold;
 use crate::testing::provisioned_table;
 
 fn now() -> DateTime<Utc> {
@@ -53,7 +54,7 @@ fn scale(table: Option<Capacity>, indexes: &[(&str, Capacity)]) -> TableChange {
 fn switch_entry(hours_ago: i64) -> HistoryEntry {
     HistoryEntry {
         at: now() - Duration::hours(hours_ago),
-        action: Action::SwitchToOnDemand,
+        action: Action::SWITCH_TO_ON_DEMAND,
         event_id: format!("earlier-{hours_ago}"),
     }
 }
@@ -172,7 +173,7 @@ fn scaling_raises_only_what_throttled() {
             &[],
             now(),
         ));
-        assert_eq!(proposal.action, Action::ScaleCapacity, "{}", case.name);
+        assert_eq!(proposal.action, crate::dynamodb::SCALE_CAPACITY, "{}", case.name);
         assert_eq!(proposal.change, case.expected, "{}", case.name);
     }
 }
@@ -345,7 +346,7 @@ fn at_the_cap_the_on_demand_policy_and_guard_decide() {
         let decision = plan(&table, &write, &policy, &case.history, now());
         if case.switches {
             let proposal = acted(decision);
-            assert_eq!(proposal.action, Action::SwitchToOnDemand, "{}", case.name);
+            assert_eq!(proposal.action, Action::SWITCH_TO_ON_DEMAND, "{}", case.name);
             assert_eq!(proposal.change, TableChange::SwitchToOnDemand, "{}", case.name);
             assert_eq!(
                 proposal.after,

@@ -5,19 +5,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::Pressure;
-use crate::event::{
-    name_from_arn_or_name, AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError,
-};
-use crate::plan::SkipReason;
-
-pub const EVENT_SOURCE: &str = "dynamodb.amazonaws.com";
-pub const METRIC_NAMESPACE: &str = "AWS/DynamoDB";
-pub const THROTTLE_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
+use super::DynamoDb;
+use crate::core::domain::Pressure;
+use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
+use crate::core::plan::SkipReason;
+use crate::core::trigger::{CallReading, CapacitySignals, Signals, Target};
 
 /// One throttled table: the pressure on the table itself and on each named GSI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -29,44 +21,106 @@ pub struct TableTarget {
     pub on_indexes: BTreeMap<String, Pressure>,
 }
 
-/// Collects targets in the order the event names them, merging repeats of one table.
-#[derive(Default)]
-struct Targets(Vec<TableTarget>);
-
-impl Targets {
-    fn entry(&mut self, table: &str) -> &mut TableTarget {
-        let position = match self.0.iter().position(|t| t.table == table) {
-            Some(position) => position,
-            None => {
-                self.0.push(TableTarget {
-                    table: table.to_owned(),
-                    ..TableTarget::default()
-                });
-                self.0.len() - 1
-            }
+impl TableTarget {
+    fn new(table: &str, index: Option<&str>, pressure: Pressure) -> Self {
+        let mut target = TableTarget {
+            table: table.to_owned(),
+            ..TableTarget::default()
         };
-        &mut self.0[position]
+        match index {
+            Some(index) => {
+                target.on_indexes.insert(index.to_owned(), pressure);
+            }
+            None => target.on_table = pressure,
+        }
+        target
+    }
+}
+
+impl Target for TableTarget {
+    fn resource(&self) -> &str {
+        &self.table
     }
 
-    fn add(&mut self, table: &str, index: Option<&str>, pressure: Pressure) {
-        let target = self.entry(table);
-        match index {
-            Some(index) => target
-                .on_indexes
-                .entry(index.to_owned())
-                .or_default()
-                .merge(pressure),
-            None => target.on_table.merge(pressure),
+    fn absorb(&mut self, other: Self) {
+        self.on_table.merge(other.on_table);
+        for (index, pressure) in other.on_indexes {
+            self.on_indexes.entry(index).or_default().merge(pressure);
         }
     }
 }
 
-/// Reads an event for the DynamoDB function.
-pub fn triage(envelope: &Envelope) -> Result<Triage<TableTarget>, TriggerError> {
-    match envelope.signal()? {
-        Signal::ApiCall(call) => from_api_call(envelope, &call),
-        Signal::Alarm(alarm) => Ok(from_alarm(envelope, &alarm)),
-        Signal::Other => Ok(envelope.not_a_throttle_signal()),
+impl CapacitySignals for DynamoDb {
+    type Target = TableTarget;
+    const SIGNALS: Signals = Signals {
+        label: "DynamoDB",
+        event_source: "dynamodb.amazonaws.com",
+        throttle_codes: &[
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+        ],
+        metric_namespace: "AWS/DynamoDB",
+        resource_dimension: "TableName",
+        resource_kind: "table",
+    };
+
+    fn throttle_code(call: &ApiCallDetail) -> Option<&str> {
+        call.throttle_code(Self::SIGNALS.throttle_codes)
+            .or_else(|| cancelled_by_throttling(call))
+    }
+
+    fn throttled_call(call: &ApiCallDetail, code: &str) -> CallReading<TableTarget> {
+        let pressure = match classify(&call.event_name) {
+            Operation::Read => Pressure::READ,
+            Operation::Write => Pressure::WRITE,
+            Operation::PartiQl => {
+                return CallReading::Ignored(
+                    SkipReason::NotThrottle,
+                    format!(
+                        "{} names its tables inside the PartiQL statement, which CloudTrail does not record; \
+                         alarm on the table's ThrottleEvents metrics to heal it",
+                        call.event_name
+                    ),
+                );
+            }
+            Operation::ControlPlane => {
+                return CallReading::Ignored(
+                    SkipReason::ControlPlane,
+                    format!(
+                        "{code} on {} is a control-plane rate limit; more table capacity cannot help: \
+                         slow the caller or ask AWS for a higher API rate",
+                        call.event_name
+                    ),
+                );
+            }
+        };
+        let mut targets = Vec::new();
+        if let Some(table) = call
+            .parameter("tableName")
+            .and_then(|t| name_from_arn_or_name(t, "table"))
+        {
+            targets.push(TableTarget::new(table, call.parameter("indexName"), pressure));
+        }
+        let params = call.request_parameters.as_ref();
+        for items in ["requestItems", "transactItems"]
+            .iter()
+            .filter_map(|key| params?.get(*key))
+        {
+            targets.extend(
+                tables_in_items(items)
+                    .into_iter()
+                    .map(|table| TableTarget::new(table, None, pressure)),
+            );
+        }
+        CallReading::Throttled(targets)
+    }
+
+    fn alarm_metric(metric: &MetricId) -> Option<TableTarget> {
+        let pressure = metric_pressure(&metric.name, &metric.dimensions)?;
+        let table = metric.dimensions.get(Self::SIGNALS.resource_dimension)?;
+        let index = metric.dimensions.get("GlobalSecondaryIndexName");
+        Some(TableTarget::new(table, index.map(String::as_str), pressure))
     }
 }
 
@@ -100,86 +154,6 @@ fn classify(event_name: &str) -> Operation {
         "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => Operation::PartiQl,
         _ => Operation::ControlPlane,
     }
-}
-
-fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<TableTarget>, TriggerError> {
-    let event_id = call.event_id.as_deref().unwrap_or(&envelope.id);
-    if call.event_source != EVENT_SOURCE {
-        return Ok(Triage::ignored(
-            event_id,
-            SkipReason::NotOurs,
-            format!(
-                "{} call from {} is not a DynamoDB call",
-                call.event_name, call.event_source
-            ),
-        ));
-    }
-    let Some(code) = call
-        .throttle_code(THROTTLE_CODES)
-        .or_else(|| cancelled_by_throttling(call))
-    else {
-        return Ok(Triage::ignored(
-            event_id,
-            SkipReason::NotThrottle,
-            call.not_throttle(),
-        ));
-    };
-    let pressure = match classify(&call.event_name) {
-        Operation::Read => Pressure::READ,
-        Operation::Write => Pressure::WRITE,
-        Operation::PartiQl => {
-            return Ok(Triage::ignored(
-                event_id,
-                SkipReason::NotThrottle,
-                format!(
-                    "{} names its tables inside the PartiQL statement, which CloudTrail does not record; \
-                     alarm on the table's ThrottleEvents metrics to heal it",
-                    call.event_name
-                ),
-            ))
-        }
-        Operation::ControlPlane => {
-            return Ok(Triage::ignored(
-                event_id,
-                SkipReason::ControlPlane,
-                format!(
-                    "{code} on {} is a control-plane rate limit; more table capacity cannot help: \
-                     slow the caller or ask AWS for a higher API rate",
-                    call.event_name
-                ),
-            ))
-        }
-    };
-
-    let mut targets = Targets::default();
-    let params = call.request_parameters.as_ref();
-    let index = call.parameter("indexName");
-    if let Some(table) = call
-        .parameter("tableName")
-        .and_then(|t| name_from_arn_or_name(t, "table"))
-    {
-        targets.add(table, index, pressure);
-    }
-    for items in ["requestItems", "transactItems"]
-        .iter()
-        .filter_map(|key| params?.get(*key))
-    {
-        for table in tables_in_items(items) {
-            targets.add(table, None, pressure);
-        }
-    }
-
-    if targets.0.is_empty() {
-        return Err(TriggerError::NoResource {
-            event_id: event_id.to_owned(),
-            operation: call.event_name.clone(),
-            resource_kind: "table",
-        });
-    }
-    Ok(Triage::Throttled {
-        incident: envelope.api_call_incident(call, code),
-        targets: targets.0,
-    })
 }
 
 /// Table names in a batch or transaction's item list. CloudTrail writes these in more
@@ -227,44 +201,6 @@ fn metric_pressure(name: &str, dimensions: &BTreeMap<String, String>) -> Option<
         Some(Pressure::WRITE)
     } else {
         None
-    }
-}
-
-fn from_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<TableTarget> {
-    if !alarm.is_alarming() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotThrottle,
-            format!(
-                "alarm {} went to {}; only a change to ALARM needs healing",
-                alarm.alarm_name, alarm.state.value
-            ),
-        );
-    }
-    let mut targets = Targets::default();
-    for metric in alarm.metrics_in(METRIC_NAMESPACE) {
-        let (Some(pressure), Some(table)) = (
-            metric_pressure(&metric.name, &metric.dimensions),
-            metric.dimensions.get("TableName"),
-        ) else {
-            continue;
-        };
-        let index = metric.dimensions.get("GlobalSecondaryIndexName");
-        targets.add(table, index.map(String::as_str), pressure);
-    }
-    if targets.0.is_empty() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotOurs,
-            format!(
-                "alarm {} watches no {METRIC_NAMESPACE} throttle metric with a TableName dimension",
-                alarm.alarm_name
-            ),
-        );
-    }
-    Triage::Throttled {
-        incident: envelope.alarm_incident(alarm),
-        targets: targets.0,
     }
 }
 

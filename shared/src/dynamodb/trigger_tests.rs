@@ -1,5 +1,16 @@
 use super::*;
-use crate::event::{Origin, ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE};
+use crate::core::envelope::{Envelope, Triage, TriggerError};
+use crate::core::service::Service;
+use serde_json::Value;
+
+const EVENT_SOURCE: &str = <DynamoDb as CapacitySignals>::SIGNALS.event_source;
+const METRIC_NAMESPACE: &str = <DynamoDb as CapacitySignals>::SIGNALS.metric_namespace;
+const THROTTLE_CODES: &[&str] = <DynamoDb as CapacitySignals>::SIGNALS.throttle_codes;
+
+fn triage(envelope: &Envelope) -> Result<Triage<<DynamoDb as Service>::Target>, TriggerError> {
+    DynamoDb::triage(envelope)
+}
+use crate::core::envelope::{ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE, Origin};
 use serde_json::json;
 
 fn envelope(detail_type: &str, detail: Value) -> Envelope {
@@ -199,12 +210,16 @@ fn a_transaction_cancelled_by_throttling_is_a_throttle_and_other_cancellations_a
             }),
         )
     };
-    let throttled = cancelled("Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError, None]");
+    let throttled = cancelled(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError, None]",
+    );
     assert_eq!(
         targets(triage(&throttled).unwrap()),
         vec![table("orders", Pressure::WRITE)]
     );
-    let conflict = cancelled("Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]");
+    let conflict = cancelled(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]",
+    );
     assert_eq!(skipped(triage(&conflict).unwrap()).0, SkipReason::NotThrottle);
 }
 

@@ -1,7 +1,7 @@
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::domain::Pressure;
+use crate::core::domain::Pressure;
 use crate::testing::provisioned_stream;
 
 fn now() -> DateTime<Utc> {
@@ -29,9 +29,9 @@ fn writes() -> StreamTarget {
 
 fn entries(action: Action, count: usize, hours_ago: i64) -> Vec<HistoryEntry> {
     (0..count)
-        .map(|n| HistoryEntry {
+        .map(move |n| HistoryEntry {
             at: now() - Duration::hours(hours_ago),
-            action,
+            action: action.clone(),
             event_id: format!("e{n}"),
         })
         .collect()
@@ -69,7 +69,7 @@ fn shard_count_follows_the_formula_and_never_more_than_doubles() {
             StreamChange::UpdateShardCount { target: expected },
             "{open} shards, x{factor}"
         );
-        assert_eq!(proposal.action, Action::UpdateShardCount);
+        assert_eq!(proposal.action, crate::kinesis::UPDATE_SHARD_COUNT);
         assert_eq!(proposal.before, json!({"openShards": open}));
         assert_eq!(proposal.after, json!({"openShards": expected}));
     }
@@ -79,13 +79,13 @@ fn shard_count_follows_the_formula_and_never_more_than_doubles() {
 fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
     let stream = provisioned_stream("clickstream", 4);
     let policy = policy(OnDemandPolicy::Never, 64);
-    let nine = entries(Action::UpdateShardCount, 9, 2);
+    let nine = entries(crate::kinesis::UPDATE_SHARD_COUNT, 9, 2);
     assert!(
         matches!(plan(&stream, &writes(), &policy, &nine, now()), Decision::Act(_)),
         "the 10th is allowed"
     );
 
-    let ten = entries(Action::UpdateShardCount, 10, 2);
+    let ten = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 2);
     let Decision::Hold(hold) = plan(&stream, &writes(), &policy, &ten, now()) else {
         panic!("11th acted")
     };
@@ -97,7 +97,7 @@ fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
         hold.detail
     );
 
-    let old = entries(Action::UpdateShardCount, 10, 25);
+    let old = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 25);
     assert!(
         matches!(plan(&stream, &writes(), &policy, &old, now()), Decision::Act(_)),
         "a rolling 24 h window"
@@ -157,7 +157,7 @@ fn at_max_shards_the_on_demand_policy_and_guard_decide() {
             max_switches_per_day: limit,
             ..policy(on_demand, 8)
         };
-        let history = entries(Action::SwitchToOnDemand, earlier, 3);
+        let history = entries(Action::SWITCH_TO_ON_DEMAND, earlier, 3);
         match plan(&at_cap, &writes(), &policy, &history, now()) {
             Decision::Act(proposal) => {
                 assert!(switches, "{on_demand:?} with {earlier} switched");
@@ -197,7 +197,7 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
         &stream,
         &writes(),
         &policy(OnDemandPolicy::Prefer, 64),
-        &entries(Action::SwitchToOnDemand, 2, 1),
+        &entries(Action::SWITCH_TO_ON_DEMAND, 2, 1),
         now(),
     );
     assert!(

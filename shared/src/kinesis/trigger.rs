@@ -2,19 +2,12 @@
 
 use serde::Serialize;
 
-use crate::domain::Pressure;
-use crate::event::{
-    name_from_arn_or_name, AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError,
-};
-use crate::plan::SkipReason;
+use super::Kinesis;
+use crate::core::domain::Pressure;
+use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
+use crate::core::plan::SkipReason;
+use crate::core::trigger::{CallReading, CapacitySignals, Signals, Target};
 
-pub const EVENT_SOURCE: &str = "kinesis.amazonaws.com";
-pub const METRIC_NAMESPACE: &str = "AWS/Kinesis";
-pub const THROTTLE_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "ThrottlingException",
-];
 const STREAM_RESOURCE_TYPE: &str = "AWS::Kinesis::Stream";
 
 /// One throttled stream and the side that throttled (shards serve both sides, so the side
@@ -25,12 +18,68 @@ pub struct StreamTarget {
     pub pressure: Pressure,
 }
 
-/// Reads an event for the Kinesis function.
-pub fn triage(envelope: &Envelope) -> Result<Triage<StreamTarget>, TriggerError> {
-    match envelope.signal()? {
-        Signal::ApiCall(call) => from_api_call(envelope, &call),
-        Signal::Alarm(alarm) => Ok(from_alarm(envelope, &alarm)),
-        Signal::Other => Ok(envelope.not_a_throttle_signal()),
+impl Target for StreamTarget {
+    fn resource(&self) -> &str {
+        &self.stream
+    }
+
+    fn absorb(&mut self, other: Self) {
+        self.pressure.merge(other.pressure);
+    }
+}
+
+impl CapacitySignals for Kinesis {
+    type Target = StreamTarget;
+    const SIGNALS: Signals = Signals {
+        label: "Kinesis",
+        event_source: "kinesis.amazonaws.com",
+        throttle_codes: &[
+            "ProvisionedThroughputExceededException",
+            "LimitExceededException",
+            "ThrottlingException",
+        ],
+        metric_namespace: "AWS/Kinesis",
+        resource_dimension: "StreamName",
+        resource_kind: "stream",
+    };
+
+    fn throttled_call(call: &ApiCallDetail, code: &str) -> CallReading<StreamTarget> {
+        let Some(pressure) = data_plane(&call.event_name) else {
+            return CallReading::Ignored(
+                SkipReason::ControlPlane,
+                format!(
+                    "{code} on {} is a control-plane rate limit, not a capacity problem; more shards cannot help: \
+                     slow the caller (or use DescribeStreamSummary and ListShards with backoff)",
+                    call.event_name
+                ),
+            );
+        };
+        // GetRecords names no stream, only an opaque shard iterator; CloudTrail's resource
+        // list still carries the stream ARN.
+        let stream = call
+            .parameter("streamName")
+            .or_else(|| call.parameter("streamARN"))
+            .and_then(|value| name_from_arn_or_name(value, "stream"))
+            .or_else(|| {
+                call.resource_arns(STREAM_RESOURCE_TYPE)
+                    .find_map(|arn| name_from_arn_or_name(arn, "stream"))
+            });
+        CallReading::Throttled(
+            stream
+                .map(|stream| StreamTarget {
+                    stream: stream.to_owned(),
+                    pressure,
+                })
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    fn alarm_metric(metric: &MetricId) -> Option<StreamTarget> {
+        Some(StreamTarget {
+            pressure: metric_pressure(&metric.name)?,
+            stream: metric.dimensions.get(Self::SIGNALS.resource_dimension)?.clone(),
+        })
     }
 }
 
@@ -43,60 +92,6 @@ fn data_plane(event_name: &str) -> Option<Pressure> {
     }
 }
 
-fn from_api_call(envelope: &Envelope, call: &ApiCallDetail) -> Result<Triage<StreamTarget>, TriggerError> {
-    let event_id = call.event_id.as_deref().unwrap_or(&envelope.id);
-    if call.event_source != EVENT_SOURCE {
-        return Ok(Triage::ignored(
-            event_id,
-            SkipReason::NotOurs,
-            format!(
-                "{} call from {} is not a Kinesis call",
-                call.event_name, call.event_source
-            ),
-        ));
-    }
-    let Some(code) = call.throttle_code(THROTTLE_CODES) else {
-        return Ok(Triage::ignored(
-            event_id,
-            SkipReason::NotThrottle,
-            call.not_throttle(),
-        ));
-    };
-    let Some(pressure) = data_plane(&call.event_name) else {
-        return Ok(Triage::ignored(
-            event_id,
-            SkipReason::ControlPlane,
-            format!(
-                "{code} on {} is a control-plane rate limit, not a capacity problem; more shards cannot help: \
-                 slow the caller (or use DescribeStreamSummary and ListShards with backoff)",
-                call.event_name
-            ),
-        ));
-    };
-    // GetRecords names no stream, only an opaque shard iterator; CloudTrail's resource
-    // list still carries the stream ARN.
-    let stream = call
-        .parameter("streamName")
-        .or_else(|| call.parameter("streamARN"))
-        .and_then(|value| name_from_arn_or_name(value, "stream"))
-        .or_else(|| {
-            call.resource_arns(STREAM_RESOURCE_TYPE)
-                .find_map(|arn| name_from_arn_or_name(arn, "stream"))
-        })
-        .ok_or_else(|| TriggerError::NoResource {
-            event_id: event_id.to_owned(),
-            operation: call.event_name.clone(),
-            resource_kind: "stream",
-        })?;
-    Ok(Triage::Throttled {
-        incident: envelope.api_call_incident(call, code),
-        targets: vec![StreamTarget {
-            stream: stream.to_owned(),
-            pressure,
-        }],
-    })
-}
-
 /// The side a Kinesis throttle metric speaks of, or `None` for other metrics.
 fn metric_pressure(name: &str) -> Option<Pressure> {
     match name {
@@ -104,48 +99,6 @@ fn metric_pressure(name: &str) -> Option<Pressure> {
         "ReadProvisionedThroughputExceeded" => Some(Pressure::READ),
         _ if name.starts_with("PutRecord") && name.ends_with(".ThrottledRecords") => Some(Pressure::WRITE),
         _ => None,
-    }
-}
-
-fn from_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<StreamTarget> {
-    if !alarm.is_alarming() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotThrottle,
-            format!(
-                "alarm {} went to {}; only a change to ALARM needs healing",
-                alarm.alarm_name, alarm.state.value
-            ),
-        );
-    }
-    let mut targets: Vec<StreamTarget> = Vec::new();
-    for metric in alarm.metrics_in(METRIC_NAMESPACE) {
-        let (Some(pressure), Some(stream)) =
-            (metric_pressure(&metric.name), metric.dimensions.get("StreamName"))
-        else {
-            continue;
-        };
-        match targets.iter_mut().find(|target| &target.stream == stream) {
-            Some(target) => target.pressure.merge(pressure),
-            None => targets.push(StreamTarget {
-                stream: stream.clone(),
-                pressure,
-            }),
-        }
-    }
-    if targets.is_empty() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotOurs,
-            format!(
-                "alarm {} watches no {METRIC_NAMESPACE} throttle metric with a StreamName dimension",
-                alarm.alarm_name
-            ),
-        );
-    }
-    Triage::Throttled {
-        incident: envelope.alarm_incident(alarm),
-        targets,
     }
 }
 

@@ -1,6 +1,15 @@
 use super::*;
-use crate::event::{ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE};
-use serde_json::{json, Value};
+use crate::core::envelope::{Envelope, Triage, TriggerError};
+use crate::core::service::Service;
+
+const EVENT_SOURCE: &str = <Kinesis as CapacitySignals>::SIGNALS.event_source;
+const METRIC_NAMESPACE: &str = <Kinesis as CapacitySignals>::SIGNALS.metric_namespace;
+
+fn triage(envelope: &Envelope) -> Result<Triage<<Kinesis as Service>::Target>, TriggerError> {
+    Kinesis::triage(envelope)
+}
+use crate::core::envelope::{ALARM_DETAIL_TYPE, API_CALL_DETAIL_TYPE};
+use serde_json::{Value, json};
 
 fn envelope(detail_type: &str, detail: Value) -> Envelope {
     Envelope::parse(json!({

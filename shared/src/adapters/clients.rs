@@ -1,0 +1,63 @@
+//! Building the SDK configuration once per process, and capturing raw responses for snapshots.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::Value;
+
+/// Loads region, credentials and endpoints (including `AWS_ENDPOINT_URL_<SERVICE>`) the
+/// SDK's usual way, with bounded retries and timeouts so a call can never outlive the
+/// function: at most 3 attempts of 5 s each within 20 s.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Keeps the body of the response an operation received, so a snapshot holds exactly what
+/// AWS returned, every field included, rather than what our types know about.
+/// Attach one per call with `.customize().interceptor(capture.clone())`.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureResponse(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl CaptureResponse {
+    /// The captured body as JSON (DynamoDB and Kinesis speak JSON protocols).
+    pub fn json(&self) -> Option<Value> {
+        let body = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        serde_json::from_slice(body.as_deref()?).ok()
+    }
+}
+
+impl Intercept for CaptureResponse {
+    fn name(&self) -> &'static str {
+        "CaptureResponse"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}

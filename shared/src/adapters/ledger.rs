@@ -1,0 +1,230 @@
+//! The ledger in a DynamoDB table (key `pk` string, sort key `sk` string, TTL attribute
+//! `expires_at`):
+//!
+//! | record  | pk                         | sk                          | attributes              |
+//! |---------|----------------------------|-----------------------------|-------------------------|
+//! | claim   | `{service}#{acct}#{region}#{name}` | `claim`             | holder, until (epoch s) |
+//! | history | same as claim              | `history#{rfc3339}#{event}` | action, at, event_id    |
+//! | event   | `event#{event id}`         | resource key                | at                      |
+//!
+//! Claims and history share a partition so one Query reads both.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::adapters::errors::classify;
+use crate::core::domain::{Action, HistoryEntry, ResourceRef};
+use crate::core::error::{Error, Result};
+use crate::core::guards::rolling_day;
+use crate::core::ledger::{Admission, Claim, LedgerView, Ticket, event_retention, history_retention};
+use crate::core::ports::Ledger;
+
+const CLAIM_SK: &str = "claim";
+const HISTORY_PREFIX: &str = "history#";
+
+pub struct DynamoDbLedger {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn epoch(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N(at.timestamp().to_string())
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn time_from_epoch(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(item.get(name)?.as_n().ok()?.parse().ok()?, 0)
+}
+
+/// True when a write was refused by its condition expression.
+fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+impl DynamoDbLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn failed<E>(&self, operation: &str, error: &SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        classify(operation, &format!("ledger table {}", self.table), error)
+            .advise("check that LEDGER_TABLE exists with key pk/sk and the function may use it")
+    }
+
+    async fn current_claim(&self, resource: &ResourceRef) -> Result<Option<Claim>> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(resource.key()))
+            .key("sk", s(CLAIM_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", &e))?;
+        Ok(item.item().and_then(claim_from))
+    }
+}
+
+fn claim_from(item: &Item) -> Option<Claim> {
+    Some(Claim {
+        holder: text(item, "holder")?.to_owned(),
+        until: time_from_epoch(item, "until")?,
+    })
+}
+
+fn history_from(item: &Item) -> Option<HistoryEntry> {
+    Some(HistoryEntry {
+        at: DateTime::parse_from_rfc3339(text(item, "at")?)
+            .ok()?
+            .with_timezone(&Utc),
+        action: Action::from_stored(text(item, "action")?),
+        event_id: text(item, "event_id")?.to_owned(),
+    })
+}
+
+impl Ledger for DynamoDbLedger {
+    async fn view(&self, resource: &ResourceRef, now: DateTime<Utc>) -> Result<LedgerView> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(resource.key()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| self.failed("Query", &e))?;
+        let since = now - rolling_day();
+        let mut view = LedgerView::default();
+        for item in &items {
+            match text(item, "sk") {
+                Some(CLAIM_SK) => view.claim = claim_from(item),
+                Some(sk) if sk.starts_with(HISTORY_PREFIX) => {
+                    view.history
+                        .extend(history_from(item).filter(|entry| entry.at > since));
+                }
+                _ => {}
+            }
+        }
+        Ok(view)
+    }
+
+    async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
+        let seen = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("event#{}", ticket.event_id)))
+            .item("sk", s(ticket.resource.key()))
+            .item("at", s(ticket.now.to_rfc3339_opts(SecondsFormat::Millis, true)))
+            .item("expires_at", epoch(ticket.now + event_retention()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match seen {
+            Ok(_) => {}
+            Err(e) if condition_failed(&e) => return Ok(Admission::Duplicate),
+            Err(e) => return Err(self.failed("PutItem (event record)", &e)),
+        }
+
+        let until = ticket.now + ticket.cooldown;
+        let claimed = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(ticket.resource.key()))
+            .item("sk", s(CLAIM_SK))
+            .item("holder", s(&ticket.event_id))
+            .item("until", epoch(until))
+            .item("expires_at", epoch(until + rolling_day()))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", epoch(ticket.now))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(Admission::Granted),
+            Err(e) if condition_failed(&e) => {
+                // The event stays recorded: it belongs to the incident that holds the claim.
+                let claim = self.current_claim(&ticket.resource).await?.unwrap_or(Claim {
+                    holder: "another event".into(),
+                    until,
+                });
+                Ok(Admission::CoolingDown(claim))
+            }
+            Err(e) => Err(self.failed("PutItem (claim)", &e)),
+        }
+    }
+
+    async fn release(&self, ticket: &Ticket) -> Result<()> {
+        let released = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(ticket.resource.key()))
+            .key("sk", s(CLAIM_SK))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(&ticket.event_id))
+            .send()
+            .await;
+        match released {
+            Ok(_) => {}
+            Err(e) if condition_failed(&e) => {}
+            Err(e) => return Err(self.failed("DeleteItem (claim)", &e)),
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("event#{}", ticket.event_id)))
+            .key("sk", s(ticket.resource.key()))
+            .send()
+            .await
+            .map_err(|e| self.failed("DeleteItem (event record)", &e))?;
+        Ok(())
+    }
+
+    async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
+        let at = entry.at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(resource.key()))
+            .item("sk", s(format!("{HISTORY_PREFIX}{at}#{}", entry.event_id)))
+            .item("action", s(entry.action.name()))
+            .item("at", s(at))
+            .item("event_id", s(&entry.event_id))
+            .item("expires_at", epoch(entry.at + history_retention()))
+            .send()
+            .await
+            .map_err(|e| self.failed("PutItem (history)", &e))?;
+        Ok(())
+    }
+}

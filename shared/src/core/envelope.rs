@@ -1,0 +1,333 @@
+//! EventBridge events in, service-neutral incidents out.
+//!
+//! The envelope is aws_lambda_events' `CloudWatchEvent`; the details are our own types,
+//! because the library's CloudTrail type has no `errorCode` and alarms need only a few
+//! fields. Each service module reads these details and names the resources involved.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::core::plan::SkipReason;
+
+pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+pub const ALARM_DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
+
+/// An event that cannot be read. Retrying will not help; the message says what is wrong
+/// so the event can be fixed or the rule narrowed.
+#[derive(Debug, Error, PartialEq)]
+pub enum TriggerError {
+    #[error(
+        "not an EventBridge event ({0}); unthrottle expects the events its EventBridge rules deliver, see events/ for samples"
+    )]
+    NotAnEvent(String),
+    #[error("event {event_id} ({detail_type}) has no usable `detail`: {problem}")]
+    BadDetail {
+        event_id: String,
+        detail_type: String,
+        problem: String,
+    },
+    #[error(
+        "event {event_id}: {operation} was throttled but the request names no {resource_kind}; nothing to heal"
+    )]
+    NoResource {
+        event_id: String,
+        operation: String,
+        resource_kind: &'static str,
+    },
+}
+
+/// What the event says happened, whichever service it concerns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    /// The id used for idempotency: CloudTrail's `eventID` (stable even if CloudTrail
+    /// delivers a call twice), else the EventBridge envelope id (stable across retries).
+    pub event_id: String,
+    pub account: String,
+    pub region: String,
+    pub time: DateTime<Utc>,
+    pub origin: Origin,
+}
+
+/// Which kind of signal raised the incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Origin {
+    #[serde(rename_all = "camelCase")]
+    ApiCall {
+        event_source: String,
+        event_name: String,
+        error_code: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Alarm { alarm_name: String },
+}
+
+/// A service's reading of an event: heal these resources, or leave it and say why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Triage<T> {
+    Throttled {
+        incident: Incident,
+        targets: Vec<T>,
+    },
+    Ignored {
+        event_id: Option<String>,
+        reason: SkipReason,
+        detail: String,
+    },
+}
+
+impl<T> Triage<T> {
+    pub fn ignored(event_id: &str, reason: SkipReason, detail: impl Into<String>) -> Self {
+        Triage::Ignored {
+            event_id: Some(event_id.to_owned()),
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A parsed EventBridge event, with the fields every trigger needs checked present.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub id: String,
+    pub detail_type: String,
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub time: DateTime<Utc>,
+    detail: Option<Value>,
+}
+
+/// The event's detail, read according to its detail-type.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    ApiCall(ApiCallDetail),
+    Alarm(AlarmDetail),
+    Other,
+}
+
+impl Envelope {
+    pub fn parse(event: Value) -> Result<Self, TriggerError> {
+        let raw: CloudWatchEvent<Value> =
+            serde_json::from_value(event).map_err(|e| TriggerError::NotAnEvent(e.to_string()))?;
+        let field = |value: Option<String>, name: &str| {
+            value
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| TriggerError::NotAnEvent(format!("missing `{name}`")))
+        };
+        Ok(Self {
+            id: field(raw.id, "id")?,
+            detail_type: field(raw.detail_type, "detail-type")?,
+            source: field(raw.source, "source")?,
+            account: field(raw.account_id, "account")?,
+            region: field(raw.region, "region")?,
+            time: raw.time,
+            detail: raw.detail.filter(|d| !d.is_null()),
+        })
+    }
+
+    /// Reads the detail for the two detail-types unthrottle handles.
+    pub fn signal(&self) -> Result<Signal, TriggerError> {
+        match self.detail_type.as_str() {
+            API_CALL_DETAIL_TYPE => self.detail_as().map(Signal::ApiCall),
+            ALARM_DETAIL_TYPE => self.detail_as().map(Signal::Alarm),
+            _ => Ok(Signal::Other),
+        }
+    }
+
+    fn detail_as<D: for<'de> Deserialize<'de>>(&self) -> Result<D, TriggerError> {
+        let bad = |problem: String| TriggerError::BadDetail {
+            event_id: self.id.clone(),
+            detail_type: self.detail_type.clone(),
+            problem,
+        };
+        let detail = self.detail.clone().ok_or_else(|| bad("missing".into()))?;
+        serde_json::from_value(detail).map_err(|e| bad(e.to_string()))
+    }
+
+    /// How every function answers an event that is neither an API call nor an alarm.
+    pub fn not_a_throttle_signal<T>(&self) -> Triage<T> {
+        Triage::ignored(
+            &self.id,
+            SkipReason::NotOurs,
+            format!(
+                "`{}` events are not throttle signals; unthrottle reads CloudTrail API calls and alarm state changes",
+                self.detail_type
+            ),
+        )
+    }
+
+    /// The incident for an API call: CloudTrail's own event id when it has one.
+    pub fn api_call_incident(&self, call: &ApiCallDetail, error_code: &str) -> Incident {
+        Incident {
+            event_id: call.event_id.clone().unwrap_or_else(|| self.id.clone()),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            time: self.time,
+            origin: Origin::ApiCall {
+                event_source: call.event_source.clone(),
+                event_name: call.event_name.clone(),
+                error_code: error_code.to_owned(),
+            },
+        }
+    }
+
+    pub fn alarm_incident(&self, alarm: &AlarmDetail) -> Incident {
+        Incident {
+            event_id: self.id.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            time: self.time,
+            origin: Origin::Alarm {
+                alarm_name: alarm.alarm_name.clone(),
+            },
+        }
+    }
+}
+
+/// The CloudTrail record inside an "AWS API Call via CloudTrail" event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCallDetail {
+    pub event_source: String,
+    pub event_name: String,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default, rename = "eventID")]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub request_parameters: Option<Value>,
+    /// The resources CloudTrail says the call touched.
+    #[serde(default)]
+    pub resources: Vec<TrailResource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrailResource {
+    #[serde(default, rename = "ARN")]
+    pub arn: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl ApiCallDetail {
+    /// The error code when it is one of `throttle_codes`.
+    pub fn throttle_code(&self, throttle_codes: &[&str]) -> Option<&str> {
+        self.error_code
+            .as_deref()
+            .filter(|code| throttle_codes.contains(code))
+    }
+
+    /// A request parameter that is a non-empty string.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.request_parameters
+            .as_ref()?
+            .get(name)?
+            .as_str()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// ARNs of the touched resources of one CloudFormation-style type, e.g. `AWS::Kinesis::Stream`.
+    pub fn resource_arns<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.resources
+            .iter()
+            .filter(move |resource| resource.kind.as_deref() == Some(kind))
+            .filter_map(|resource| resource.arn.as_deref())
+    }
+
+    /// Explains why an API call that is not a throttle is ignored.
+    pub fn not_throttle(&self) -> String {
+        match &self.error_code {
+            None => format!("{} succeeded; only throttled calls need healing", self.event_name),
+            Some(code) => format!("{} failed with {code}, which is not a throttle", self.event_name),
+        }
+    }
+}
+
+/// The detail of a "CloudWatch Alarm State Change" event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmDetail {
+    pub alarm_name: String,
+    pub state: AlarmState,
+    #[serde(default)]
+    pub configuration: AlarmConfiguration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlarmState {
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AlarmConfiguration {
+    /// Absent on composite alarms, which watch other alarms rather than metrics.
+    #[serde(default)]
+    pub metrics: Vec<AlarmMetric>,
+}
+
+/// One entry of an alarm's metrics: a metric, or a metric-math expression over others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmMetric {
+    #[serde(default)]
+    pub metric_stat: Option<MetricStat>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricStat {
+    pub metric: MetricId,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricId {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl AlarmDetail {
+    pub fn is_alarming(&self) -> bool {
+        self.state.value == "ALARM"
+    }
+
+    /// Every metric the alarm watches in `namespace`, including those a metric-math
+    /// expression combines.
+    pub fn metrics_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a MetricId> + 'a {
+        self.configuration
+            .metrics
+            .iter()
+            .filter_map(|m| m.metric_stat.as_ref())
+            .map(|stat| &stat.metric)
+            .filter(move |metric| metric.namespace == namespace)
+    }
+}
+
+/// The resource name in an ARN such as `arn:aws:dynamodb:us-east-1:123:table/orders`
+/// (`kind` = "table") or `arn:aws:kinesis:...:stream/clickstream` (`kind` = "stream");
+/// anything that is not an ARN is taken to be the name itself.
+pub fn name_from_arn_or_name<'a>(value: &'a str, kind: &str) -> Option<&'a str> {
+    if !value.starts_with("arn:") {
+        return Some(value).filter(|v| !v.is_empty());
+    }
+    let resource = value.splitn(6, ':').nth(5)?;
+    let (found_kind, rest) = resource.split_once('/')?;
+    if found_kind != kind {
+        return None;
+    }
+    // A table ARN may go on with /index/NAME or /stream/LABEL.
+    rest.split('/').next().filter(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+#[path = "envelope_tests.rs"]
+mod tests;

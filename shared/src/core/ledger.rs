@@ -1,0 +1,56 @@
+//! What the ledger keeps: idempotency, per-resource claims and change history.
+//!
+//! Three kinds of record, one DynamoDB table (`LEDGER_TABLE`, key `pk`/`sk`, TTL on
+//! `expires_at`); see `docs/ledger.md`; the port is `core::ports::Ledger`:
+//! - an event record per (event, resource): a re-delivered event is a duplicate;
+//! - a claim per resource, held for the cooldown: one change per incident, and two
+//!   concurrent invocations cannot both change one resource;
+//! - history entries per resource: what the daily-limit guards count.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::domain::{HistoryEntry, ResourceRef};
+
+/// Who holds a resource, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What the ledger knows about one resource: its claim and its last day of changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerView {
+    pub claim: Option<Claim>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// A request to change a resource for an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub resource: ResourceRef,
+    pub event_id: String,
+    pub now: DateTime<Utc>,
+    pub cooldown: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The event is new and the resource is ours until the cooldown ends.
+    Granted,
+    /// This event (for this resource) was handled before.
+    Duplicate,
+    /// Another event holds the resource.
+    CoolingDown(Claim),
+}
+
+/// How long event records are kept: longer than EventBridge (24 h) and Lambda async (6 h)
+/// keep retrying, so any re-delivery still finds its record.
+pub fn event_retention() -> Duration {
+    Duration::days(7)
+}
+
+/// How long history entries are kept: the rolling day the guards count, plus a margin.
+pub fn history_retention() -> Duration {
+    Duration::hours(48)
+}

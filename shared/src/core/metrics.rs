@@ -1,0 +1,48 @@
+//! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
+//! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`)
+//! otherwise. Dry runs publish nothing. The port is `core::ports::Metrics`.
+
+use strum::EnumString;
+
+use crate::core::report::{Outcome, Report};
+
+pub const AUTO_FIX: &str = "AutoFix";
+pub const SKIPPED: &str = "Skipped";
+pub const FAILED: &str = "Failed";
+
+/// One count of 1 with its dimensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datum {
+    pub name: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+}
+
+pub fn data_for(reports: &[Report]) -> Vec<Datum> {
+    reports
+        .iter()
+        .filter_map(|report| {
+            let service = ("Service", report.service.metric_name.to_owned());
+            let (name, second) = match report.outcome {
+                Outcome::Remediated => (AUTO_FIX, ("Action", report.action.as_ref()?.name().to_owned())),
+                Outcome::Skipped => (SKIPPED, ("Reason", report.code?.to_owned())),
+                Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
+                Outcome::Planned => return None,
+            };
+            Some(Datum {
+                name,
+                dimensions: vec![service, second],
+            })
+        })
+        .collect()
+}
+
+/// How metrics leave the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, EnumString)]
+#[strum(serialize_all = "kebab-case", ascii_case_insensitive)]
+pub enum MetricsMode {
+    /// CloudWatch Embedded Metric Format lines on stdout: no API call, no permission.
+    #[default]
+    Emf,
+    /// CloudWatch PutMetricData.
+    PutMetricData,
+}

@@ -1,0 +1,73 @@
+//! The ports: one small trait per concern, speaking domain types only. Each has one AWS SDK
+//! adapter (`adapters/`, or the service's `aws.rs`) and one in-memory fake (`testing`).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::core::domain::{HistoryEntry, ResourceRef};
+use crate::core::error::Result;
+use crate::core::ledger::{Admission, LedgerView, Ticket};
+use crate::core::report::Report;
+use crate::core::service::Service;
+
+/// The tag that opts a resource out of unthrottle.
+pub const OPT_OUT_TAG: (&str, &str) = ("unthrottle:disabled", "true");
+
+/// A resource as described: what the planner reads, its tags, and the describe output
+/// exactly as AWS returned it, for the snapshot.
+#[derive(Debug, Clone)]
+pub struct Described<S> {
+    pub state: S,
+    pub tags: HashMap<String, String>,
+    pub raw: Value,
+}
+
+impl<S> Described<S> {
+    pub fn opted_out(&self) -> bool {
+        self.tags
+            .get(OPT_OUT_TAG.0)
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case(OPT_OUT_TAG.1))
+    }
+}
+
+/// Reads a resource of service `S`. A resource that does not exist is an error of kind
+/// `NotFound`.
+pub trait Describe<S: Service>: Send + Sync {
+    fn describe(&self, name: &str) -> impl Future<Output = Result<Described<S::State>>> + Send;
+}
+
+/// Makes a planned change to a resource of service `S`, with one AWS call.
+pub trait Apply<S: Service>: Send + Sync {
+    fn apply(&self, state: &S::State, change: &S::Change) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Idempotency, per-resource claims and change history (see `core::ledger`).
+pub trait Ledger: Send + Sync {
+    /// The resource's claim (if any) and its history since `now - 24 h`. Read-only.
+    fn view(
+        &self,
+        resource: &ResourceRef,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LedgerView>> + Send;
+    /// Records the event and claims the resource, atomically per record.
+    fn admit(&self, ticket: &Ticket) -> impl Future<Output = Result<Admission>> + Send;
+    /// Undoes `admit` after a failed change, so a retry of the event can act.
+    fn release(&self, ticket: &Ticket) -> impl Future<Output = Result<()>> + Send;
+    /// Remembers a change that was made.
+    fn record(&self, resource: &ResourceRef, entry: &HistoryEntry)
+    -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Where pre-change snapshots are kept.
+pub trait Snapshots: Send + Sync {
+    /// Stores `body` (JSON) under `key`; returns its `s3://bucket/key` location.
+    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// Where the counts of what happened go (see `core::metrics`).
+pub trait Metrics: Send + Sync {
+    fn publish(&self, reports: &[Report]) -> impl Future<Output = Result<()>> + Send;
+}

@@ -1,0 +1,147 @@
+//! The structured result a function returns: one report per resource.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use strum::IntoStaticStr;
+
+use crate::core::domain::{Action, ServiceId};
+use crate::core::plan::{Proposal, SkipReason};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The change was made (after its snapshot was stored).
+    Remediated,
+    /// DRY_RUN: the change that would be made.
+    Planned,
+    /// Nothing to do, or not allowed to; `code` says which rule.
+    Skipped,
+    /// Something went wrong; `code` names the step. Nothing was changed.
+    Failed,
+}
+
+/// The step that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Failure {
+    MalformedEvent,
+    Describe,
+    Ledger,
+    Snapshot,
+    Apply,
+}
+
+impl Failure {
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub outcome: Outcome,
+    pub service: ServiceId,
+    pub resource: Option<String>,
+    pub action: Option<Action>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// `s3://bucket/key` of the pre-change snapshot.
+    pub snapshot: Option<String>,
+    /// A sentence for humans.
+    pub reason: String,
+    /// A stable code for machines: the skip reason or the failed step.
+    pub code: Option<&'static str>,
+    pub event_id: Option<String>,
+}
+
+impl Report {
+    fn base(
+        outcome: Outcome,
+        service: ServiceId,
+        resource: Option<&str>,
+        event_id: Option<String>,
+        reason: String,
+    ) -> Self {
+        Self {
+            outcome,
+            service,
+            resource: resource.map(str::to_owned),
+            action: None,
+            before: None,
+            after: None,
+            snapshot: None,
+            reason,
+            code: None,
+            event_id,
+        }
+    }
+
+    fn with_proposal<C>(mut self, proposal: &Proposal<C>) -> Self {
+        self.action = Some(proposal.action.clone());
+        self.before = Some(proposal.before.clone());
+        self.after = Some(proposal.after.clone());
+        self
+    }
+
+    pub fn remediated<C>(
+        service: ServiceId,
+        resource: &str,
+        event_id: Option<String>,
+        proposal: &Proposal<C>,
+        snapshot: String,
+    ) -> Self {
+        let mut report = Self::base(
+            Outcome::Remediated,
+            service,
+            Some(resource),
+            event_id,
+            proposal.why.clone(),
+        )
+        .with_proposal(proposal);
+        report.snapshot = Some(snapshot);
+        report
+    }
+
+    pub fn planned<C>(
+        service: ServiceId,
+        resource: &str,
+        event_id: Option<String>,
+        proposal: &Proposal<C>,
+    ) -> Self {
+        Self::base(
+            Outcome::Planned,
+            service,
+            Some(resource),
+            event_id,
+            format!("DRY_RUN: {}", proposal.why),
+        )
+        .with_proposal(proposal)
+    }
+
+    pub fn skipped(
+        service: ServiceId,
+        resource: Option<&str>,
+        event_id: Option<String>,
+        reason: SkipReason,
+        detail: String,
+    ) -> Self {
+        let mut report = Self::base(Outcome::Skipped, service, resource, event_id, detail);
+        report.code = Some(reason.code());
+        report
+    }
+
+    pub fn failed(
+        service: ServiceId,
+        resource: Option<&str>,
+        event_id: Option<String>,
+        failure: Failure,
+        detail: String,
+    ) -> Self {
+        let mut report = Self::base(Outcome::Failed, service, resource, event_id, detail);
+        report.code = Some(failure.code());
+        report
+    }
+}

@@ -1,0 +1,43 @@
+//! The seam a service plugs into: what it reads from an event, what it plans, and its own
+//! settings. Everything else (claims, snapshots, reports, metrics) is the pipeline's.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::core::config::{AllowList, ConfigError, Env, Variable};
+use crate::core::domain::{HistoryEntry, ServiceId};
+use crate::core::envelope::{Envelope, Triage, TriggerError};
+use crate::core::plan::Decision;
+use crate::core::trigger::Target;
+
+/// A service unthrottle heals, as configured: a value of this type is the service's own
+/// settings (its limits and allow-list), read by [`Service::from_env`].
+pub trait Service: Send + Sync + Sized + 'static {
+    const ID: ServiceId;
+    /// The variables [`Service::from_env`] reads, besides the core's.
+    const VARIABLES: &'static [&'static Variable];
+
+    /// One throttled resource, as an event names it.
+    type Target: Target + Serialize + Send + Sync;
+    /// What the planner reads about the resource.
+    type State: Send + Sync;
+    /// What the service's update call applies.
+    type Change: Serialize + Send + Sync;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError>;
+
+    /// Which resources this function may touch, checked before any call to AWS.
+    fn allow_list(&self) -> &AllowList;
+
+    /// What an event says was throttled.
+    fn triage(envelope: &Envelope) -> Result<Triage<Self::Target>, TriggerError>;
+
+    /// The pure planner: plain data in, a decision out.
+    fn plan(
+        &self,
+        target: &Self::Target,
+        state: &Self::State,
+        history: &[HistoryEntry],
+        now: DateTime<Utc>,
+    ) -> Decision<Self::Change>;
+}

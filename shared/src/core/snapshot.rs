@@ -1,0 +1,104 @@
+//! The snapshot document: the pre-change describe output, the
+//! trigger and the plan, stored before any change so a human can see and undo it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::core::domain::{Action, ResourceRef};
+use crate::core::envelope::Incident;
+use crate::core::plan::Proposal;
+use crate::core::ports::Described;
+
+pub const SCHEMA: &str = "unthrottle.snapshot/v1";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot<'a, T: Serialize, C: Serialize> {
+    schema: &'static str,
+    #[serde(flatten)]
+    resource: &'a ResourceRef,
+    taken_at: DateTime<Utc>,
+    trigger: Trigger<'a, T>,
+    plan: PlanRecord<'a, C>,
+    tags: &'a HashMap<String, String>,
+    /// The describe call's response exactly as AWS returned it.
+    describe: &'a Value,
+}
+
+#[derive(Serialize)]
+struct Trigger<'a, T> {
+    incident: &'a Incident,
+    target: &'a T,
+}
+
+#[derive(Serialize)]
+struct PlanRecord<'a, C> {
+    action: &'a Action,
+    change: &'a C,
+    before: &'a Value,
+    after: &'a Value,
+    why: &'a str,
+}
+
+impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
+    pub fn new<S>(
+        resource: &'a ResourceRef,
+        incident: &'a Incident,
+        target: &'a T,
+        proposal: &'a Proposal<C>,
+        described: &'a Described<S>,
+        taken_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            schema: SCHEMA,
+            resource,
+            taken_at,
+            trigger: Trigger { incident, target },
+            plan: PlanRecord {
+                action: &proposal.action,
+                change: &proposal.change,
+                before: &proposal.before,
+                after: &proposal.after,
+                why: &proposal.why,
+            },
+            tags: &described.tags,
+            describe: &described.raw,
+        }
+    }
+
+    /// `snapshots/{service}/{account}/{region}/{name}/{utc-timestamp}-{event-id}.json`:
+    /// one folder per resource, sorted by time.
+    pub fn key(&self) -> String {
+        let r = self.resource;
+        format!(
+            "snapshots/{}/{}/{}/{}/{}-{}.json",
+            r.service,
+            safe(&r.account),
+            safe(&r.region),
+            safe(&r.name),
+            self.taken_at.format("%Y%m%dT%H%M%S%.3fZ"),
+            safe(&self.trigger.incident.event_id),
+        )
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(self)
+    }
+}
+
+/// Keeps a key segment to characters that need no escaping and cannot add a folder level.
+fn safe(segment: &str) -> String {
+    segment
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

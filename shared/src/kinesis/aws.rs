@@ -1,0 +1,195 @@
+//! The Kinesis adapter: DescribeStreamSummary, ListShards, ListTagsForStream,
+//! UpdateShardCount and UpdateStreamMode through aws-sdk-kinesis. Nothing is defaulted: a
+//! response that lacks what the planner needs is an error.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::types::{ScalingType, StreamMode as AwsStreamMode, StreamModeDetails};
+use serde_json::{Value, json};
+
+use super::Kinesis;
+use super::model::{StreamChange, StreamMode, StreamState};
+use crate::adapters::Deploy;
+use crate::adapters::clients::CaptureResponse;
+use crate::adapters::errors::classify;
+use crate::core::domain::Status;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::ports::{Apply, Describe, Described};
+
+const DESCRIBE: &str = "DescribeStreamSummary";
+
+pub struct SdkStreams {
+    client: Client,
+}
+
+impl Deploy for Kinesis {
+    type Resources = SdkStreams;
+    fn resources(sdk: &SdkConfig) -> SdkStreams {
+        SdkStreams::new(Client::new(sdk))
+    }
+}
+
+fn not_json(operation: &str, resource: &str) -> Error {
+    Error::new(
+        ErrorKind::Invalid,
+        operation,
+        resource,
+        "the response body was not JSON, so no snapshot can be made",
+    )
+}
+
+impl SdkStreams {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The open shards as ListShards returns them (raw JSON), for the snapshot.
+    async fn open_shards(&self, stream: &str, resource: &str) -> Result<Vec<Value>> {
+        let mut shards = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let capture = CaptureResponse::default();
+            // ListShards takes either the stream name or a NextToken, never both.
+            let request = match &next_token {
+                Some(token) => self.client.list_shards().next_token(token),
+                None => self.client.list_shards().stream_name(stream),
+            };
+            let page = request
+                .customize()
+                .interceptor(capture.clone())
+                .send()
+                .await
+                .map_err(|e| classify("ListShards", resource, &e))?;
+            let raw = capture.json().ok_or_else(|| not_json("ListShards", resource))?;
+            // A closed shard has an ending sequence number; open ones do not.
+            shards.extend(
+                raw["Shards"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|shard| shard["SequenceNumberRange"]["EndingSequenceNumber"].is_null())
+                    .cloned(),
+            );
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(shards);
+            }
+        }
+    }
+
+    async fn tags(&self, stream: &str, resource: &str) -> Result<HashMap<String, String>> {
+        let mut tags = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tags_for_stream()
+                .stream_name(stream)
+                .set_exclusive_start_tag_key(after.clone())
+                .send()
+                .await
+                .map_err(|e| classify("ListTagsForStream", resource, &e))?;
+            for tag in page.tags() {
+                tags.insert(tag.key().to_owned(), tag.value().unwrap_or_default().to_owned());
+                after = Some(tag.key().to_owned());
+            }
+            if !page.has_more_tags() || page.tags().is_empty() {
+                return Ok(tags);
+            }
+        }
+    }
+}
+
+impl Describe<Kinesis> for SdkStreams {
+    async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
+        let resource = stream.to_owned();
+        let capture = CaptureResponse::default();
+        let output = self
+            .client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await
+            .map_err(|e| classify(DESCRIBE, &resource, &e))?;
+        let summary = output
+            .stream_description_summary()
+            .ok_or_else(|| Error::missing(DESCRIBE, &resource, "StreamDescriptionSummary"))?;
+        let raw_summary = capture.json().ok_or_else(|| not_json(DESCRIBE, &resource))?;
+        let mode = match summary.stream_mode_details().map(|details| details.stream_mode()) {
+            Some(AwsStreamMode::OnDemand) => StreamMode::OnDemand,
+            // Streams created before on-demand existed carry no mode: they are provisioned.
+            _ => StreamMode::Provisioned,
+        };
+        let open_shards = u32::try_from(summary.open_shard_count()).map_err(|_| {
+            Error::new(
+                ErrorKind::Invalid,
+                DESCRIBE,
+                &resource,
+                format!(
+                    "OpenShardCount is {}, not a shard count",
+                    summary.open_shard_count()
+                ),
+            )
+        })?;
+        let state = StreamState {
+            name: summary.stream_name().to_owned(),
+            arn: summary.stream_arn().to_owned(),
+            status: Status::from_aws(summary.stream_status().as_str()),
+            mode,
+            open_shards,
+        };
+        let shards = self.open_shards(stream, &resource).await?;
+        Ok(Described {
+            state,
+            tags: self.tags(stream, &resource).await?,
+            raw: json!({ "DescribeStreamSummary": raw_summary, "OpenShards": shards }),
+        })
+    }
+}
+
+impl Apply<Kinesis> for SdkStreams {
+    async fn apply(&self, stream: &StreamState, change: &StreamChange) -> Result<()> {
+        let resource = stream.name.clone();
+        match *change {
+            StreamChange::UpdateShardCount { target } => {
+                let target = i32::try_from(target).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Invalid,
+                        "UpdateShardCount",
+                        &resource,
+                        format!("{target} shards is out of range"),
+                    )
+                })?;
+                self.client
+                    .update_shard_count()
+                    .stream_name(&stream.name)
+                    .target_shard_count(target)
+                    .scaling_type(ScalingType::UniformScaling)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("UpdateShardCount", &resource, &e))
+            }
+            StreamChange::SwitchToOnDemand => {
+                let details = StreamModeDetails::builder()
+                    .stream_mode(AwsStreamMode::OnDemand)
+                    .build()
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Invalid, "UpdateStreamMode", &resource, e.to_string())
+                    })?;
+                self.client
+                    .update_stream_mode()
+                    .stream_arn(&stream.arn)
+                    .stream_mode_details(details)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("UpdateStreamMode", &resource, &e))
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Kinesis Data Streams' own limits that the planner and settings respect, with their
+//! sources (Kinesis API reference, UpdateShardCount and UpdateStreamMode).
+
+/// UpdateShardCount calls AWS allows per stream per rolling 24 h.
+pub const SHARD_UPDATES_PER_DAY: u32 = 10;
+/// UpdateStreamMode calls AWS allows per stream per rolling 24 h.
+pub const MODE_SWITCHES_PER_DAY: u32 = 2;
+/// Shards one stream may have.
+pub const SHARDS_PER_STREAM: u32 = 10_000;
+/// UpdateShardCount may at most double the open shards in one call.
+pub const GROWTH_PER_CALL: u32 = 2;

@@ -1,0 +1,79 @@
+//! The wiring: a function's `main` is `unthrottle::run::<Service>()`. Configuration is read
+//! and every client built once per execution environment, then the pipeline serves events
+//! on the Lambda Runtime API.
+
+use aws_config::SdkConfig;
+use chrono::Utc;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::adapters::cloudwatch::PutMetricDataSink;
+use crate::adapters::emf::EmfSink;
+use crate::adapters::ledger::DynamoDbLedger;
+use crate::adapters::snapshots::S3Snapshots;
+use crate::adapters::{ConfiguredMetrics, Deploy, clients};
+use crate::core::config::{CoreSettings, Env, fatal};
+use crate::core::metrics::MetricsMode;
+use crate::core::pipeline::Pipeline;
+use crate::core::ports::{Apply, Describe, Ledger, Metrics, Snapshots};
+use crate::core::service::Service;
+
+/// A function as deployed: the SDK adapters behind every port.
+pub type Function<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics>;
+
+/// Runs service `S` as a Lambda function until the execution environment shuts down.
+/// Logging follows Lambda's own controls: `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines,
+/// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO) for the level.
+pub async fn run<S: Deploy>() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let env = Env::process();
+    let core = CoreSettings::from_env(&env).map_err(fatal)?;
+    let service = S::from_env(&env).map_err(fatal)?;
+    let sdk = clients::load_sdk_config().await;
+    // Boxed once at start-up: the served future nests the SDK's deep futures, and its layout
+    // would otherwise be computed, past the compiler's depth limit, in every main.
+    Box::pin(serve(function(service, &core, &sdk))).await
+}
+
+/// Builds every client once, for the life of the Lambda execution environment.
+pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> Function<S> {
+    let s3 = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(core.s3_force_path_style)
+        .build();
+    let metrics = match core.metrics_mode {
+        MetricsMode::Emf => ConfiguredMetrics::Emf(EmfSink::new(&core.metric_namespace, std::io::stdout())),
+        MetricsMode::PutMetricData => ConfiguredMetrics::PutMetricData(PutMetricDataSink::new(
+            aws_sdk_cloudwatch::Client::new(sdk),
+            &core.metric_namespace,
+        )),
+    };
+    Pipeline {
+        service,
+        resources: S::resources(sdk),
+        ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
+        snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
+        metrics,
+        options: core.run,
+    }
+}
+
+/// Serves events until the execution environment is shut down. An event that cannot be
+/// read is returned as an error, so Lambda's retries and on-failure destination keep it for
+/// a human; everything else returns the reports.
+pub async fn serve<S, R, L, N, M>(pipeline: Pipeline<S, R, L, N, M>) -> Result<(), lambda_runtime::Error>
+where
+    S: Service,
+    R: Describe<S> + Apply<S>,
+    L: Ledger,
+    N: Snapshots,
+    M: Metrics,
+{
+    let pipeline = &pipeline;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        pipeline
+            .handle(event.payload, Utc::now())
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}
