@@ -28,9 +28,12 @@ if [[ -f $ROOT/.emulators.env ]]; then
 fi
 
 mkdir -p "$STATE"
-# The function sees exactly this environment: AWS settings and its own configuration.
+# The function sees exactly this environment: AWS settings (the SDK's, and Lambda's logging
+# controls AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL), RUST_LOG, and every variable a
+# function reads, as declared in shared/src/core/config.rs and each service's settings.rs
+# (tests/tests/variables.rs checks this pattern admits each of them).
 env_file=$STATE/invoke-$FUNCTION.env
-env | grep -E '^(AWS_[A-Z_]+|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|SCALE_FACTOR|MIN_STEP|MAX_[A-Z_]+|ON_DEMAND|COOLDOWN_SECONDS|[A-Z]+_ALLOW|S3_FORCE_PATH_STYLE|RUST_LOG)=' >"$env_file" || true
+env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW)=' >"$env_file" || true
 
 # Build first, so the watcher starts the binary at once and build errors show here.
 cargo build --release --quiet --package "$FUNCTION"

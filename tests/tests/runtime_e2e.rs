@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use integration_tests::{unique, Emulators, Stores};
+use integration_tests::{Emulators, Stores, unique};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
