@@ -13,6 +13,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
 
+use crate::core::error::{Error, ErrorKind, Result};
+
 /// Loads region, credentials and endpoints (including `AWS_ENDPOINT_URL_<SERVICE>`) the
 /// SDK's usual way, with bounded retries and timeouts so a call can never outlive the
 /// function: at most 3 attempts of 5 s each within 20 s.
@@ -37,10 +39,20 @@ pub async fn load_sdk_config() -> SdkConfig {
 pub struct CaptureResponse(Arc<Mutex<Option<Vec<u8>>>>);
 
 impl CaptureResponse {
-    /// The captured body as JSON (DynamoDB and Kinesis speak JSON protocols).
-    pub fn json(&self) -> Option<Value> {
+    /// The captured body as JSON (DynamoDB and Kinesis speak JSON protocols): a snapshot
+    /// needs it, so its absence fails the `operation` on `resource`.
+    pub fn json(&self, operation: &str, resource: &str) -> Result<Value> {
         let body = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        serde_json::from_slice(body.as_deref()?).ok()
+        body.as_deref()
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    operation,
+                    resource,
+                    "the response body was not JSON, so no snapshot can be made",
+                )
+            })
     }
 }
 

@@ -167,14 +167,7 @@ impl Describe<DynamoDb> for SdkTables {
         let description = output
             .table()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "Table"))?;
-        let raw = capture.json().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Invalid,
-                DESCRIBE,
-                &resource,
-                "the response body was not JSON, so no snapshot can be made",
-            )
-        })?;
+        let raw = capture.json(DESCRIBE, &resource)?;
         let arn = description
             .table_arn()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "TableArn"))?;

@@ -31,15 +31,6 @@ impl Deploy for Kinesis {
     }
 }
 
-fn not_json(operation: &str, resource: &str) -> Error {
-    Error::new(
-        ErrorKind::Invalid,
-        operation,
-        resource,
-        "the response body was not JSON, so no snapshot can be made",
-    )
-}
-
 impl SdkStreams {
     pub fn new(client: Client) -> Self {
         Self { client }
@@ -62,7 +53,7 @@ impl SdkStreams {
                 .send()
                 .await
                 .map_err(|e| classify("ListShards", resource, &e))?;
-            let raw = capture.json().ok_or_else(|| not_json("ListShards", resource))?;
+            let raw = capture.json("ListShards", resource)?;
             // A closed shard has an ending sequence number; open ones do not.
             shards.extend(
                 raw["Shards"]
@@ -118,7 +109,7 @@ impl Describe<Kinesis> for SdkStreams {
         let summary = output
             .stream_description_summary()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "StreamDescriptionSummary"))?;
-        let raw_summary = capture.json().ok_or_else(|| not_json(DESCRIBE, &resource))?;
+        let raw_summary = capture.json(DESCRIBE, &resource)?;
         let mode = match summary.stream_mode_details().map(|details| details.stream_mode()) {
             Some(AwsStreamMode::OnDemand) => StreamMode::OnDemand,
             // Streams created before on-demand existed carry no mode: they are provisioned.
