@@ -15,8 +15,6 @@ use crate::adapters::{ConfiguredMetrics, Deploy, clients};
 use crate::core::config::{CoreSettings, Env, fatal};
 use crate::core::metrics::MetricsMode;
 use crate::core::pipeline::Pipeline;
-use crate::core::ports::{Apply, Describe, Ledger, Metrics, Snapshots};
-use crate::core::service::Service;
 
 /// A function as deployed: the SDK adapters behind every port.
 pub type Function<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics>;
@@ -60,14 +58,7 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
 /// Serves events until the execution environment is shut down. An event that cannot be
 /// read is returned as an error, so Lambda's retries and on-failure destination keep it for
 /// a human; everything else returns the reports.
-pub async fn serve<S, R, L, N, M>(pipeline: Pipeline<S, R, L, N, M>) -> Result<(), lambda_runtime::Error>
-where
-    S: Service,
-    R: Describe<S> + Apply<S>,
-    L: Ledger,
-    N: Snapshots,
-    M: Metrics,
-{
+pub async fn serve<S: Deploy>(pipeline: Function<S>) -> Result<(), lambda_runtime::Error> {
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         pipeline

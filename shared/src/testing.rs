@@ -8,13 +8,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::core::domain::{HistoryEntry, ResourceRef, Status};
+use crate::core::domain::{HistoryEntry, OnDemandPolicy, ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{Admission, Claim, LedgerView, Ticket};
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
 use crate::core::report::Report;
-use crate::dynamodb::{BillingMode, Capacity, DynamoDb, IndexState, TableChange, TableState};
+use crate::dynamodb::{BillingMode, Capacity, DynamoDb, IndexState, TableChange, TablePolicy, TableState};
 use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -40,6 +41,20 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
             })
             .collect(),
         last_switch_to_on_demand: None,
+    }
+}
+
+/// Doubling, capped at 100 units each way, at most one switch to on-demand a day.
+pub fn table_policy(on_demand: OnDemandPolicy) -> TablePolicy {
+    TablePolicy {
+        growth: Growth {
+            factor: 2.0,
+            min_step: 1,
+        },
+        max_read: 100,
+        max_write: 100,
+        on_demand,
+        max_switches_per_day: 1,
     }
 }
 

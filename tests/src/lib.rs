@@ -453,6 +453,44 @@ pub fn events_dir() -> PathBuf {
         .join("events")
 }
 
+/// The one table of what each sample in events/ means, beside the samples.
+pub const EXPECTED_OUTCOMES: &str = "expected.json";
+
+/// events/expected.json: the path of each sample under events/ -> its expected outcome
+/// (`routes`: the functions the template's rules deliver it to; `reads`: per function, what
+/// its trigger makes of it, e.g. `orders:w` or `skip:not-throttle`).
+pub fn expected_outcomes() -> serde_json::Map<String, Value> {
+    let path = events_dir().join(EXPECTED_OUTCOMES);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(table)) => table,
+        Ok(_) => panic!(
+            "{}: must be an object keyed by each sample's path under events/",
+            path.display()
+        ),
+        Err(e) => panic!("{} is not JSON: {e}", path.display()),
+    }
+}
+
+/// The samples in `events/{folder}/` that `function` skips, per events/expected.json, with the
+/// skip code: `("alarm-ok-state.json", "not-throttle")`.
+pub fn expected_skips(folder: &str, function: &str) -> Vec<(String, String)> {
+    let prefix = format!("{folder}/");
+    let skips: Vec<(String, String)> = expected_outcomes()
+        .iter()
+        .filter_map(|(path, outcome)| {
+            let sample = path.strip_prefix(&prefix)?;
+            let code = outcome["reads"][function].as_str()?.strip_prefix("skip:")?;
+            Some((sample.to_owned(), code.to_owned()))
+        })
+        .collect();
+    assert!(
+        !skips.is_empty(),
+        "events/{EXPECTED_OUTCOMES} lists no {folder}/ sample that {function} skips"
+    );
+    skips
+}
+
 /// A sample event from `events/`, with the sample resource name replaced (tests run in
 /// parallel against shared emulators, so each uses its own tables).
 pub fn sample_event(path: &str, sample_name: &str, name: &str) -> Value {

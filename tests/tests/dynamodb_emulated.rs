@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::BillingMode as AwsBillingMode;
 use chrono::{Duration, Utc};
 use futures::future::join_all;
-use integration_tests::{sample_event, throughput};
+use integration_tests::{expected_skips, sample_event, throughput};
 use serde_json::{Value, json};
 use unthrottle::core::report::Outcome;
 use unthrottle::dynamodb::DynamoDb;
@@ -276,17 +276,14 @@ async fn an_opted_out_table_is_skipped_without_any_write() {
 async fn non_throttle_events_are_skipped_without_any_write() {
     let world = world(&[]).await;
     world.aws.create_table(&world.name, 5, 5, &[]).await;
-    for (sample, code) in [
-        ("cloudtrail-conditional-check-failed.json", "not-throttle"),
-        ("cloudtrail-putitem-success.json", "not-throttle"),
-        ("alarm-ok-state.json", "not-throttle"),
-        ("cloudtrail-describetable-throttled.json", "control-plane"),
-        ("alarm-other-namespace.json", "not-ours"),
-    ] {
+    // What each is skipped as is written once, in events/expected.json.
+    let skips = expected_skips("dynamodb", "dynamodb-throttle");
+    assert!(skips.len() >= 5, "{skips:?}");
+    for (sample, code) in &skips {
         let report = world.run(world.event(sample), Utc::now()).await;
         assert_eq!(
             (report.outcome, report.code),
-            (Outcome::Skipped, Some(code)),
+            (Outcome::Skipped, Some(code.as_str())),
             "{sample}: {report:?}"
         );
     }
@@ -397,4 +394,45 @@ async fn malformed_events_get_clear_errors_and_write_nothing() {
         assert!(error.to_string().contains(words), "{sample}: {error}");
     }
     world.assert_nothing_written().await;
+}
+
+#[tokio::test]
+async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    use unthrottle::core::error::ErrorKind;
+
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    // A history entry without its time: read as absent, it would let a daily-limit guard pass.
+    world
+        .aws
+        .dynamodb
+        .put_item()
+        .table_name(&world.stores.ledger)
+        .item("pk", S(format!("dynamodb#123456789012#us-east-1#{}", world.name)))
+        .item("sk", S("history#broken".to_owned()))
+        .item("action", S("ScaleCapacity".to_owned()))
+        .send()
+        .await
+        .expect("PutItem");
+
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(
+        (report.outcome, report.code, report.error_kind, report.retryable),
+        (
+            Outcome::Failed,
+            Some("ledger"),
+            Some(ErrorKind::Invalid),
+            Some(false)
+        ),
+        "{report:?}"
+    );
+    assert!(report.reason.contains("history#broken"), "{}", report.reason);
+    assert_eq!(world.capacity().await, (5, 5), "nothing changed");
+    assert!(
+        world.aws.object_keys(&world.stores.bucket).await.is_empty(),
+        "no snapshot"
+    );
 }

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use integration_tests::events_dir;
-use serde_json::{Map, Value};
+use integration_tests::{events_dir, expected_outcomes};
+use serde_json::Value;
 use unthrottle::core::domain::Pressure;
 use unthrottle::core::envelope::{Envelope, Triage, TriggerError};
 use unthrottle::core::service::Service;
@@ -59,7 +59,7 @@ fn streams(targets: &[StreamTarget]) -> String {
 }
 
 /// The table of expected outcomes, in events/ beside the samples; it is not a sample itself.
-const EXPECTED: &str = "expected.json";
+const EXPECTED: &str = integration_tests::EXPECTED_OUTCOMES;
 
 /// The functions each entry's `reads` covers, named by their folder under functions/.
 const FUNCTIONS: [&str; 2] = ["dynamodb-throttle", "kinesis-throttle"];
@@ -82,20 +82,6 @@ fn reading(function: &str, event: Value) -> String {
     }
 }
 
-/// events/expected.json: the path of each sample under events/ -> its expected outcome.
-fn expected_table() -> Map<String, Value> {
-    let path = events_dir().join(EXPECTED);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(table)) => table,
-        Ok(_) => panic!(
-            "{}: must be an object keyed by each sample's path under events/",
-            path.display()
-        ),
-        Err(e) => panic!("{} is not JSON: {e}", path.display()),
-    }
-}
-
 /// The path under events/ of every sample (every JSON file but the table itself).
 fn samples(dir: &Path, found: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("events/ is readable") {
@@ -114,7 +100,7 @@ fn samples(dir: &Path, found: &mut Vec<String>) {
 
 #[test]
 fn every_sample_event_is_read_as_expected_by_each_function() {
-    let expected = expected_table();
+    let expected = expected_outcomes();
     let mut files = Vec::new();
     samples(&events_dir(), &mut files);
     files.sort();

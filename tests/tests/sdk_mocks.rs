@@ -11,6 +11,7 @@ use serde_json::json;
 use unthrottle::adapters::cloudwatch::PutMetricDataSink;
 use unthrottle::core::config::{AllowList, Env, RunOptions};
 use unthrottle::core::domain::{Action, OnDemandPolicy, ResourceRef};
+use unthrottle::core::error::ErrorKind;
 use unthrottle::core::guards::Growth;
 use unthrottle::core::pipeline::Pipeline;
 use unthrottle::core::plan::SkipReason;
@@ -171,6 +172,11 @@ async fn describe_table_throttled_itself_fails_without_any_write() {
         (Outcome::Failed, Some("describe")),
         "{reports:?}"
     );
+    assert_eq!(
+        (reports[0].error_kind, reports[0].retryable),
+        (Some(ErrorKind::Throttled), Some(true)),
+        "DescribeTable's ThrottlingException keeps its kind from the SDK adapter to the result"
+    );
     assert!(
         reports[0].reason.contains("DescribeTable on orders failed"),
         "{}",
@@ -216,6 +222,8 @@ fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) 
         reason: String::new(),
         code,
         event_id: None,
+        error_kind: None,
+        retryable: None,
     }
 }
 

@@ -16,6 +16,8 @@ fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) 
         reason: String::new(),
         code,
         event_id: None,
+        error_kind: None,
+        retryable: None,
     }
 }
 

@@ -86,25 +86,37 @@ impl DynamoDbLedger {
             .send()
             .await
             .map_err(|e| self.failed("GetItem", &e))?;
-        Ok(item.item().and_then(claim_from))
+        item.item().map(|item| self.claim_from(item)).transpose()
     }
-}
 
-fn claim_from(item: &Item) -> Option<Claim> {
-    Some(Claim {
-        holder: text(item, "holder")?.to_owned(),
-        until: time_from_epoch(item, "until")?,
-    })
-}
+    /// A ledger item without a field it must have is an error: a claim or history entry
+    /// read as absent would let the cooldown or a daily-limit guard pass when it must not.
+    fn malformed(&self, item: &Item, field: &str) -> Error {
+        let sk = text(item, "sk").unwrap_or("?");
+        Error::missing("Query", &format!("ledger table {} item {sk}", self.table), field)
+    }
 
-fn history_from(item: &Item) -> Option<HistoryEntry> {
-    Some(HistoryEntry {
-        at: DateTime::parse_from_rfc3339(text(item, "at")?)
-            .ok()?
-            .with_timezone(&Utc),
-        action: Action::from_stored(text(item, "action")?),
-        event_id: text(item, "event_id")?.to_owned(),
-    })
+    fn claim_from(&self, item: &Item) -> Result<Claim> {
+        Ok(Claim {
+            holder: text(item, "holder")
+                .ok_or_else(|| self.malformed(item, "holder"))?
+                .to_owned(),
+            until: time_from_epoch(item, "until").ok_or_else(|| self.malformed(item, "until"))?,
+        })
+    }
+
+    fn history_from(&self, item: &Item) -> Result<HistoryEntry> {
+        let at = text(item, "at")
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .ok_or_else(|| self.malformed(item, "at (an RFC 3339 time)"))?;
+        Ok(HistoryEntry {
+            at: at.with_timezone(&Utc),
+            action: Action::from_stored(text(item, "action").ok_or_else(|| self.malformed(item, "action"))?),
+            event_id: text(item, "event_id")
+                .ok_or_else(|| self.malformed(item, "event_id"))?
+                .to_owned(),
+        })
+    }
 }
 
 impl Ledger for DynamoDbLedger {
@@ -126,10 +138,12 @@ impl Ledger for DynamoDbLedger {
         let mut view = LedgerView::default();
         for item in &items {
             match text(item, "sk") {
-                Some(CLAIM_SK) => view.claim = claim_from(item),
+                Some(CLAIM_SK) => view.claim = Some(self.claim_from(item)?),
                 Some(sk) if sk.starts_with(HISTORY_PREFIX) => {
-                    view.history
-                        .extend(history_from(item).filter(|entry| entry.at > since));
+                    let entry = self.history_from(item)?;
+                    if entry.at > since {
+                        view.history.push(entry);
+                    }
                 }
                 _ => {}
             }
@@ -174,6 +188,8 @@ impl Ledger for DynamoDbLedger {
             Ok(_) => Ok(Admission::Granted),
             Err(e) if condition_failed(&e) => {
                 // The event stays recorded: it belongs to the incident that holds the claim.
+                // A claim gone by the time it is read was released or expired in between:
+                // cooling down is still the safe answer, and a retry will find it free.
                 let claim = self.current_claim(&ticket.resource).await?.unwrap_or(Claim {
                     holder: "another event".into(),
                     until,

@@ -225,6 +225,16 @@ pub fn on_demand(env: &Env) -> Result<OnDemandPolicy, ConfigError> {
 /// `MAX_ON_DEMAND_SWITCHES_PER_DAY`, at most what AWS allows the service.
 pub fn max_switches_per_day(env: &Env, aws_limit: u32) -> Result<u32, ConfigError> {
     env.parsed(&MAX_ON_DEMAND_SWITCHES_PER_DAY, |n: &u32| *n <= aws_limit)
+        .map_err(|error| match error {
+            ConfigError::Invalid { key, value, .. } => ConfigError::Invalid {
+                key,
+                value,
+                expected: format!(
+                    "a whole number from 0 to {aws_limit}, what AWS allows this service per 24 h"
+                ),
+            },
+            missing => missing,
+        })
 }
 
 /// Settings that shape a run, whatever the service.

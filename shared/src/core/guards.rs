@@ -23,17 +23,19 @@ impl Growth {
         if current >= cap {
             return None;
         }
-        // Rounding to 1e-6 first drops float noise: 100 * 1.1 is 110.00000000000001,
-        // whose ceiling would be 111. A product beyond u64 is simply above any cap.
-        let product = current as f64 * self.factor;
-        let scaled = whole_units(((product * 1e6).round() / 1e6).ceil()).unwrap_or(u64::MAX);
+        // In whole millionths the product is exact: 100 * 1.1 is 110, not the float
+        // 110.00000000000001 whose ceiling would be 111. A product beyond u64, or a factor
+        // that is not a finite number, is simply above any cap.
+        let scaled = whole_units((self.factor * 1e6).round())
+            .and_then(|millionths| current.checked_mul(millionths))
+            .map_or(u64::MAX, |product| product.div_ceil(1_000_000));
         Some(scaled.max(current.saturating_add(self.min_step)).min(cap))
     }
 }
 
 /// A non-negative whole float as an integer, or `None` when it is not one that fits exactly.
 fn whole_units(value: f64) -> Option<u64> {
-    // 2^53: beyond it f64 no longer holds every integer, and no capacity gets near it.
+    // 2^53: beyond it f64 no longer holds every integer.
     const EXACT: f64 = 9_007_199_254_740_992.0;
     if !(0.0..=EXACT).contains(&value) || value.fract() != 0.0 {
         return None;

@@ -110,7 +110,7 @@ where
         let skipped =
             |reason, detail: String| Report::skipped(S::ID, Some(name), event_id.clone(), reason, detail);
         let failed =
-            |kind, error: Error| Report::failed(S::ID, Some(name), event_id.clone(), kind, error.to_string());
+            |kind, error: Error| Report::failed_with(S::ID, Some(name), event_id.clone(), kind, &error);
 
         if let Err(why) = self.service.allow_list().admits(name) {
             return skipped(SkipReason::NotAllowed, why);

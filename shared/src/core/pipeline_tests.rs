@@ -9,7 +9,8 @@ use crate::core::domain::OnDemandPolicy;
 use crate::core::guards::Growth;
 use crate::core::ledger::Claim;
 use crate::core::report::Outcome;
-use crate::dynamodb::{Capacity, DynamoDb, TableChange, TablePolicy};
+use crate::dynamodb::{Capacity, DynamoDb, TableChange};
+use crate::testing::table_policy as policy;
 use crate::testing::*;
 use chrono::Duration;
 
@@ -17,19 +18,6 @@ type Fixture = Pipeline<DynamoDb, FakeTables, MemoryLedger, MemorySnapshots, Rec
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 5).unwrap()
-}
-
-fn policy(on_demand: OnDemandPolicy) -> TablePolicy {
-    TablePolicy {
-        growth: Growth {
-            factor: 2.0,
-            min_step: 1,
-        },
-        max_read: 100,
-        max_write: 100,
-        on_demand,
-        max_switches_per_day: 1,
-    }
 }
 
 fn allow(pattern: &str) -> AllowList {
@@ -178,6 +166,11 @@ async fn a_failed_update_keeps_its_snapshot_and_releases_the_claim() {
     let report = one(&pipeline, put_item("evt-1"), now()).await;
 
     assert_eq!((report.outcome, report.code), (Outcome::Failed, Some("apply")));
+    assert_eq!(
+        (report.error_kind, report.retryable),
+        (Some(ErrorKind::Refused), Some(false)),
+        "the adapter's error kind reaches the result"
+    );
     assert!(
         report.reason.contains("LimitExceededException"),
         "{}",

@@ -6,6 +6,7 @@ use serde_json::Value;
 use strum::IntoStaticStr;
 
 use crate::core::domain::{Action, ServiceId};
+use crate::core::error::{Error, ErrorKind};
 use crate::core::plan::{Proposal, SkipReason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -55,6 +56,12 @@ pub struct Report {
     /// A stable code for machines: the skip reason or the failed step.
     pub code: Option<&'static str>,
     pub event_id: Option<String>,
+    /// For a failure through a port: the kind of error, kept from the adapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    /// For a failure through a port: whether trying again later may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }
 
 impl Report {
@@ -76,6 +83,8 @@ impl Report {
             reason,
             code: None,
             event_id,
+            error_kind: None,
+            retryable: None,
         }
     }
 
@@ -142,6 +151,20 @@ impl Report {
     ) -> Self {
         let mut report = Self::base(Outcome::Failed, service, resource, event_id, detail);
         report.code = Some(failure.code());
+        report
+    }
+
+    /// A step failed through a port: the report keeps the error's kind and its retry answer.
+    pub fn failed_with(
+        service: ServiceId,
+        resource: Option<&str>,
+        event_id: Option<String>,
+        failure: Failure,
+        error: &Error,
+    ) -> Self {
+        let mut report = Self::failed(service, resource, event_id, failure, error.to_string());
+        report.error_kind = Some(error.kind);
+        report.retryable = Some(error.retryable());
         report
     }
 }

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::DynamoDb;
 use super::model::{BillingMode, Capacity, IndexState, TableChange, TableState};
+use super::settings::DynamoDb;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::classify;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::core::domain::Status;
+use crate::core::domain::{Action, Pressure, Status};
+use crate::core::trigger::Target;
 
 /// Read and write capacity units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -14,9 +15,12 @@ pub struct Capacity {
     pub write: u64,
 }
 
+/// A table's capacity mode, serialised as DynamoDB names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BillingMode {
+    #[serde(rename = "PROVISIONED")]
     Provisioned,
+    #[serde(rename = "PAY_PER_REQUEST")]
     OnDemand,
 }
 
@@ -50,4 +54,46 @@ pub enum TableChange {
         indexes: BTreeMap<String, Capacity>,
     },
     SwitchToOnDemand,
+}
+
+/// Raise provisioned read/write capacity of a table and/or its GSIs.
+pub const SCALE_CAPACITY: Action = Action::named("ScaleCapacity");
+
+/// One throttled table: the pressure on the table itself and on each named GSI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableTarget {
+    pub table: String,
+    pub on_table: Pressure,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub on_indexes: BTreeMap<String, Pressure>,
+}
+
+impl TableTarget {
+    pub fn new(table: &str, index: Option<&str>, pressure: Pressure) -> Self {
+        let mut target = TableTarget {
+            table: table.to_owned(),
+            ..TableTarget::default()
+        };
+        match index {
+            Some(index) => {
+                target.on_indexes.insert(index.to_owned(), pressure);
+            }
+            None => target.on_table = pressure,
+        }
+        target
+    }
+}
+
+impl Target for TableTarget {
+    fn resource(&self) -> &str {
+        &self.table
+    }
+
+    fn absorb(&mut self, other: Self) {
+        self.on_table.merge(other.on_table);
+        for (index, pressure) in other.on_indexes {
+            self.on_indexes.entry(index).or_default().merge(pressure);
+        }
+    }
 }

@@ -20,9 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::SCALE_CAPACITY;
-use super::model::{BillingMode, Capacity, TableChange, TableState};
-use super::trigger::TableTarget;
+use super::model::{BillingMode, Capacity, SCALE_CAPACITY, TableChange, TableState, TableTarget};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Pressure, Status};
 use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
 use crate::core::plan::{Decision, Proposal, SkipReason};
@@ -103,10 +101,10 @@ fn switch_to_on_demand(table: &TableState, why: &str) -> Decision<TableChange> {
         action: Action::SWITCH_TO_ON_DEMAND,
         change: TableChange::SwitchToOnDemand,
         before: json!({
-            "billingMode": "PROVISIONED",
+            "billingMode": BillingMode::Provisioned,
             "table": table.capacity,
         }),
-        after: json!({ "billingMode": "PAY_PER_REQUEST" }),
+        after: json!({ "billingMode": BillingMode::OnDemand }),
         why: why.to_owned(),
     })
 }

@@ -6,22 +6,10 @@ use serde_json::json;
 use super::*;
 use crate::core::plan::Hold;
 use crate::testing::provisioned_table;
+use crate::testing::table_policy as policy;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
-}
-
-fn policy(on_demand: OnDemandPolicy) -> TablePolicy {
-    TablePolicy {
-        growth: Growth {
-            factor: 2.0,
-            min_step: 1,
-        },
-        max_read: 100,
-        max_write: 100,
-        on_demand,
-        max_switches_per_day: 1,
-    }
 }
 
 fn on_table(table: &str, pressure: Pressure) -> TableTarget {

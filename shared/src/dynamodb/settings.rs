@@ -1,12 +1,19 @@
-//! The `dynamodb-throttle` function's own settings, read next to the code that uses them.
+//! The `dynamodb-throttle` function as configured: its own variables, how they are read,
+//! and its `Service` impl, the seam into the shared pipeline.
 
-use super::DynamoDb;
 use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
-use super::planner::TablePolicy;
+use super::model::{TableChange, TableState, TableTarget};
+use super::planner::{self, TablePolicy};
+use chrono::{DateTime, Utc};
+
 use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, MIN_STEP, ON_DEMAND, SCALE_FACTOR,
     Variable, positive,
 };
+use crate::core::domain::{HistoryEntry, ServiceId};
+use crate::core::envelope::{Envelope, Triage, TriggerError};
+use crate::core::plan::Decision;
+use crate::core::service::Service;
 
 pub const TABLE_ALLOW: Variable = AllowList::variable(
     "TABLE_ALLOW",
@@ -34,6 +41,47 @@ pub const VARIABLES: &[&Variable] = &[
     &ON_DEMAND,
     &MAX_ON_DEMAND_SWITCHES_PER_DAY,
 ];
+
+/// The `dynamodb-throttle` function, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamoDb {
+    pub policy: TablePolicy,
+    pub allow: AllowList,
+}
+
+impl Service for DynamoDb {
+    const ID: ServiceId = ServiceId {
+        key: "dynamodb",
+        metric_name: "DynamoDB",
+    };
+    const VARIABLES: &'static [&'static Variable] = VARIABLES;
+
+    type Target = TableTarget;
+    type State = TableState;
+    type Change = TableChange;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Self::settings(env)
+    }
+
+    fn allow_list(&self) -> &AllowList {
+        &self.allow
+    }
+
+    fn triage(envelope: &Envelope) -> Result<Triage<TableTarget>, TriggerError> {
+        crate::core::trigger::triage::<Self>(envelope)
+    }
+
+    fn plan(
+        &self,
+        target: &TableTarget,
+        state: &TableState,
+        history: &[HistoryEntry],
+        now: DateTime<Utc>,
+    ) -> Decision<TableChange> {
+        planner::plan(state, target, &self.policy, history, now)
+    }
+}
 
 impl DynamoDb {
     pub fn settings(env: &Env) -> Result<Self, ConfigError> {

@@ -2,53 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::DynamoDb;
+use super::model::TableTarget;
+use super::settings::DynamoDb;
 use crate::core::domain::Pressure;
 use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
 use crate::core::plan::SkipReason;
-use crate::core::trigger::{CallReading, CapacitySignals, Signals, Target};
-
-/// One throttled table: the pressure on the table itself and on each named GSI.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TableTarget {
-    pub table: String,
-    pub on_table: Pressure,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub on_indexes: BTreeMap<String, Pressure>,
-}
-
-impl TableTarget {
-    fn new(table: &str, index: Option<&str>, pressure: Pressure) -> Self {
-        let mut target = TableTarget {
-            table: table.to_owned(),
-            ..TableTarget::default()
-        };
-        match index {
-            Some(index) => {
-                target.on_indexes.insert(index.to_owned(), pressure);
-            }
-            None => target.on_table = pressure,
-        }
-        target
-    }
-}
-
-impl Target for TableTarget {
-    fn resource(&self) -> &str {
-        &self.table
-    }
-
-    fn absorb(&mut self, other: Self) {
-        self.on_table.merge(other.on_table);
-        for (index, pressure) in other.on_indexes {
-            self.on_indexes.entry(index).or_default().merge(pressure);
-        }
-    }
-}
+use crate::core::trigger::{CallReading, CapacitySignals, Signals};
 
 impl CapacitySignals for DynamoDb {
     type Target = TableTarget;

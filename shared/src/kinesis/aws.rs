@@ -9,8 +9,8 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{ScalingType, StreamMode as AwsStreamMode, StreamModeDetails};
 use serde_json::{Value, json};
 
-use super::Kinesis;
 use super::model::{StreamChange, StreamMode, StreamState};
+use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::classify;

@@ -2,9 +2,12 @@
 
 use serde::Serialize;
 
-use crate::core::domain::Status;
+use crate::core::domain::{Action, Pressure, Status};
+use crate::core::trigger::Target;
 
+/// A stream's capacity mode, serialised as Kinesis names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StreamMode {
     Provisioned,
     OnDemand,
@@ -28,4 +31,25 @@ pub enum StreamChange {
     UpdateShardCount { target: u32 },
     /// UpdateStreamMode to ON_DEMAND.
     SwitchToOnDemand,
+}
+
+/// Change a stream's open shard count (UpdateShardCount).
+pub const UPDATE_SHARD_COUNT: Action = Action::named("UpdateShardCount");
+
+/// One throttled stream and the side that throttled (shards serve both sides, so the side
+/// only explains the change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamTarget {
+    pub stream: String,
+    pub pressure: Pressure,
+}
+
+impl Target for StreamTarget {
+    fn resource(&self) -> &str {
+        &self.stream
+    }
+
+    fn absorb(&mut self, other: Self) {
+        self.pressure.merge(other.pressure);
+    }
 }

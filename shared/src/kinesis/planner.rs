@@ -14,10 +14,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::UPDATE_SHARD_COUNT;
 use super::limits::{GROWTH_PER_CALL, MODE_SWITCHES_PER_DAY, SHARD_UPDATES_PER_DAY};
-use super::model::{StreamChange, StreamMode, StreamState};
-use super::trigger::StreamTarget;
+use super::model::{StreamChange, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Status};
 use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
 use crate::core::plan::{Decision, Proposal, SkipReason};
@@ -113,8 +111,8 @@ fn switch_to_on_demand(stream: &StreamState, why: &str) -> Decision<StreamChange
     Decision::Act(Proposal {
         action: Action::SWITCH_TO_ON_DEMAND,
         change: StreamChange::SwitchToOnDemand,
-        before: json!({ "streamMode": "PROVISIONED", "openShards": stream.open_shards }),
-        after: json!({ "streamMode": "ON_DEMAND" }),
+        before: json!({ "streamMode": StreamMode::Provisioned, "openShards": stream.open_shards }),
+        after: json!({ "streamMode": StreamMode::OnDemand }),
         why: why.to_owned(),
     })
 }

@@ -1,11 +1,18 @@
-//! The `kinesis-throttle` function's own settings, read next to the code that uses them.
+//! The `kinesis-throttle` function as configured: its own variables, how they are read,
+//! and its `Service` impl, the seam into the shared pipeline.
 
-use super::Kinesis;
 use super::limits::{MODE_SWITCHES_PER_DAY, SHARDS_PER_STREAM};
-use super::planner::StreamPolicy;
+use super::model::{StreamChange, StreamState, StreamTarget};
+use super::planner::{self, StreamPolicy};
+use chrono::{DateTime, Utc};
+
 use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, ON_DEMAND, SCALE_FACTOR, Variable,
 };
+use crate::core::domain::{HistoryEntry, ServiceId};
+use crate::core::envelope::{Envelope, Triage, TriggerError};
+use crate::core::plan::Decision;
+use crate::core::service::Service;
 
 pub const STREAM_ALLOW: Variable = AllowList::variable(
     "STREAM_ALLOW",
@@ -25,6 +32,47 @@ pub const VARIABLES: &[&Variable] = &[
     &ON_DEMAND,
     &MAX_ON_DEMAND_SWITCHES_PER_DAY,
 ];
+
+/// The `kinesis-throttle` function, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kinesis {
+    pub policy: StreamPolicy,
+    pub allow: AllowList,
+}
+
+impl Service for Kinesis {
+    const ID: ServiceId = ServiceId {
+        key: "kinesis",
+        metric_name: "Kinesis",
+    };
+    const VARIABLES: &'static [&'static Variable] = VARIABLES;
+
+    type Target = StreamTarget;
+    type State = StreamState;
+    type Change = StreamChange;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Self::settings(env)
+    }
+
+    fn allow_list(&self) -> &AllowList {
+        &self.allow
+    }
+
+    fn triage(envelope: &Envelope) -> Result<Triage<StreamTarget>, TriggerError> {
+        crate::core::trigger::triage::<Self>(envelope)
+    }
+
+    fn plan(
+        &self,
+        target: &StreamTarget,
+        state: &StreamState,
+        history: &[HistoryEntry],
+        now: DateTime<Utc>,
+    ) -> Decision<StreamChange> {
+        planner::plan(state, target, &self.policy, history, now)
+    }
+}
 
 impl Kinesis {
     pub fn settings(env: &Env) -> Result<Self, ConfigError> {

@@ -1,32 +1,13 @@
 //! Which stream an event says was throttled.
 
-use serde::Serialize;
-
-use super::Kinesis;
+use super::model::StreamTarget;
+use super::settings::Kinesis;
 use crate::core::domain::Pressure;
 use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
 use crate::core::plan::SkipReason;
-use crate::core::trigger::{CallReading, CapacitySignals, Signals, Target};
+use crate::core::trigger::{CallReading, CapacitySignals, Signals};
 
 const STREAM_RESOURCE_TYPE: &str = "AWS::Kinesis::Stream";
-
-/// One throttled stream and the side that throttled (shards serve both sides, so the side
-/// only explains the change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StreamTarget {
-    pub stream: String,
-    pub pressure: Pressure,
-}
-
-impl Target for StreamTarget {
-    fn resource(&self) -> &str {
-        &self.stream
-    }
-
-    fn absorb(&mut self, other: Self) {
-        self.pressure.merge(other.pressure);
-    }
-}
 
 impl CapacitySignals for Kinesis {
     type Target = StreamTarget;
