@@ -8,13 +8,17 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::core::config::RunOptions;
+use crate::core::domain::{Action, ServiceId};
 use crate::core::domain::{HistoryEntry, OnDemandPolicy, ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{Admission, Claim, LedgerView, Ticket};
+use crate::core::pipeline::Pipeline;
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
-use crate::core::report::Report;
+use crate::core::report::{Outcome, Report};
+use crate::core::service::Service;
 use crate::dynamodb::{BillingMode, Capacity, DynamoDb, IndexState, TableChange, TablePolicy, TableState};
 use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState};
 
@@ -416,4 +420,47 @@ pub fn kinesis_throttle_event(
     event["source"] = json!("aws.kinesis");
     event["detail"]["eventSource"] = json!("kinesis.amazonaws.com");
     event
+}
+
+/// A pipeline around `service` and `resources` with every store in memory: not a dry run,
+/// a 300 s cooldown.
+pub fn in_memory<S: Service, R>(
+    service: S,
+    resources: R,
+) -> Pipeline<S, R, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+    Pipeline {
+        service,
+        resources,
+        ledger: MemoryLedger::default(),
+        snapshots: MemorySnapshots::default(),
+        metrics: RecordedMetrics::default(),
+        options: RunOptions {
+            dry_run: false,
+            cooldown: chrono::Duration::seconds(300),
+        },
+    }
+}
+
+/// A report with only what metrics read: outcome, service, action and code.
+pub fn metric_report(
+    service: ServiceId,
+    resource: &str,
+    outcome: Outcome,
+    action: Option<Action>,
+    code: Option<&'static str>,
+) -> Report {
+    Report {
+        outcome,
+        service,
+        resource: Some(resource.to_owned()),
+        action,
+        before: None,
+        after: None,
+        snapshot: None,
+        reason: String::new(),
+        code,
+        event_id: None,
+        error_kind: None,
+        retryable: None,
+    }
 }

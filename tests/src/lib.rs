@@ -19,9 +19,7 @@ use unthrottle::adapters::ledger::DynamoDbLedger;
 use unthrottle::adapters::snapshots::S3Snapshots;
 use unthrottle::core::config::{CoreSettings, Env};
 use unthrottle::core::pipeline::Pipeline;
-use unthrottle::core::ports::{Apply, Describe, Ledger, Metrics, Snapshots};
 use unthrottle::core::report::Report;
-use unthrottle::core::service::Service;
 use unthrottle::testing::RecordedMetrics;
 
 /// Real clients for the emulated services.
@@ -307,31 +305,16 @@ impl<S: Deploy> World<S> {
         )
     }
 
+    /// Runs one event that names one resource and returns its report.
     pub async fn run(&self, event: Value, now: DateTime<Utc>) -> Report {
-        run_one(&self.pipeline, event, now).await
+        let mut reports = self.pipeline.handle(event, now).await.expect("readable event");
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        reports.remove(0)
     }
 
     pub async fn assert_nothing_written(&self) {
         self.aws.assert_nothing_written(&self.stores).await;
     }
-}
-
-/// Runs one event that names one resource and returns its report.
-pub async fn run_one<S, R, L, N, M>(
-    pipeline: &Pipeline<S, R, L, N, M>,
-    event: Value,
-    now: DateTime<Utc>,
-) -> Report
-where
-    S: Service,
-    R: Describe<S> + Apply<S>,
-    L: Ledger,
-    N: Snapshots,
-    M: Metrics,
-{
-    let mut reports = pipeline.handle(event, now).await.expect("readable event");
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    reports.remove(0)
 }
 
 /// A Kinesis stream as the tests see it once it is ACTIVE.

@@ -6,13 +6,12 @@ use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde_json::json;
 use unthrottle::adapters::cloudwatch::PutMetricDataSink;
-use unthrottle::core::config::{AllowList, Env, RunOptions};
+use unthrottle::core::config::{AllowList, Env};
 use unthrottle::core::domain::{Action, OnDemandPolicy, ResourceRef};
 use unthrottle::core::error::ErrorKind;
-use unthrottle::core::guards::Growth;
 use unthrottle::core::pipeline::Pipeline;
 use unthrottle::core::plan::SkipReason;
 use unthrottle::core::ports::Metrics;
@@ -20,7 +19,10 @@ use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
 use unthrottle::dynamodb::settings::TABLE_ALLOW;
 use unthrottle::dynamodb::{DynamoDb, SCALE_CAPACITY, SdkTables, TablePolicy};
-use unthrottle::testing::{MemoryLedger, MemorySnapshots, RecordedMetrics, dynamodb_throttle_event};
+use unthrottle::testing::{
+    MemoryLedger, MemorySnapshots, RecordedMetrics, dynamodb_throttle_event, in_memory, metric_report,
+    table_policy,
+};
 
 fn http(status: u16, body: serde_json::Value) -> Response {
     Response::new(
@@ -55,29 +57,15 @@ fn aws_error(code: &str, message: &str) -> Response {
 fn pipeline(
     tables: SdkTables,
 ) -> Pipeline<DynamoDb, SdkTables, MemoryLedger, MemorySnapshots, RecordedMetrics> {
-    Pipeline {
-        resources: tables,
-        service: DynamoDb {
-            policy: TablePolicy {
-                growth: Growth {
-                    factor: 2.0,
-                    min_step: 1,
-                },
-                max_read: 1000,
-                max_write: 1000,
-                on_demand: OnDemandPolicy::Never,
-                max_switches_per_day: 1,
-            },
-            allow: AllowList::from_env(&Env::from_fn(|_| None), &TABLE_ALLOW).expect("default allow-list"),
+    let service = DynamoDb {
+        policy: TablePolicy {
+            max_read: 1000,
+            max_write: 1000,
+            ..table_policy(OnDemandPolicy::Never)
         },
-        ledger: MemoryLedger::default(),
-        snapshots: MemorySnapshots::default(),
-        metrics: RecordedMetrics::default(),
-        options: RunOptions {
-            dry_run: false,
-            cooldown: Duration::seconds(300),
-        },
-    }
+        allow: AllowList::from_env(&Env::from_fn(|_| None), &TABLE_ALLOW).expect("default allow-list"),
+    };
+    in_memory(service, tables)
 }
 
 fn orders() -> ResourceRef {
@@ -211,20 +199,7 @@ async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
 }
 
 fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) -> Report {
-    Report {
-        outcome,
-        service: DynamoDb::ID,
-        resource: Some("orders".into()),
-        action,
-        before: None,
-        after: None,
-        snapshot: None,
-        reason: String::new(),
-        code,
-        event_id: None,
-        error_kind: None,
-        retryable: None,
-    }
+    metric_report(DynamoDb::ID, "orders", outcome, action, code)
 }
 
 #[tokio::test]

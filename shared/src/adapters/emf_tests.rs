@@ -5,20 +5,8 @@ use crate::core::domain::Action;
 use crate::core::report::Outcome;
 
 fn report(outcome: Outcome, action: Option<Action>, code: Option<&'static str>) -> Report {
-    Report {
-        outcome,
-        service: <crate::kinesis::Kinesis as crate::core::service::Service>::ID,
-        resource: Some("clickstream".into()),
-        action,
-        before: None,
-        after: None,
-        snapshot: None,
-        reason: String::new(),
-        code,
-        event_id: None,
-        error_kind: None,
-        retryable: None,
-    }
+    let kinesis = <crate::kinesis::Kinesis as crate::core::service::Service>::ID;
+    crate::testing::metric_report(kinesis, "clickstream", outcome, action, code)
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
-use crate::core::config::RunOptions;
 use crate::core::config::{AllowList, Env};
 use crate::core::domain::Action;
 use crate::core::domain::OnDemandPolicy;
@@ -30,20 +29,11 @@ fn allow(pattern: &str) -> AllowList {
 }
 
 fn fixture(tables: FakeTables) -> Fixture {
-    Pipeline {
-        service: DynamoDb {
-            policy: policy(OnDemandPolicy::Allow),
-            allow: allow("*"),
-        },
-        resources: tables,
-        ledger: MemoryLedger::default(),
-        snapshots: MemorySnapshots::default(),
-        metrics: RecordedMetrics::default(),
-        options: RunOptions {
-            dry_run: false,
-            cooldown: Duration::seconds(300),
-        },
-    }
+    let service = DynamoDb {
+        policy: policy(OnDemandPolicy::Allow),
+        allow: allow("*"),
+    };
+    in_memory(service, tables)
 }
 
 fn orders() -> ResourceRef {
@@ -386,28 +376,19 @@ async fn unreadable_events_are_errors_and_counted_as_failures() {
 #[tokio::test]
 async fn a_throttled_stream_is_snapshotted_then_resharded_through_the_same_pipeline() {
     use crate::kinesis::{Kinesis, StreamChange, StreamPolicy};
-    let pipeline = Pipeline {
-        resources: FakeStreams::with(provisioned_stream("clickstream", 2)),
-        service: Kinesis {
-            policy: StreamPolicy {
-                growth: Growth {
-                    factor: 2.0,
-                    min_step: 1,
-                },
-                max_shards: 64,
-                on_demand: OnDemandPolicy::Never,
-                max_switches_per_day: 1,
+    let service = Kinesis {
+        policy: StreamPolicy {
+            growth: Growth {
+                factor: 2.0,
+                min_step: 1,
             },
-            allow: allow("*"),
+            max_shards: 64,
+            on_demand: OnDemandPolicy::Never,
+            max_switches_per_day: 1,
         },
-        ledger: MemoryLedger::default(),
-        snapshots: MemorySnapshots::default(),
-        metrics: RecordedMetrics::default(),
-        options: RunOptions {
-            dry_run: false,
-            cooldown: Duration::seconds(300),
-        },
+        allow: allow("*"),
     };
+    let pipeline = in_memory(service, FakeStreams::with(provisioned_stream("clickstream", 2)));
     let event = kinesis_throttle_event("evt-k", "PutRecords", json!({"streamName": "clickstream"}));
     let reports = pipeline.handle(event.clone(), now()).await.unwrap();
 
