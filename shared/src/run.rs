@@ -4,7 +4,7 @@
 
 use aws_config::SdkConfig;
 use chrono::Utc;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::adapters::cloudwatch::PutMetricDataSink;
@@ -13,8 +13,9 @@ use crate::adapters::ledger::DynamoDbLedger;
 use crate::adapters::snapshots::S3Snapshots;
 use crate::adapters::{ConfiguredMetrics, Deploy, clients};
 use crate::core::config::{CoreSettings, Env, fatal};
+use crate::core::envelope::{Scope, scope_of_arn};
 use crate::core::metrics::MetricsMode;
-use crate::core::pipeline::Pipeline;
+use crate::core::pipeline::{Invocation, InvocationError, Pipeline, verdict};
 
 /// A function as deployed: the SDK adapters behind every port.
 pub type Function<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics>;
@@ -27,10 +28,24 @@ pub async fn run<S: Deploy>() -> Result<(), lambda_runtime::Error> {
     let env = Env::process();
     let core = CoreSettings::from_env(&env).map_err(fatal)?;
     let service = S::from_env(&env).map_err(fatal)?;
+    let local_home = local_home();
     let sdk = clients::load_sdk_config().await;
     // Boxed once at start-up: the served future nests the SDK's deep futures, and its layout
     // would otherwise be computed, past the compiler's depth limit, in every main.
-    Box::pin(serve(function(service, &core, &sdk))).await
+    Box::pin(serve(function(service, &core, &sdk), local_home)).await
+}
+
+/// Where a local run (not on Lambda) acts: `AWS_ACCOUNT_ID` in `AWS_REGION`.
+fn local_home() -> Option<Scope> {
+    let variable = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|value: &String| !value.is_empty())
+    };
+    Some(Scope {
+        account: variable("AWS_ACCOUNT_ID")?,
+        region: variable("AWS_REGION")?,
+    })
 }
 
 /// Builds every client once, for the life of the Lambda execution environment.
@@ -56,15 +71,44 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
 }
 
 /// Serves events until the execution environment is shut down. An event that cannot be
-/// read is returned as an error, so Lambda's retries and on-failure destination keep it for
-/// a human; everything else returns the reports.
-pub async fn serve<S: Deploy>(pipeline: Function<S>) -> Result<(), lambda_runtime::Error> {
+/// read, or whose remediation failed for a reason a retry may fix, is returned as an error
+/// (see `core::pipeline::verdict`), so Lambda's retries and on-failure destination keep it;
+/// everything else returns the reports.
+///
+/// The function acts only in its own account and region, which it reads from its ARN. Outside
+/// Lambda (`cargo lambda watch` passes no real ARN) they come from `AWS_ACCOUNT_ID` and
+/// `AWS_REGION`, which `make invoke` sets; with neither, every event is refused.
+pub async fn serve<S: Deploy>(
+    pipeline: Function<S>,
+    local_home: Option<Scope>,
+) -> Result<(), lambda_runtime::Error> {
     let pipeline = &pipeline;
+    let local_home = &local_home;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        pipeline
-            .handle(event.payload, Utc::now())
-            .await
-            .map_err(lambda_runtime::Error::from)
+        let home = scope_of_arn(&event.context.invoked_function_arn)
+            .or_else(|| local_home.clone())
+            .ok_or_else(|| Diagnostic {
+                error_type: "UnknownHome".to_owned(),
+                error_message: format!(
+                    "cannot tell this function's account and region: its ARN is {:?} and \
+                     AWS_ACCOUNT_ID / AWS_REGION are not both set; unthrottle acts only in its own \
+                     account and region",
+                    event.context.invoked_function_arn
+                ),
+            })?;
+        let invocation = Invocation {
+            id: event.context.request_id.clone(),
+            now: Utc::now(),
+            home,
+        };
+        let handled = pipeline.handle(event.payload, invocation).await;
+        handled
+            .map_err(InvocationError::from)
+            .and_then(verdict)
+            .map_err(|error| Diagnostic {
+                error_type: error.kind().to_owned(),
+                error_message: error.to_string(),
+            })
     }))
     .await
 }

@@ -2,7 +2,7 @@
 //! pipeline's rules are tested fast and without I/O. The emulator tests in `tests/` check
 //! the SDK adapters against the same contracts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -11,11 +11,12 @@ use serde_json::json;
 use crate::core::config::RunOptions;
 use crate::core::domain::{Action, ServiceId};
 use crate::core::domain::{HistoryEntry, OnDemandPolicy, ResourceRef, Status};
+use crate::core::envelope::Scope;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{Admission, Claim, LedgerView, Ticket};
-use crate::core::pipeline::Pipeline;
+use crate::core::pipeline::{Invocation, Pipeline};
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
@@ -33,6 +34,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
         status: Status::Active,
         billing: BillingMode::Provisioned,
         capacity: Capacity { read, write },
+        last_change: None,
         indexes: gsis
             .iter()
             .map(|(gsi, read, write)| IndexState {
@@ -42,6 +44,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
                     read: *read,
                     write: *write,
                 },
+                last_change: None,
             })
             .collect(),
         last_switch_to_on_demand: None,
@@ -71,6 +74,8 @@ pub struct FakeTables {
     updates: Mutex<Vec<(String, TableChange)>>,
     describes: Mutex<u32>,
     fail_updates: Option<Error>,
+    /// Make the change, then answer with this error, as when the response is lost.
+    lose_responses: Option<Error>,
 }
 
 impl FakeTables {
@@ -86,6 +91,12 @@ impl FakeTables {
 
     pub fn failing_updates(mut self, error: Error) -> Self {
         self.fail_updates = Some(error);
+        self
+    }
+
+    /// Every update is made, but its answer is this error (a response lost on the way back).
+    pub fn losing_responses(mut self, error: Error) -> Self {
+        self.lose_responses = Some(error);
         self
     }
 
@@ -154,13 +165,17 @@ impl Apply<DynamoDb> for FakeTables {
             }
         }
         locked(&self.updates).push((table.to_owned(), change.clone()));
-        Ok(())
+        match &self.lose_responses {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 }
 
 #[derive(Default)]
 struct LedgerState {
-    events: HashSet<(String, String)>,
+    /// (event id, resource key) -> the invocation that recorded it.
+    events: HashMap<(String, String), String>,
     claims: HashMap<String, Claim>,
     history: HashMap<String, Vec<HistoryEntry>>,
     writes: u32,
@@ -209,15 +224,16 @@ impl Ledger for MemoryLedger {
 
     async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
         let mut state = locked(&self.state);
-        if !state
-            .events
-            .insert((ticket.event_id.clone(), ticket.resource.key()))
-        {
-            return Ok(Admission::Duplicate);
+        let event = (ticket.event_id.clone(), ticket.resource.key());
+        match state.events.get(&event) {
+            Some(invocation) if *invocation != ticket.invocation => return Ok(Admission::Duplicate),
+            _ => {}
         }
+        state.events.insert(event, ticket.invocation.clone());
         state.writes += 1;
         if let Some(claim) = state.claims.get(&ticket.resource.key())
             && claim.until > ticket.now
+            && claim.invocation.as_ref() != Some(&ticket.invocation)
         {
             return Ok(Admission::CoolingDown(claim.clone()));
         }
@@ -226,6 +242,7 @@ impl Ledger for MemoryLedger {
             Claim {
                 holder: ticket.event_id.clone(),
                 until: ticket.now + ticket.cooldown,
+                invocation: Some(ticket.invocation.clone()),
             },
         );
         state.writes += 1;
@@ -347,6 +364,21 @@ pub fn dynamodb_throttle_event(
     })
 }
 
+/// `event` as if its throttle happened at `time`: the envelope's `time` and, where present,
+/// CloudTrail's `eventTime` and the alarm's state-change time.
+pub fn happened_at(mut event: serde_json::Value, time: DateTime<Utc>) -> serde_json::Value {
+    let text = time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    event["time"] = json!(text);
+    let detail = &mut event["detail"];
+    if detail.get("eventTime").is_some() {
+        detail["eventTime"] = json!(text);
+    }
+    if detail["state"].get("timestamp").is_some() {
+        detail["state"]["timestamp"] = json!(text);
+    }
+    event
+}
+
 /// A provisioned, ACTIVE stream with this many open shards.
 pub fn provisioned_stream(name: &str, open_shards: u32) -> StreamState {
     StreamState {
@@ -437,6 +469,8 @@ pub fn in_memory<S: Service, R>(
         options: RunOptions {
             dry_run: false,
             cooldown: chrono::Duration::seconds(300),
+            max_event_age: None,
+            settle: chrono::Duration::seconds(60),
         },
     }
 }
@@ -462,5 +496,26 @@ pub fn metric_report(
         event_id: None,
         error_kind: None,
         retryable: None,
+    }
+}
+
+/// Where the sample events' resources live: account 123456789012, us-east-1.
+pub fn sample_home() -> Scope {
+    Scope {
+        account: "123456789012".to_owned(),
+        region: "us-east-1".to_owned(),
+    }
+}
+
+/// In tests, a new invocation at a time, in the samples' account and region.
+impl From<DateTime<Utc>> for Invocation {
+    fn from(now: DateTime<Utc>) -> Self {
+        static INVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = INVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Invocation {
+            id: format!("test-invocation-{n}"),
+            now,
+            home: sample_home(),
+        }
     }
 }

@@ -296,13 +296,20 @@ impl<S: Deploy> World<S> {
         }
     }
 
-    /// A sample event of this service, naming this world's resource.
+    /// A sample event of this service, naming this world's resource, as if its throttle
+    /// happened just now (the samples are dated; a late event is one the test makes so).
     pub fn event(&self, sample: &str) -> Value {
-        sample_event(
+        self.event_at(sample, Utc::now())
+    }
+
+    /// A sample event of this service, naming this world's resource, its throttle at `time`.
+    pub fn event_at(&self, sample: &str, time: DateTime<Utc>) -> Value {
+        let event = sample_event(
             &format!("{}/{sample}", self.samples.0),
             self.samples.1,
             &self.name,
-        )
+        );
+        unthrottle::testing::happened_at(event, time)
     }
 
     /// Runs one event that names one resource and returns its report.

@@ -19,7 +19,7 @@ use unthrottle::core::ports::{Apply, Describe, Described};
 use unthrottle::core::report::Outcome;
 use unthrottle::core::service::Service;
 use unthrottle::core::trigger::{self, CallReading, CapacitySignals, Signals, Target};
-use unthrottle::testing::{MemoryLedger, MemorySnapshots, RecordedMetrics};
+use unthrottle::testing::{MemoryLedger, MemorySnapshots, RecordedMetrics, happened_at};
 
 // 1. Its own types: the target an event names, the state a describe returns, the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,12 +50,13 @@ const SET_UNITS: Action = Action::named("SetUnits");
 
 // 2. Its settings: variables declared once, read with the core's readers.
 const WIDGET_ALLOW: Variable = AllowList::variable("WIDGET_ALLOW", "widgets this function may change");
-const MAX_UNITS: Variable = Variable {
-    name: "MAX_UNITS",
-    default: Some("100"),
-    expected: "a whole number of at least 1",
-    meaning: "the most units it gives a widget",
-};
+const MAX_UNITS: Variable = Variable::new(
+    "MAX_UNITS",
+    Some("100"),
+    "a whole number of at least 1",
+    "the most units it gives a widget",
+)
+.at_least("1");
 
 struct Widgets {
     growth: Growth,
@@ -105,7 +106,7 @@ impl Service for Widgets {
     fn from_env(env: &Env) -> std::result::Result<Self, ConfigError> {
         Ok(Self {
             growth: growth(env, None)?,
-            max_units: env.parsed(&MAX_UNITS, |n: &u64| *n >= 1)?,
+            max_units: env.number(&MAX_UNITS)?,
             allow: AllowList::from_env(env, &WIDGET_ALLOW)?,
         })
     }
@@ -116,6 +117,10 @@ impl Service for Widgets {
 
     fn triage(envelope: &Envelope) -> std::result::Result<Triage<WidgetTarget>, TriggerError> {
         trigger::triage::<Self>(envelope)
+    }
+
+    fn applied(state: &WidgetState, change: &SetUnits) -> bool {
+        state.units == change.0
     }
 
     fn plan(
@@ -230,8 +235,12 @@ async fn a_third_service_built_from_the_recipe_heals_through_the_shared_pipeline
     // The core's cooldown, duplicate handling and trigger checks apply to it unchanged.
     let again = pipeline.handle(throttled("w-1", "gear"), now).await.unwrap();
     assert_eq!(again[0].code, Some("duplicate"));
+    let an_hour_later = now + chrono::Duration::hours(1);
     let later = pipeline
-        .handle(throttled("w-2", "gear"), now + chrono::Duration::hours(1))
+        .handle(
+            happened_at(throttled("w-2", "gear"), an_hour_later),
+            an_hour_later,
+        )
         .await
         .unwrap();
     assert_eq!(later[0].outcome, Outcome::Remediated, "{later:?}");

@@ -180,7 +180,7 @@ async fn at_the_cap_the_table_switches_to_on_demand_once_per_day() {
     world.aws.wait_active(&world.name).await;
     let second = world
         .run(
-            world.event("alarm-write-throttle-events.json"),
+            world.event_at("alarm-write-throttle-events.json", start + Duration::hours(1)),
             start + Duration::hours(1),
         )
         .await;
@@ -300,14 +300,16 @@ async fn the_same_event_delivered_twice_changes_the_table_once() {
 
     let first = world.run(event.clone(), start).await;
     world.aws.wait_active(&world.name).await;
-    // Re-delivered after the cooldown, so only the event record can stop it.
-    let again = world.run(event, start + Duration::minutes(30)).await;
+    // Re-delivered during the cooldown: the claim is this event's.
+    let during = world.run(event.clone(), start + Duration::minutes(1)).await;
+    // Re-delivered after the cooldown: the throttle is from before the change it caused.
+    let after = world.run(event, start + Duration::minutes(30)).await;
 
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
     assert_eq!(
-        (again.outcome, again.code),
-        (Outcome::Skipped, Some("duplicate")),
-        "{again:?}"
+        (during.code, after.code),
+        (Some("duplicate"), Some("stale")),
+        "{during:?} {after:?}"
     );
     assert_eq!(world.capacity().await, (5, 10));
     assert_eq!(world.aws.object_keys(&world.stores.bucket).await.len(), 1);
@@ -435,4 +437,50 @@ async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
         world.aws.object_keys(&world.stores.bucket).await.is_empty(),
         "no snapshot"
     );
+}
+
+#[tokio::test]
+async fn the_ledger_grants_a_repeated_write_of_the_same_invocation_and_nothing_else() {
+    use unthrottle::core::domain::ResourceRef;
+    use unthrottle::core::ledger::{Admission, Ticket};
+    use unthrottle::core::ports::Ledger;
+    use unthrottle::core::service::Service;
+
+    let world = world(&[]).await;
+    let ledger = world.aws.ledger(&world.stores.ledger);
+    let ticket = Ticket {
+        resource: ResourceRef {
+            service: DynamoDb::ID,
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            name: world.name.clone(),
+        },
+        event_id: "evt-1".into(),
+        invocation: "request-1".into(),
+        now: Utc::now(),
+        cooldown: Duration::seconds(300),
+    };
+    // The SDK retrying both conditional writes after their answers were lost.
+    assert_eq!(ledger.admit(&ticket).await.expect("admit"), Admission::Granted);
+    assert_eq!(
+        ledger.admit(&ticket).await.expect("admit again"),
+        Admission::Granted
+    );
+    let redelivery = Ticket {
+        invocation: "request-2".into(),
+        ..ticket.clone()
+    };
+    assert_eq!(
+        ledger.admit(&redelivery).await.expect("admit"),
+        Admission::Duplicate
+    );
+    let other_event = Ticket {
+        event_id: "evt-2".into(),
+        invocation: "request-3".into(),
+        ..ticket
+    };
+    assert!(matches!(
+        ledger.admit(&other_event).await.expect("admit"),
+        Admission::CoolingDown(claim) if claim.holder == "evt-1"
+    ));
 }

@@ -2,13 +2,17 @@
 //! itself refuses more than 2x per call and non-ACTIVE streams),
 //! dynalite (the ledger) and moto (S3). Each test owns its stream, ledger and bucket.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use integration_tests::{StreamView, expected_skips, sample_event, unique};
 use serde_json::{Value, json};
 use unthrottle::core::report::Outcome;
 use unthrottle::kinesis::Kinesis;
+use unthrottle::testing::happened_at;
 
 type World = integration_tests::World<Kinesis>;
+
+/// Between two incidents of one stream: past the cooldown (300 s) and the settle margin.
+const INCIDENT_GAP: Duration = Duration::seconds(400);
 
 async fn world(settings: &[(&str, &str)]) -> World {
     World::new(("kinesis", "clickstream"), settings).await
@@ -16,14 +20,15 @@ async fn world(settings: &[(&str, &str)]) -> World {
 
 /// What these tests do and read back with Kinesis.
 trait StreamWorld {
-    fn fresh_event(&self, sample: &str, id: &str) -> Value;
+    fn fresh_event(&self, sample: &str, id: &str, time: DateTime<Utc>) -> Value;
     async fn view(&self) -> StreamView;
 }
 
 impl StreamWorld for World {
-    /// The sample with its own event id, so it is a new delivery to the ledger.
-    fn fresh_event(&self, sample: &str, id: &str) -> Value {
-        let mut event = self.event(sample);
+    /// The sample with its own event id, so it is a new delivery to the ledger, its
+    /// throttle at `time`.
+    fn fresh_event(&self, sample: &str, id: &str, time: DateTime<Utc>) -> Value {
+        let mut event = self.event_at(sample, time);
         event["id"] = json!(format!("envelope-{id}"));
         if event["detail"]["eventID"].is_string() {
             event["detail"]["eventID"] = json!(id);
@@ -82,20 +87,25 @@ async fn a_write_throttle_doubles_a_two_shard_stream_after_a_snapshot() {
 
 #[tokio::test]
 async fn a_stream_arn_event_and_an_alarm_heal_the_stream_they_name() {
-    let world = world(&[("COOLDOWN_SECONDS", "0")]).await;
+    let world = world(&[]).await;
     world.aws.create_stream(&world.name, 1).await;
     let start = Utc::now();
 
     let by_arn = world
-        .run(world.event("cloudtrail-putrecords-stream-arn.json"), start)
+        .run(
+            world.event_at("cloudtrail-putrecords-stream-arn.json", start),
+            start,
+        )
         .await;
     assert_eq!(by_arn.outcome, Outcome::Remediated, "{by_arn:?}");
     assert_eq!(world.view().await, provisioned(2));
 
+    // A new incident: after the cooldown, and its throttle after the change settled.
+    let later = start + INCIDENT_GAP;
     let alarm = world
         .run(
-            world.event("alarm-write-provisioned-throughput-exceeded.json"),
-            start + Duration::seconds(1),
+            world.event_at("alarm-write-provisioned-throughput-exceeded.json", later),
+            later,
         )
         .await;
     assert_eq!(alarm.outcome, Outcome::Remediated, "{alarm:?}");
@@ -104,23 +114,24 @@ async fn a_stream_arn_event_and_an_alarm_heal_the_stream_they_name() {
 
 #[tokio::test]
 async fn max_shards_is_respected_and_then_holds_at_the_cap() {
-    let world = world(&[("MAX_SHARDS", "3"), ("COOLDOWN_SECONDS", "0")]).await;
+    let world = world(&[("MAX_SHARDS", "3")]).await;
     world.aws.create_stream(&world.name, 2).await;
     let start = Utc::now();
 
     let first = world
         .run(
-            world.fresh_event("cloudtrail-putrecord-throttled.json", "cap-1"),
+            world.fresh_event("cloudtrail-putrecord-throttled.json", "cap-1", start),
             start,
         )
         .await;
     assert_eq!(first.after, Some(json!({"openShards": 3})), "{first:?}");
     assert_eq!(world.view().await, provisioned(3));
 
+    let later = start + INCIDENT_GAP;
     let second = world
         .run(
-            world.fresh_event("cloudtrail-putrecord-throttled.json", "cap-2"),
-            start + Duration::seconds(5),
+            world.fresh_event("cloudtrail-putrecord-throttled.json", "cap-2", later),
+            later,
         )
         .await;
     assert_eq!(
@@ -153,19 +164,21 @@ async fn at_the_cap_with_on_demand_allowed_the_stream_switches_mode() {
 
 #[tokio::test]
 async fn the_eleventh_update_in_a_day_is_skipped_by_our_guard_before_aws_refuses() {
-    // One shard more each time (1 -> 11), each event its own incident (no cooldown).
-    let world = world(&[("SCALE_FACTOR", "1.01"), ("COOLDOWN_SECONDS", "0")]).await;
+    // One shard more each time (1 -> 11), each event its own incident, all within 24 h.
+    let world = world(&[("SCALE_FACTOR", "1.01")]).await;
     world.aws.create_stream(&world.name, 1).await;
     let start = Utc::now();
 
     for n in 1..=10 {
-        let event = world.fresh_event("cloudtrail-putrecord-throttled.json", &format!("update-{n}"));
-        let report = world.run(event, start + Duration::seconds(n)).await;
+        let at = start + INCIDENT_GAP * n;
+        let event = world.fresh_event("cloudtrail-putrecord-throttled.json", &format!("update-{n}"), at);
+        let report = world.run(event, at).await;
         assert_eq!(report.outcome, Outcome::Remediated, "update {n}: {report:?}");
-        assert_eq!(world.view().await, provisioned(1 + n as i32));
+        assert_eq!(world.view().await, provisioned(1 + n));
     }
-    let eleventh = world.fresh_event("cloudtrail-putrecord-throttled.json", "update-11");
-    let report = world.run(eleventh, start + Duration::seconds(11)).await;
+    let at = start + INCIDENT_GAP * 11;
+    let eleventh = world.fresh_event("cloudtrail-putrecord-throttled.json", "update-11", at);
+    let report = world.run(eleventh, at).await;
     assert_eq!(
         (report.outcome, report.code),
         (Outcome::Skipped, Some("daily-limit")),
@@ -219,7 +232,7 @@ async fn updating_and_on_demand_streams_are_skipped_without_any_write() {
         "clickstream",
         &on_demand,
     );
-    let report = world.run(event, Utc::now()).await;
+    let report = world.run(happened_at(event, Utc::now()), Utc::now()).await;
     assert_eq!(
         (report.outcome, report.code),
         (Outcome::Skipped, Some("already-on-demand")),
@@ -264,13 +277,14 @@ async fn the_same_event_delivered_twice_changes_the_stream_once() {
 
     let first = world.run(event.clone(), start).await;
     world.view().await;
-    let again = world.run(event, start + Duration::minutes(30)).await;
+    let during = world.run(event.clone(), start + Duration::minutes(1)).await;
+    let after = world.run(event, start + Duration::minutes(30)).await;
 
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
     assert_eq!(
-        (again.outcome, again.code),
-        (Outcome::Skipped, Some("duplicate")),
-        "{again:?}"
+        (during.code, after.code),
+        (Some("duplicate"), Some("stale")),
+        "{during:?} {after:?}"
     );
     assert_eq!(world.view().await, provisioned(4));
 }

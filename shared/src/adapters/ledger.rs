@@ -102,6 +102,7 @@ impl DynamoDbLedger {
                 .ok_or_else(|| self.malformed(item, "holder"))?
                 .to_owned(),
             until: time_from_epoch(item, "until").ok_or_else(|| self.malformed(item, "until"))?,
+            invocation: text(item, "invocation").map(str::to_owned),
         })
     }
 
@@ -160,7 +161,9 @@ impl Ledger for DynamoDbLedger {
             .item("sk", s(ticket.resource.key()))
             .item("at", s(ticket.now.to_rfc3339_opts(SecondsFormat::Millis, true)))
             .item("expires_at", epoch(ticket.now + event_retention()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("invocation", s(&ticket.invocation))
+            .condition_expression("attribute_not_exists(pk) OR invocation = :me")
+            .expression_attribute_values(":me", s(&ticket.invocation))
             .send()
             .await;
         match seen {
@@ -179,9 +182,11 @@ impl Ledger for DynamoDbLedger {
             .item("holder", s(&ticket.event_id))
             .item("until", epoch(until))
             .item("expires_at", epoch(until + rolling_day()))
-            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
+            .item("invocation", s(&ticket.invocation))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :now OR invocation = :me")
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":now", epoch(ticket.now))
+            .expression_attribute_values(":me", s(&ticket.invocation))
             .send()
             .await;
         match claimed {
@@ -193,6 +198,7 @@ impl Ledger for DynamoDbLedger {
                 let claim = self.current_claim(&ticket.resource).await?.unwrap_or(Claim {
                     holder: "another event".into(),
                     until,
+                    invocation: None,
                 });
                 Ok(Admission::CoolingDown(claim))
             }

@@ -27,6 +27,41 @@ pub struct Variable {
     pub expected: &'static str,
     /// What it is for, in a few words.
     pub meaning: &'static str,
+    /// The least and the most a number may be, as written in template.yaml's `MinValue` and
+    /// `MaxValue` (a test holds the two to the same bounds).
+    pub min: Option<&'static str>,
+    pub max: Option<&'static str>,
+}
+
+impl Variable {
+    pub const fn new(
+        name: &'static str,
+        default: Option<&'static str>,
+        expected: &'static str,
+        meaning: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            default,
+            expected,
+            meaning,
+            min: None,
+            max: None,
+        }
+    }
+
+    /// A number of at least `min`.
+    pub const fn at_least(mut self, min: &'static str) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    /// A number from `min` to `max`, both included.
+    pub const fn between(mut self, min: &'static str, max: &'static str) -> Self {
+        self.min = Some(min);
+        self.max = Some(max);
+        self
+    }
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -100,6 +135,22 @@ impl<'a> Env<'a> {
         if valid(&value) { Ok(value) } else { Err(invalid()) }
     }
 
+    /// A number within the variable's `min` and `max` (its default when unset).
+    pub fn number<T: FromStr + PartialOrd>(&self, variable: &Variable) -> Result<T, ConfigError> {
+        let bound = |text: Option<&str>| text.and_then(|text| text.parse::<T>().ok());
+        let (min, max) = (bound(variable.min), bound(variable.max));
+        // A bound that does not parse as T refuses every value: a declaration error that the
+        // defaults test catches.
+        self.parsed(variable, |value: &T| {
+            variable
+                .min
+                .is_none_or(|_| min.as_ref().is_some_and(|min| value >= min))
+                && variable
+                    .max
+                    .is_none_or(|_| max.as_ref().is_some_and(|max| value <= max))
+        })
+    }
+
     pub fn flag(&self, variable: &Variable) -> Result<bool, ConfigError> {
         self.parsed(variable, |_: &Flag| true).map(|flag| flag.0)
     }
@@ -123,53 +174,63 @@ fn anything<T>(_: &T) -> bool {
     true
 }
 
-/// At least 1.
-pub fn positive<T: PartialOrd + From<u8>>(value: &T) -> bool {
-    *value >= T::from(1)
-}
-
-pub const SNAPSHOT_BUCKET: Variable = Variable {
-    name: "SNAPSHOT_BUCKET",
-    default: None,
-    expected: "an S3 bucket name",
-    meaning: "the S3 bucket that receives pre-change snapshots",
-};
-pub const LEDGER_TABLE: Variable = Variable {
-    name: "LEDGER_TABLE",
-    default: None,
-    expected: "a DynamoDB table name",
-    meaning: "the DynamoDB table that holds claims and history",
-};
-pub const METRIC_NAMESPACE: Variable = Variable {
-    name: "METRIC_NAMESPACE",
-    default: Some("Unthrottle"),
-    expected: "a CloudWatch namespace (1-255 characters, not starting with AWS/)",
-    meaning: "the CloudWatch namespace of the AutoFix, Skipped and Failed metrics",
-};
-pub const METRICS_MODE: Variable = Variable {
-    name: "METRICS_MODE",
-    default: Some("emf"),
-    expected: "emf or put-metric-data",
-    meaning: "how metrics leave the function: EMF log lines, or PutMetricData calls",
-};
-pub const DRY_RUN: Variable = Variable {
-    name: "DRY_RUN",
-    default: Some("false"),
-    expected: "true or false",
-    meaning: "plan and report, change and write nothing",
-};
-pub const COOLDOWN_SECONDS: Variable = Variable {
-    name: "COOLDOWN_SECONDS",
-    default: Some("300"),
-    expected: "whole seconds from 0 to 86400",
-    meaning: "how long a resource stays claimed after a change: the length of one incident",
-};
-pub const S3_FORCE_PATH_STYLE: Variable = Variable {
-    name: "S3_FORCE_PATH_STYLE",
-    default: Some("false"),
-    expected: "true or false",
-    meaning: "path-style S3 addressing, for S3 emulators on 127.0.0.1",
-};
+pub const SNAPSHOT_BUCKET: Variable = Variable::new(
+    "SNAPSHOT_BUCKET",
+    None,
+    "an S3 bucket name",
+    "the S3 bucket that receives pre-change snapshots",
+);
+pub const LEDGER_TABLE: Variable = Variable::new(
+    "LEDGER_TABLE",
+    None,
+    "a DynamoDB table name",
+    "the DynamoDB table that holds claims and history",
+);
+pub const METRIC_NAMESPACE: Variable = Variable::new(
+    "METRIC_NAMESPACE",
+    Some("Unthrottle"),
+    "a CloudWatch namespace (1-255 characters, not starting with AWS/)",
+    "the CloudWatch namespace of the AutoFix, Skipped and Failed metrics",
+);
+pub const METRICS_MODE: Variable = Variable::new(
+    "METRICS_MODE",
+    Some("emf"),
+    "emf or put-metric-data",
+    "how metrics leave the function: EMF log lines, or PutMetricData calls",
+);
+pub const DRY_RUN: Variable = Variable::new(
+    "DRY_RUN",
+    Some("false"),
+    "true or false",
+    "plan and report, change and write nothing",
+);
+pub const COOLDOWN_SECONDS: Variable = Variable::new(
+    "COOLDOWN_SECONDS",
+    Some("300"),
+    "whole seconds from 60 to 86400",
+    "how long a resource stays claimed after a change: the length of one incident",
+)
+.between("60", "86400");
+pub const MAX_EVENT_AGE_SECONDS: Variable = Variable::new(
+    "MAX_EVENT_AGE_SECONDS",
+    Some("3600"),
+    "whole seconds from 0 to 86400 (0: no limit)",
+    "events older than this are skipped as too-old: late deliveries describe a past incident",
+)
+.between("0", "86400");
+pub const SETTLE_SECONDS: Variable = Variable::new(
+    "SETTLE_SECONDS",
+    Some("60"),
+    "whole seconds from 0 to 3600",
+    "an event from before the resource's last change plus this margin is skipped as stale",
+)
+.between("0", "3600");
+pub const S3_FORCE_PATH_STYLE: Variable = Variable::new(
+    "S3_FORCE_PATH_STYLE",
+    Some("false"),
+    "true or false",
+    "path-style S3 addressing, for S3 emulators on 127.0.0.1",
+);
 
 /// The variables every function reads.
 pub const CORE_VARIABLES: &[&Variable] = &[
@@ -179,40 +240,44 @@ pub const CORE_VARIABLES: &[&Variable] = &[
     &METRICS_MODE,
     &DRY_RUN,
     &COOLDOWN_SECONDS,
+    &MAX_EVENT_AGE_SECONDS,
+    &SETTLE_SECONDS,
     &S3_FORCE_PATH_STYLE,
 ];
 
-pub const SCALE_FACTOR: Variable = Variable {
-    name: "SCALE_FACTOR",
-    default: Some("2.0"),
-    expected: "a number above 1 and at most 10, e.g. 2.0",
-    meaning: "each step multiplies the throttled capacity by this",
-};
-pub const MIN_STEP: Variable = Variable {
-    name: "MIN_STEP",
-    default: Some("1"),
-    expected: "a whole number of at least 1",
-    meaning: "each step adds at least this many units",
-};
-pub const ON_DEMAND: Variable = Variable {
-    name: "ON_DEMAND",
-    default: Some("never"),
-    expected: "never, allow or prefer",
-    meaning: "switch to on-demand: never, at the cap (allow), or on the first throttle (prefer)",
-};
-pub const MAX_ON_DEMAND_SWITCHES_PER_DAY: Variable = Variable {
-    name: "MAX_ON_DEMAND_SWITCHES_PER_DAY",
-    default: Some("1"),
-    expected: "0 to 4 for tables, 0 to 2 for streams (AWS allows 4 switches to on-demand per table per 24 h, 2 mode changes per stream)",
-    meaning: "switches to on-demand allowed per resource per rolling 24 h",
-};
+pub const SCALE_FACTOR: Variable = Variable::new(
+    "SCALE_FACTOR",
+    Some("2.0"),
+    "a number from 1.01 to 10, e.g. 2.0",
+    "each step multiplies the throttled capacity by this",
+)
+.between("1.01", "10");
+pub const MIN_STEP: Variable = Variable::new(
+    "MIN_STEP",
+    Some("1"),
+    "a whole number of at least 1",
+    "each step adds at least this many units",
+)
+.at_least("1");
+pub const ON_DEMAND: Variable = Variable::new(
+    "ON_DEMAND",
+    Some("never"),
+    "never, allow or prefer",
+    "switch to on-demand: never, at the cap (allow), or on the first throttle (prefer)",
+);
+pub const MAX_ON_DEMAND_SWITCHES_PER_DAY: Variable = Variable::new(
+    "MAX_ON_DEMAND_SWITCHES_PER_DAY",
+    Some("1"),
+    "0 to 4 for tables, 0 to 2 for streams (AWS allows 4 switches to on-demand per table per 24 h, 2 mode changes per stream)",
+    "switches to on-demand allowed per resource per rolling 24 h",
+);
 
 /// `SCALE_FACTOR` and, when a service reads it, `MIN_STEP`.
 pub fn growth(env: &Env, min_step: Option<&Variable>) -> Result<Growth, ConfigError> {
     Ok(Growth {
-        factor: env.parsed(&SCALE_FACTOR, |f: &f64| f.is_finite() && *f > 1.0 && *f <= 10.0)?,
+        factor: env.number(&SCALE_FACTOR)?,
         min_step: match min_step {
-            Some(variable) => env.parsed(variable, positive)?,
+            Some(variable) => env.number(variable)?,
             None => 1,
         },
     })
@@ -244,6 +309,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// How long a resource stays claimed after a change: the length of one incident.
     pub cooldown: Duration,
+    /// Events older than this are skipped; `None`: no limit.
+    pub max_event_age: Option<Duration>,
+    /// An event from before the resource's last change plus this is stale.
+    pub settle: Duration,
 }
 
 /// Settings every function shares.
@@ -269,9 +338,11 @@ impl CoreSettings {
             metrics_mode: env.parsed(&METRICS_MODE, anything)?,
             run: RunOptions {
                 dry_run: env.flag(&DRY_RUN)?,
-                cooldown: Duration::seconds(
-                    env.parsed(&COOLDOWN_SECONDS, |s: &i64| (0..=86_400).contains(s))?,
-                ),
+                cooldown: Duration::seconds(env.number(&COOLDOWN_SECONDS)?),
+                max_event_age: Some(env.number::<i64>(&MAX_EVENT_AGE_SECONDS)?)
+                    .filter(|seconds| *seconds > 0)
+                    .map(Duration::seconds),
+                settle: Duration::seconds(env.number(&SETTLE_SECONDS)?),
             },
             s3_force_path_style: env.flag(&S3_FORCE_PATH_STYLE)?,
         })
@@ -288,12 +359,7 @@ pub struct AllowList {
 impl AllowList {
     /// An allow-list variable: a glob whose default is `*`.
     pub const fn variable(name: &'static str, meaning: &'static str) -> Variable {
-        Variable {
-            name,
-            default: Some("*"),
-            expected: "a glob such as `orders-*`",
-            meaning,
-        }
+        Variable::new(name, Some("*"), "a glob such as `orders-*`", meaning)
     }
 
     pub fn from_env(env: &Env, variable: &Variable) -> Result<Self, ConfigError> {

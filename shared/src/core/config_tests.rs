@@ -93,6 +93,11 @@ fn invalid_core_values_say_what_is_expected() {
         CoreSettings::from_env,
         &[
             ("COOLDOWN_SECONDS", "-5"),
+            ("COOLDOWN_SECONDS", "0"),
+            ("COOLDOWN_SECONDS", "59"),
+            ("MAX_EVENT_AGE_SECONDS", "-1"),
+            ("MAX_EVENT_AGE_SECONDS", "86401"),
+            ("SETTLE_SECONDS", "3601"),
             ("COOLDOWN_SECONDS", "90000"),
             ("DRY_RUN", "maybe"),
             ("METRICS_MODE", "statsd"),

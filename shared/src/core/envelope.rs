@@ -48,8 +48,12 @@ pub struct Incident {
     /// The id used for idempotency: CloudTrail's `eventID` (stable even if CloudTrail
     /// delivers a call twice), else the EventBridge envelope id (stable across retries).
     pub event_id: String,
+    /// Where the resources named live, unless a target's own ARN says otherwise: CloudTrail's
+    /// `recipientAccountId` / `awsRegion`, else the envelope's.
     pub account: String,
     pub region: String,
+    /// When the throttle happened: CloudTrail's `eventTime`, else the alarm's state-change
+    /// time, else the envelope's `time`.
     pub time: DateTime<Utc>,
     pub origin: Origin,
 }
@@ -167,9 +171,12 @@ impl Envelope {
     pub fn api_call_incident(&self, call: &ApiCallDetail, error_code: &str) -> Incident {
         Incident {
             event_id: call.event_id.clone().unwrap_or_else(|| self.id.clone()),
-            account: self.account.clone(),
-            region: self.region.clone(),
-            time: self.time,
+            account: call
+                .recipient_account_id
+                .clone()
+                .unwrap_or_else(|| self.account.clone()),
+            region: call.aws_region.clone().unwrap_or_else(|| self.region.clone()),
+            time: call.event_time.unwrap_or(self.time),
             origin: Origin::ApiCall {
                 event_source: call.event_source.clone(),
                 event_name: call.event_name.clone(),
@@ -183,7 +190,7 @@ impl Envelope {
             event_id: self.id.clone(),
             account: self.account.clone(),
             region: self.region.clone(),
-            time: self.time,
+            time: alarm.state.changed_at().unwrap_or(self.time),
             origin: Origin::Alarm {
                 alarm_name: alarm.alarm_name.clone(),
             },
@@ -205,6 +212,14 @@ pub struct ApiCallDetail {
     pub event_id: Option<String>,
     #[serde(default)]
     pub request_parameters: Option<Value>,
+    /// When the call was made: the time the throttle describes.
+    #[serde(default)]
+    pub event_time: Option<DateTime<Utc>>,
+    /// The account the call was made in (CloudTrail's recipient).
+    #[serde(default)]
+    pub recipient_account_id: Option<String>,
+    #[serde(default)]
+    pub aws_region: Option<String>,
     /// The resources CloudTrail says the call touched.
     #[serde(default)]
     pub resources: Vec<TrailResource>,
@@ -265,6 +280,20 @@ pub struct AlarmDetail {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AlarmState {
     pub value: String,
+    /// When the alarm changed state, as CloudWatch writes it (`2026-11-20T10:15:02.488+0000`).
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+impl AlarmState {
+    /// The state-change time, when it is readable.
+    pub fn changed_at(&self) -> Option<DateTime<Utc>> {
+        let text = self.timestamp.as_deref()?;
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+            .ok()
+            .map(|at| at.with_timezone(&Utc))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -310,6 +339,32 @@ impl AlarmDetail {
             .map(|stat| &stat.metric)
             .filter(move |metric| metric.namespace == namespace)
     }
+}
+
+/// Where a resource lives, or where the function runs: an account and a region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.account, self.region)
+    }
+}
+
+/// The account and region an ARN names (`arn:aws:dynamodb:us-east-1:123456789012:table/t`);
+/// `None` for a plain name or an ARN without both.
+pub fn scope_of_arn(value: &str) -> Option<Scope> {
+    let mut parts = value.strip_prefix("arn:")?.splitn(5, ':');
+    let (_partition, _service) = (parts.next()?, parts.next()?);
+    let region = parts.next().filter(|r| !r.is_empty())?;
+    let account = parts.next().filter(|a| !a.is_empty())?;
+    Some(Scope {
+        account: account.to_owned(),
+        region: region.to_owned(),
+    })
 }
 
 /// The resource name in an ARN such as `arn:aws:dynamodb:us-east-1:123:table/orders`

@@ -16,6 +16,8 @@ use crate::core::domain::{HistoryEntry, ResourceRef};
 pub struct Claim {
     pub holder: String,
     pub until: DateTime<Utc>,
+    /// The invocation that took it; absent on records written before it was kept.
+    pub invocation: Option<String>,
 }
 
 /// What the ledger knows about one resource: its claim and its last day of changes.
@@ -30,6 +32,9 @@ pub struct LedgerView {
 pub struct Ticket {
     pub resource: ResourceRef,
     pub event_id: String,
+    /// The invocation asking (Lambda's request id): a write it repeats (the SDK retrying
+    /// after a lost response) finds its own record and is granted again, not refused.
+    pub invocation: String,
     pub now: DateTime<Utc>,
     pub cooldown: Duration,
 }

@@ -9,19 +9,97 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::core::config::RunOptions;
 use crate::core::domain::{HistoryEntry, ResourceRef};
-use crate::core::envelope::{Envelope, Incident, Triage, TriggerError};
+use crate::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::ledger::{Admission, Ticket};
 use crate::core::plan::{Decision, Proposal, SkipReason};
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, OPT_OUT_TAG, Snapshots};
-use crate::core::report::{Failure, Report};
+use crate::core::report::{Failure, Outcome, Report};
 use crate::core::service::Service;
 use crate::core::snapshot::Snapshot;
 use crate::core::trigger::Target;
+
+/// Why an invocation goes back to Lambda as an error. Lambda then retries it (asynchronous
+/// invocations, twice by default), and what still fails reaches the on-failure destination
+/// and the Errors alarm.
+#[derive(Debug, Error)]
+pub enum InvocationError {
+    /// The event cannot be read; no retry will help, but a human must see it.
+    #[error(transparent)]
+    Unreadable(#[from] TriggerError),
+    /// A step failed for a reason a retry may fix (throttled, 5xx, timeout, busy resource).
+    #[error("a retry may heal what failed: {0}")]
+    Retryable(String),
+}
+
+impl InvocationError {
+    /// A short, stable name for the kind of error (Lambda's `errorType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InvocationError::Unreadable(_) => "UnreadableEvent",
+            InvocationError::Retryable(_) => "RetryableFailure",
+        }
+    }
+}
+
+/// What the handler returns for a handled event: the reports, unless one failed for a
+/// reason a retry may fix, which makes the whole invocation an error so Lambda retries it.
+/// The retry is safe: a failed change released its claim, and the resources the event
+/// already healed hold the claim of this event, so they are skipped as `duplicate`.
+pub fn verdict(reports: Vec<Report>) -> Result<Vec<Report>, InvocationError> {
+    let retryable: Vec<String> = reports
+        .iter()
+        .filter(|report| report.outcome == Outcome::Failed && report.retryable == Some(true))
+        .map(|report| {
+            format!(
+                "{} {}: {}",
+                report.service,
+                report.resource.as_deref().unwrap_or("-"),
+                report.reason
+            )
+        })
+        .collect();
+    if retryable.is_empty() {
+        Ok(reports)
+    } else {
+        Err(InvocationError::Retryable(retryable.join("; ")))
+    }
+}
+
+/// One log line per result: a failure at error level, so it is seen even when no retry will
+/// follow.
+fn log_result(report: &Report) {
+    let action = report.action.as_ref().map_or("-", |action| action.name());
+    let resource = report.resource.as_deref().unwrap_or("-");
+    let event_id = report.event_id.as_deref().unwrap_or("-");
+    let code = report.code.unwrap_or("-");
+    if report.outcome == Outcome::Failed {
+        error!(
+            outcome = ?report.outcome, service = %report.service, resource, action, code,
+            reason = %report.reason, event_id, retryable = ?report.retryable, "result"
+        );
+    } else {
+        info!(
+            outcome = ?report.outcome, service = %report.service, resource, action, code,
+            reason = %report.reason, event_id, "result"
+        );
+    }
+}
+
+/// What one invocation knows besides its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Lambda's request id: what makes a repeated ledger write recognisably this invocation's.
+    pub id: String,
+    pub now: DateTime<Utc>,
+    /// The function's own account and region (from its ARN): the only place it acts.
+    pub home: Scope,
+}
 
 /// One service's function: its settings, the AWS resources it changes (`R`, describe and
 /// apply), and the shared stores.
@@ -44,7 +122,12 @@ where
 {
     /// Handles one event: one report per resource it names, or an error if the event
     /// cannot be read at all.
-    pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Vec<Report>, TriggerError> {
+    pub async fn handle(
+        &self,
+        event: Value,
+        invocation: impl Into<Invocation>,
+    ) -> Result<Vec<Report>, TriggerError> {
+        let invocation = invocation.into();
         let triage = Envelope::parse(event).and_then(|envelope| S::triage(&envelope));
         let reports = match triage {
             Err(unreadable) => {
@@ -67,22 +150,13 @@ where
             Ok(Triage::Throttled { incident, targets }) => {
                 let mut reports = Vec::with_capacity(targets.len());
                 for target in &targets {
-                    reports.push(self.remediate(&incident, target, now).await);
+                    reports.push(self.remediate(&incident, target, &invocation).await);
                 }
                 reports
             }
         };
         for report in &reports {
-            info!(
-                outcome = ?report.outcome,
-                service = %report.service,
-                resource = report.resource.as_deref().unwrap_or("-"),
-                action = report.action.as_ref().map_or("-", |action| action.name()),
-                code = report.code.unwrap_or("-"),
-                reason = %report.reason,
-                event_id = report.event_id.as_deref().unwrap_or("-"),
-                "result"
-            );
+            log_result(report);
         }
         self.publish(&reports).await;
         Ok(reports)
@@ -98,12 +172,17 @@ where
         }
     }
 
-    async fn remediate(&self, incident: &Incident, target: &S::Target, now: DateTime<Utc>) -> Report {
+    async fn remediate(&self, incident: &Incident, target: &S::Target, invocation: &Invocation) -> Report {
+        let now = invocation.now;
         let name = target.resource();
-        let resource = ResourceRef {
-            service: S::ID,
+        let scope = target.scope().cloned().unwrap_or_else(|| Scope {
             account: incident.account.clone(),
             region: incident.region.clone(),
+        });
+        let resource = ResourceRef {
+            service: S::ID,
+            account: scope.account.clone(),
+            region: scope.region.clone(),
             name: name.to_owned(),
         };
         let event_id = Some(incident.event_id.clone());
@@ -114,6 +193,28 @@ where
 
         if let Err(why) = self.service.allow_list().admits(name) {
             return skipped(SkipReason::NotAllowed, why);
+        }
+        if scope != invocation.home {
+            return skipped(
+                SkipReason::Foreign,
+                format!(
+                    "{name} is in {scope}, and this function acts only in its own account and region, {}",
+                    invocation.home
+                ),
+            );
+        }
+        if let Some(max_age) = self.options.max_event_age
+            && now - incident.time > max_age
+        {
+            return skipped(
+                SkipReason::TooOld,
+                format!(
+                    "the throttle happened at {}, more than MAX_EVENT_AGE_SECONDS={} ago: \
+                     a late delivery describes a past incident; a throttle that goes on raises a new event",
+                    incident.time.to_rfc3339(),
+                    max_age.num_seconds()
+                ),
+            );
         }
 
         let view = match self.ledger.view(&resource, now).await {
@@ -159,6 +260,24 @@ where
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
             Decision::Act(proposal) => proposal,
         };
+        // Only a change is held back by the event being stale: a hold says more.
+        let ours = view.history.iter().map(|entry| entry.at).max();
+        let last_change = ours.max(S::last_change(&described.state, target));
+        if let Some(changed) = last_change
+            && incident.time < changed + self.options.settle
+        {
+            return skipped(
+                SkipReason::Stale,
+                format!(
+                    "the throttle at {} is from before {name} last changed, at {} (+{} s to settle): \
+                     it describes the old capacity; a throttle that goes on raises a new event",
+                    incident.time.to_rfc3339(),
+                    changed.to_rfc3339(),
+                    self.options.settle.num_seconds()
+                ),
+            );
+        }
+
         if self.options.dry_run {
             return Report::planned(S::ID, name, event_id.clone(), &proposal);
         }
@@ -166,6 +285,7 @@ where
         let ticket = Ticket {
             resource: resource.clone(),
             event_id: incident.event_id.clone(),
+            invocation: invocation.id.clone(),
             now,
             cooldown: self.options.cooldown,
         };
@@ -244,10 +364,16 @@ where
             .await
             .map_err(|e| (Failure::Snapshot, e))?;
         info!(snapshot = %location, resource = %resource, action = %proposal.action, "snapshot stored, applying");
-        self.resources
-            .apply(&described.state, &proposal.change)
-            .await
-            .map_err(|e| (Failure::Apply, e))?;
+        if let Err(failure) = self.resources.apply(&described.state, &proposal.change).await {
+            // The response may have been lost after AWS made the change: look before releasing
+            // the claim, or the retry would make it a second time.
+            match self.resources.describe(&resource.name).await {
+                Ok(after) if S::applied(&after.state, &proposal.change) => {
+                    warn!(error = %failure, resource = %resource, "the change failed to answer but is visible: recorded as made");
+                }
+                _ => return Err((Failure::Apply, failure)),
+            }
+        }
         Ok(location)
     }
 }

@@ -6,7 +6,6 @@ use crate::core::config::{AllowList, Env};
 use crate::core::domain::Action;
 use crate::core::domain::OnDemandPolicy;
 use crate::core::guards::Growth;
-use crate::core::ledger::Claim;
 use crate::core::report::Outcome;
 use crate::dynamodb::{Capacity, DynamoDb, TableChange};
 use crate::testing::table_policy as policy;
@@ -106,12 +105,10 @@ async fn a_write_throttle_is_snapshotted_then_healed_and_reported() {
         (history[0].action.clone(), history[0].event_id.as_str()),
         (crate::dynamodb::SCALE_CAPACITY, "evt-1")
     );
+    let claim = pipeline.ledger.claim(&orders()).expect("claimed");
     assert_eq!(
-        pipeline.ledger.claim(&orders()),
-        Some(Claim {
-            holder: "evt-1".into(),
-            until: now() + Duration::seconds(300)
-        })
+        (claim.holder.as_str(), claim.until),
+        ("evt-1", now() + Duration::seconds(300))
     );
     assert_eq!(pipeline.metrics.published(), vec![report]);
 }
@@ -191,14 +188,21 @@ async fn dry_run_plans_and_writes_nothing() {
 async fn the_same_event_twice_changes_the_table_once() {
     let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
     let first = one(&pipeline, put_item("evt-1"), now()).await;
-    // Re-delivered long after the cooldown: the event record still says it was handled.
-    let again = one(&pipeline, put_item("evt-1"), now() + Duration::hours(2)).await;
-
     assert_eq!(first.outcome, Outcome::Remediated);
+
+    // Re-delivered during the cooldown: the claim it holds says so.
+    let during = one(&pipeline, put_item("evt-1"), now() + Duration::minutes(1)).await;
+    // Re-delivered after the cooldown: it is from before the change it caused.
+    let after = one(&pipeline, put_item("evt-1"), now() + Duration::hours(2)).await;
+    // Re-delivered days later, when the history has aged out of the ledger (and no age
+    // limit is set): the event record, kept seven days, still says it was handled.
+    let days = one(&pipeline, put_item("evt-1"), now() + Duration::days(3)).await;
+
+    let codes = [during.code, after.code, days.code];
     assert_eq!(
-        (again.outcome, again.code),
-        (Outcome::Skipped, Some("duplicate")),
-        "{again:?}"
+        codes,
+        [Some("duplicate"), Some("stale"), Some("duplicate")],
+        "{days:?}"
     );
     assert_eq!(pipeline.resources.updates().len(), 1);
     assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 10);
@@ -225,10 +229,101 @@ async fn a_storm_of_events_for_one_incident_makes_one_change() {
         "events in the cooldown do not even describe"
     );
 
-    // After the cooldown the next throttle is a new incident.
-    let later = one(&pipeline, put_item("evt-late"), now() + Duration::seconds(400)).await;
-    assert_eq!(later.outcome, Outcome::Remediated);
+    // After the cooldown, an event of that incident delivered late describes the capacity
+    // before the change: acting on it would double again.
+    let late = one(&pipeline, put_item("evt-late"), now() + Duration::seconds(400)).await;
+    assert_eq!(
+        (late.outcome, late.code),
+        (Outcome::Skipped, Some("stale")),
+        "{late:?}"
+    );
+    assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 10);
+
+    // A throttle that happened after the change had settled is a new incident.
+    let after = now() + Duration::seconds(400);
+    let fresh = one(&pipeline, happened_at(put_item("evt-new"), after), after).await;
+    assert_eq!(fresh.outcome, Outcome::Remediated, "{fresh:?}");
     assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 20);
+}
+
+#[tokio::test]
+async fn an_event_from_before_a_change_aws_reports_is_stale() {
+    // Someone raised the table by hand at 10:15:30; the throttle is from 10:15:00.
+    let mut table = provisioned_table("orders", 5, 5, &[]);
+    table.last_change = Some(Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 30).unwrap());
+    let pipeline = fixture(FakeTables::with(table));
+    let report = one(&pipeline, put_item("evt-1"), now() + Duration::minutes(5)).await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Skipped, Some("stale")),
+        "{report:?}"
+    );
+    assert!(report.reason.contains("10:15:30"), "{}", report.reason);
+    assert!(pipeline.resources.updates().is_empty());
+    assert_eq!(pipeline.ledger.writes(), 0);
+
+    // Within the settle margin of that change it is still stale; after it, it is acted on.
+    let settling = Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 20).unwrap();
+    let report = one(&pipeline, happened_at(put_item("evt-2"), settling), settling).await;
+    assert_eq!(report.code, Some("stale"), "{report:?}");
+    let settled = Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 40).unwrap();
+    let report = one(&pipeline, happened_at(put_item("evt-3"), settled), settled).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+}
+
+#[tokio::test]
+async fn an_event_older_than_the_limit_is_skipped_before_any_call() {
+    let mut pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
+    pipeline.options.max_event_age = Some(Duration::hours(1));
+    let report = one(&pipeline, put_item("evt-1"), now() + Duration::minutes(61)).await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Skipped, Some("too-old")),
+        "{report:?}"
+    );
+    assert_eq!(pipeline.resources.describe_calls(), 0);
+    assert_eq!(pipeline.ledger.writes(), 0);
+
+    let report = one(&pipeline, put_item("evt-2"), now() + Duration::minutes(59)).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+}
+
+#[tokio::test]
+async fn resources_of_another_account_or_region_are_never_touched() {
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
+    let other_account = dynamodb_throttle_event(
+        "evt-arn",
+        "PutItem",
+        json!({"tableName": "arn:aws:dynamodb:us-east-1:999999999999:table/orders"}),
+    );
+    let mut other_region = put_item("evt-region");
+    other_region["detail"]["awsRegion"] = json!("eu-west-1");
+    let mut other_recipient = put_item("evt-recipient");
+    other_recipient["detail"]["recipientAccountId"] = json!("999999999999");
+    let mut envelope_only = put_item("evt-envelope");
+    envelope_only["account"] = json!("999999999999");
+    envelope_only["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("recipientAccountId");
+    for event in [other_account, other_region, other_recipient, envelope_only] {
+        let report = one(&pipeline, event, now()).await;
+        assert_eq!(
+            (report.outcome, report.code),
+            (Outcome::Skipped, Some("foreign")),
+            "{report:?}"
+        );
+    }
+    assert_eq!(pipeline.resources.describe_calls(), 0, "no describe");
+    assert_eq!(pipeline.ledger.writes(), 0, "no write");
+
+    // The same table named by an ARN of the function's own account and region is ours.
+    let own = dynamodb_throttle_event(
+        "evt-own",
+        "PutItem",
+        json!({"tableName": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}),
+    );
+    assert_eq!(one(&pipeline, own, now()).await.outcome, Outcome::Remediated);
 }
 
 #[tokio::test]
@@ -333,7 +428,8 @@ async fn the_on_demand_guard_counts_the_ledger_across_incidents() {
         resources: FakeTables::with(back),
         ..pipeline
     };
-    let second = one(&pipeline, put_item("evt-2"), now() + Duration::hours(3)).await;
+    let later = now() + Duration::hours(3);
+    let second = one(&pipeline, happened_at(put_item("evt-2"), later), later).await;
     assert_eq!(
         (second.outcome, second.code),
         (Outcome::Skipped, Some("at-cap")),
@@ -420,7 +516,104 @@ async fn a_throttled_stream_is_snapshotted_then_resharded_through_the_same_pipel
         json!(2)
     );
 
+    // Re-delivered after the cooldown: from before the change it caused.
     let again = pipeline.handle(event, now() + Duration::hours(1)).await.unwrap();
-    assert_eq!(again[0].code, Some("duplicate"));
+    assert_eq!(again[0].code, Some("stale"));
     assert_eq!(pipeline.resources.state("clickstream").unwrap().open_shards, 4);
+}
+
+#[tokio::test]
+async fn a_failure_a_retry_may_fix_makes_the_invocation_an_error_and_others_do_not() {
+    let cases = [
+        (ErrorKind::Throttled, true),
+        (ErrorKind::Transient, true),
+        (ErrorKind::Refused, false),
+        (ErrorKind::AccessDenied, false),
+        (ErrorKind::Invalid, false),
+    ];
+    for (kind, retried) in cases {
+        let tables = FakeTables::with(provisioned_table("orders", 5, 5, &[])).failing_updates(Error::new(
+            kind,
+            "UpdateTable",
+            "orders",
+            "AWS said no",
+        ));
+        let pipeline = fixture(tables);
+        let reports = pipeline.handle(put_item("evt-1"), now()).await.unwrap();
+        assert_eq!(reports[0].outcome, Outcome::Failed);
+        match verdict(reports) {
+            Err(InvocationError::Retryable(message)) => {
+                assert!(retried, "{kind}: {message}");
+                assert!(message.contains("dynamodb orders"), "{message}");
+            }
+            Ok(reports) => assert!(!retried, "{kind} must be retried: {reports:?}"),
+            Err(other) => panic!("{kind}: {other}"),
+        }
+        // Either way the claim is released, so the retry (or the next event) can act.
+        assert_eq!(pipeline.ledger.claim(&orders()), None, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn skips_and_changes_are_never_invocation_errors() {
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
+    let first = pipeline.handle(put_item("evt-1"), now()).await.unwrap();
+    let again = pipeline.handle(put_item("evt-2"), now()).await.unwrap();
+    assert_eq!(first[0].outcome, Outcome::Remediated);
+    assert_eq!(again[0].code, Some("cooling-down"));
+    assert!(verdict(first).is_ok());
+    assert!(verdict(again).is_ok());
+}
+
+#[tokio::test]
+async fn a_change_whose_answer_is_lost_is_recorded_as_made_not_retried() {
+    let lost = Error::new(ErrorKind::Transient, "UpdateTable", "orders", "connection reset");
+    let tables = FakeTables::with(provisioned_table("orders", 5, 5, &[])).losing_responses(lost);
+    let pipeline = fixture(tables);
+
+    let report = one(&pipeline, put_item("evt-1"), now()).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(
+        pipeline.resources.describe_calls(),
+        2,
+        "described again after the error"
+    );
+    assert_eq!(pipeline.ledger.history(&orders()).len(), 1, "the change counts");
+    assert!(pipeline.ledger.claim(&orders()).is_some(), "the claim is kept");
+
+    // Lambda's retry of the same event (or another of the incident) changes nothing more.
+    let retry = one(&pipeline, put_item("evt-1"), now() + Duration::seconds(70)).await;
+    assert_eq!(retry.code, Some("duplicate"));
+    assert_eq!(pipeline.resources.updates().len(), 1);
+    assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 10);
+}
+
+#[tokio::test]
+async fn a_repeated_ledger_write_of_the_same_invocation_is_granted_again() {
+    let ledger = MemoryLedger::default();
+    let ticket = Ticket {
+        resource: orders(),
+        event_id: "evt-1".into(),
+        invocation: "request-1".into(),
+        now: now(),
+        cooldown: Duration::seconds(300),
+    };
+    // The SDK retries a write whose first answer was lost: it finds its own records.
+    assert_eq!(ledger.admit(&ticket).await.unwrap(), Admission::Granted);
+    assert_eq!(ledger.admit(&ticket).await.unwrap(), Admission::Granted);
+    // Another invocation of the same event is a duplicate, and of another event cools down.
+    let redelivery = Ticket {
+        invocation: "request-2".into(),
+        ..ticket.clone()
+    };
+    assert_eq!(ledger.admit(&redelivery).await.unwrap(), Admission::Duplicate);
+    let other = Ticket {
+        event_id: "evt-2".into(),
+        invocation: "request-3".into(),
+        ..ticket
+    };
+    assert!(matches!(
+        ledger.admit(&other).await.unwrap(),
+        Admission::CoolingDown(_)
+    ));
 }

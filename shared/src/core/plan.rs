@@ -64,6 +64,12 @@ pub enum SkipReason {
     OptedOut,
     /// The resource no longer exists.
     NotFound,
+    /// The resource is in another account or region than the function.
+    Foreign,
+    /// The event is older than `MAX_EVENT_AGE_SECONDS`.
+    TooOld,
+    /// The event describes the resource before a change made since: acting would re-apply it.
+    Stale,
     AlreadyOnDemand,
     UpdateInProgress,
     AtCap,

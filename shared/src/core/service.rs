@@ -32,6 +32,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// What an event says was throttled.
     fn triage(envelope: &Envelope) -> Result<Triage<Self::Target>, TriggerError>;
 
+    /// When the part of the resource `target` names last changed, as AWS reports it (ours
+    /// and others' changes alike); `None` when the service does not say. An event from before
+    /// it describes the old capacity.
+    fn last_change(state: &Self::State, target: &Self::Target) -> Option<DateTime<Utc>> {
+        let _ = (state, target);
+        None
+    }
+
+    /// Whether `change` shows in `state`, described after an apply that failed: made (the
+    /// response was lost) or under way (the resource is updating). Then it is recorded as made
+    /// rather than released for a retry that would make it twice.
+    fn applied(state: &Self::State, change: &Self::Change) -> bool;
+
     /// The pure planner: plain data in, a decision out.
     fn plan(
         &self,

@@ -4,7 +4,9 @@
 //! alarm-state checks, the merging and the "names nothing" cases; each service says only
 //! which codes count, which resources a call names and what a metric means.
 
-use crate::core::envelope::{AlarmDetail, ApiCallDetail, Envelope, MetricId, Signal, Triage, TriggerError};
+use crate::core::envelope::{
+    AlarmDetail, ApiCallDetail, Envelope, MetricId, Scope, Signal, Triage, TriggerError,
+};
 use crate::core::plan::SkipReason;
 
 /// The signals a capacity service owns.
@@ -28,6 +30,11 @@ pub struct Signals {
 /// batch, a metric-math alarm over both sides): the two readings are merged into one.
 pub trait Target {
     fn resource(&self) -> &str;
+    /// The account and region of the resource when the event names it by ARN; otherwise it
+    /// is the incident's.
+    fn scope(&self) -> Option<&Scope> {
+        None
+    }
     fn absorb(&mut self, other: Self);
 }
 

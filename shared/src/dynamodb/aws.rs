@@ -96,6 +96,14 @@ fn chrono_time(time: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(time.secs(), time.subsec_nanos())
 }
 
+/// The later of the last increase and the last decrease.
+fn last_change(throughput: Option<&ProvisionedThroughputDescription>) -> Option<DateTime<Utc>> {
+    let throughput = throughput?;
+    let increase = throughput.last_increase_date_time().and_then(chrono_time);
+    let decrease = throughput.last_decrease_date_time().and_then(chrono_time);
+    increase.max(decrease)
+}
+
 fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
     let summary = table.billing_mode_summary();
     let billing = match summary.and_then(|s| s.billing_mode()) {
@@ -115,6 +123,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
                 name: name.to_owned(),
                 status: status(gsi.index_status().map(|s| s.as_str()), &index, "IndexStatus")?,
                 capacity: capacity(gsi.provisioned_throughput(), &index)?,
+                last_change: last_change(gsi.provisioned_throughput()),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -126,6 +135,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
         status: status(table.table_status().map(|s| s.as_str()), resource, "TableStatus")?,
         billing,
         capacity: capacity(table.provisioned_throughput(), resource)?,
+        last_change: last_change(table.provisioned_throughput()),
         indexes,
         last_switch_to_on_demand: summary
             .and_then(|s| s.last_update_to_pay_per_request_date_time())

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::core::domain::{Action, Pressure, Status};
+use crate::core::envelope::Scope;
 use crate::core::trigger::Target;
 
 /// Read and write capacity units.
@@ -29,6 +30,8 @@ pub struct IndexState {
     pub name: String,
     pub status: Status,
     pub capacity: Capacity,
+    /// The GSI's last capacity increase or decrease, as DynamoDB reports it.
+    pub last_change: Option<DateTime<Utc>>,
 }
 
 /// The parts of DescribeTable the planner reads.
@@ -38,6 +41,8 @@ pub struct TableState {
     pub status: Status,
     pub billing: BillingMode,
     pub capacity: Capacity,
+    /// The table's last capacity increase or decrease, as DynamoDB reports it.
+    pub last_change: Option<DateTime<Utc>>,
     pub indexes: Vec<IndexState>,
     /// `BillingModeSummary.LastUpdateToPayPerRequestDateTime`; absent if never switched.
     pub last_switch_to_on_demand: Option<DateTime<Utc>>,
@@ -67,6 +72,9 @@ pub struct TableTarget {
     pub on_table: Pressure,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub on_indexes: BTreeMap<String, Pressure>,
+    /// The table's account and region when the event names it by ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 impl TableTarget {
@@ -88,6 +96,10 @@ impl TableTarget {
 impl Target for TableTarget {
     fn resource(&self) -> &str {
         &self.table
+    }
+
+    fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
     }
 
     fn absorb(&mut self, other: Self) {

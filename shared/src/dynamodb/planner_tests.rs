@@ -17,6 +17,7 @@ fn on_table(table: &str, pressure: Pressure) -> TableTarget {
         table: table.into(),
         on_table: pressure,
         on_indexes: BTreeMap::new(),
+        scope: None,
     }
 }
 
@@ -25,6 +26,7 @@ fn on_index(table: &str, index: &str, pressure: Pressure) -> TableTarget {
         table: table.into(),
         on_table: Pressure::default(),
         on_indexes: BTreeMap::from([(index.to_owned(), pressure)]),
+        scope: None,
     }
 }
 

@@ -2,15 +2,15 @@
 //! and its `Service` impl, the seam into the shared pipeline.
 
 use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
-use super::model::{TableChange, TableState, TableTarget};
+use super::model::{BillingMode, TableChange, TableState, TableTarget};
 use super::planner::{self, TablePolicy};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, MIN_STEP, ON_DEMAND, SCALE_FACTOR,
-    Variable, positive,
+    Variable,
 };
-use crate::core::domain::{HistoryEntry, ServiceId};
+use crate::core::domain::{HistoryEntry, ServiceId, Status};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
 use crate::core::service::Service;
@@ -19,18 +19,20 @@ pub const TABLE_ALLOW: Variable = AllowList::variable(
     "TABLE_ALLOW",
     "a glob over the table names this function may change",
 );
-pub const MAX_READ_CAPACITY: Variable = Variable {
-    name: "MAX_READ_CAPACITY",
-    default: Some("1000"),
-    expected: "a whole number of capacity units of at least 1",
-    meaning: "the most read capacity units it sets on a table or GSI",
-};
-pub const MAX_WRITE_CAPACITY: Variable = Variable {
-    name: "MAX_WRITE_CAPACITY",
-    default: Some("1000"),
-    expected: "a whole number of capacity units of at least 1",
-    meaning: "the most write capacity units it sets on a table or GSI",
-};
+pub const MAX_READ_CAPACITY: Variable = Variable::new(
+    "MAX_READ_CAPACITY",
+    Some("1000"),
+    "a whole number of capacity units of at least 1",
+    "the most read capacity units it sets on a table or GSI",
+)
+.at_least("1");
+pub const MAX_WRITE_CAPACITY: Variable = Variable::new(
+    "MAX_WRITE_CAPACITY",
+    Some("1000"),
+    "a whole number of capacity units of at least 1",
+    "the most write capacity units it sets on a table or GSI",
+)
+.at_least("1");
 
 pub const VARIABLES: &[&Variable] = &[
     &TABLE_ALLOW,
@@ -72,6 +74,40 @@ impl Service for DynamoDb {
         crate::core::trigger::triage::<Self>(envelope)
     }
 
+    /// The table's own last change (capacity or a switch to on-demand) when the event is
+    /// about the table, and that of each GSI it names.
+    fn last_change(state: &TableState, target: &TableTarget) -> Option<DateTime<Utc>> {
+        let table = target
+            .on_table
+            .any()
+            .then_some(state.last_change.max(state.last_switch_to_on_demand))
+            .flatten();
+        state
+            .indexes
+            .iter()
+            .filter(|gsi| target.on_indexes.contains_key(&gsi.name))
+            .map(|gsi| gsi.last_change)
+            .fold(table, Option::max)
+    }
+
+    fn applied(state: &TableState, change: &TableChange) -> bool {
+        if matches!(state.status, Status::Busy(_)) {
+            return true;
+        }
+        match change {
+            TableChange::SwitchToOnDemand => state.billing == BillingMode::OnDemand,
+            TableChange::Scale { table, indexes } => {
+                table.is_none_or(|capacity| state.capacity == capacity)
+                    && indexes.iter().all(|(name, capacity)| {
+                        state.indexes.iter().any(|gsi| {
+                            &gsi.name == name
+                                && (gsi.capacity == *capacity || matches!(gsi.status, Status::Busy(_)))
+                        })
+                    })
+            }
+        }
+    }
+
     fn plan(
         &self,
         target: &TableTarget,
@@ -88,8 +124,8 @@ impl DynamoDb {
         Ok(Self {
             policy: TablePolicy {
                 growth: config::growth(env, Some(&MIN_STEP))?,
-                max_read: env.parsed(&MAX_READ_CAPACITY, positive)?,
-                max_write: env.parsed(&MAX_WRITE_CAPACITY, positive)?,
+                max_read: env.number(&MAX_READ_CAPACITY)?,
+                max_write: env.number(&MAX_WRITE_CAPACITY)?,
                 on_demand: config::on_demand(env)?,
                 max_switches_per_day: config::max_switches_per_day(env, SWITCHES_TO_ON_DEMAND_PER_DAY)?,
             },

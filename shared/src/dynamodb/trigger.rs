@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::model::TableTarget;
 use super::settings::DynamoDb;
 use crate::core::domain::Pressure;
-use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
+use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name, scope_of_arn};
 use crate::core::plan::SkipReason;
 use crate::core::trigger::{CallReading, CapacitySignals, Signals};
 
@@ -57,22 +57,25 @@ impl CapacitySignals for DynamoDb {
             }
         };
         let mut targets = Vec::new();
-        if let Some(table) = call
-            .parameter("tableName")
-            .and_then(|t| name_from_arn_or_name(t, "table"))
+        if let Some(named) = call.parameter("tableName")
+            && let Some(table) = name_from_arn_or_name(named, "table")
         {
-            targets.push(TableTarget::new(table, call.parameter("indexName"), pressure));
+            targets.push(TableTarget {
+                scope: scope_of_arn(named),
+                ..TableTarget::new(table, call.parameter("indexName"), pressure)
+            });
         }
         let params = call.request_parameters.as_ref();
         for items in ["requestItems", "transactItems"]
             .iter()
             .filter_map(|key| params?.get(*key))
         {
-            targets.extend(
-                tables_in_items(items)
-                    .into_iter()
-                    .map(|table| TableTarget::new(table, None, pressure)),
-            );
+            targets.extend(tables_in_items(items).into_iter().filter_map(|named| {
+                Some(TableTarget {
+                    scope: scope_of_arn(named),
+                    ..TableTarget::new(name_from_arn_or_name(named, "table")?, None, pressure)
+                })
+            }));
         }
         CallReading::Throttled(targets)
     }
@@ -122,8 +125,10 @@ fn classify(event_name: &str) -> Operation {
 /// - an object keyed by table name or ARN (BatchWriteItem / BatchGetItem `requestItems`);
 /// - an array of items that carry `tableName` (transactions logged as `requestItems`);
 /// - an array of one-key objects such as `{"put": {"tableName": ...}}` (`transactItems`).
+///
+/// Each is a table name or ARN, as logged.
 fn tables_in_items(items: &Value) -> Vec<&str> {
-    let names: Vec<&str> = match items {
+    match items {
         Value::Object(by_table) => by_table.keys().map(String::as_str).collect(),
         Value::Array(list) => list
             .iter()
@@ -132,11 +137,7 @@ fn tables_in_items(items: &Value) -> Vec<&str> {
             })
             .collect(),
         _ => Vec::new(),
-    };
-    names
-        .into_iter()
-        .filter_map(|name| name_from_arn_or_name(name, "table"))
-        .collect()
+    }
 }
 
 /// AWS's own examples spell the key both `tableName` and `TableName`.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::service::Service;
+use crate::testing::sample_home;
 use serde_json::Value;
 
 const EVENT_SOURCE: &str = <DynamoDb as CapacitySignals>::SIGNALS.event_source;
@@ -52,6 +53,7 @@ fn table(name: &str, on_table: Pressure) -> TableTarget {
         table: name.into(),
         on_table,
         on_indexes: BTreeMap::new(),
+        scope: None,
     }
 }
 
@@ -95,7 +97,14 @@ fn table_arn_is_reduced_to_its_name() {
         ))
         .unwrap(),
     );
-    assert_eq!(found, vec![table("orders", Pressure::WRITE)]);
+    assert_eq!(
+        found,
+        vec![TableTarget {
+            scope: Some(sample_home()),
+            ..table("orders", Pressure::WRITE)
+        }],
+        "the name, and the account and region the ARN names"
+    );
 }
 
 #[test]
@@ -179,7 +188,10 @@ fn transactions_logged_as_a_request_item_list_name_their_tables() {
         found,
         vec![
             table("orders", Pressure::WRITE),
-            table("customers", Pressure::WRITE)
+            TableTarget {
+                scope: Some(sample_home()),
+                ..table("customers", Pressure::WRITE)
+            }
         ]
     );
 }

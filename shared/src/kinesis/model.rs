@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::core::domain::{Action, Pressure, Status};
+use crate::core::envelope::Scope;
 use crate::core::trigger::Target;
 
 /// A stream's capacity mode, serialised as Kinesis names it.
@@ -42,11 +43,18 @@ pub const UPDATE_SHARD_COUNT: Action = Action::named("UpdateShardCount");
 pub struct StreamTarget {
     pub stream: String,
     pub pressure: Pressure,
+    /// The stream's account and region when the event names it by ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 impl Target for StreamTarget {
     fn resource(&self) -> &str {
         &self.stream
+    }
+
+    fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
     }
 
     fn absorb(&mut self, other: Self) {

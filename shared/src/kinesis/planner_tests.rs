@@ -24,6 +24,7 @@ fn writes() -> StreamTarget {
     StreamTarget {
         stream: "clickstream".into(),
         pressure: Pressure::WRITE,
+        scope: None,
     }
 }
 

@@ -1,15 +1,15 @@
 //! The `kinesis-throttle` function as configured: its own variables, how they are read,
 //! and its `Service` impl, the seam into the shared pipeline.
 
-use super::limits::{MODE_SWITCHES_PER_DAY, SHARDS_PER_STREAM};
-use super::model::{StreamChange, StreamState, StreamTarget};
+use super::limits::MODE_SWITCHES_PER_DAY;
+use super::model::{StreamChange, StreamMode, StreamState, StreamTarget};
 use super::planner::{self, StreamPolicy};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, ON_DEMAND, SCALE_FACTOR, Variable,
 };
-use crate::core::domain::{HistoryEntry, ServiceId};
+use crate::core::domain::{HistoryEntry, ServiceId, Status};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
 use crate::core::service::Service;
@@ -18,12 +18,14 @@ pub const STREAM_ALLOW: Variable = AllowList::variable(
     "STREAM_ALLOW",
     "a glob over the stream names this function may change",
 );
-pub const MAX_SHARDS: Variable = Variable {
-    name: "MAX_SHARDS",
-    default: Some("64"),
-    expected: "a whole number of shards from 1 to 10000 (AWS's per-stream limit)",
-    meaning: "the most open shards it gives a stream",
-};
+pub const MAX_SHARDS: Variable = Variable::new(
+    "MAX_SHARDS",
+    Some("64"),
+    "a whole number of shards from 1 to 10000 (AWS's per-stream limit)",
+    "the most open shards it gives a stream",
+)
+// limits::SHARDS_PER_STREAM (a test holds the two together).
+.between("1", "10000");
 
 pub const VARIABLES: &[&Variable] = &[
     &STREAM_ALLOW,
@@ -63,6 +65,14 @@ impl Service for Kinesis {
         crate::core::trigger::triage::<Self>(envelope)
     }
 
+    fn applied(state: &StreamState, change: &StreamChange) -> bool {
+        matches!(state.status, Status::Busy(_))
+            || match *change {
+                StreamChange::UpdateShardCount { target } => state.open_shards == target,
+                StreamChange::SwitchToOnDemand => state.mode == StreamMode::OnDemand,
+            }
+    }
+
     fn plan(
         &self,
         target: &StreamTarget,
@@ -80,7 +90,7 @@ impl Kinesis {
             policy: StreamPolicy {
                 // The shard formula's minimum step is one shard (open + 1): no MIN_STEP.
                 growth: config::growth(env, None)?,
-                max_shards: env.parsed(&MAX_SHARDS, |n: &u32| (1..=SHARDS_PER_STREAM).contains(n))?,
+                max_shards: env.number(&MAX_SHARDS)?,
                 on_demand: config::on_demand(env)?,
                 max_switches_per_day: config::max_switches_per_day(env, MODE_SWITCHES_PER_DAY)?,
             },

@@ -57,3 +57,9 @@ fn kinesis_reads_its_own_variables_and_the_shared_ones() {
         ],
     );
 }
+
+#[test]
+fn the_shard_cap_is_awss_per_stream_limit() {
+    let limit = super::super::limits::SHARDS_PER_STREAM.to_string();
+    assert_eq!(MAX_SHARDS.max, Some(limit.as_str()));
+}

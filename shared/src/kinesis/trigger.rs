@@ -3,7 +3,7 @@
 use super::model::StreamTarget;
 use super::settings::Kinesis;
 use crate::core::domain::Pressure;
-use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name};
+use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name, scope_of_arn};
 use crate::core::plan::SkipReason;
 use crate::core::trigger::{CallReading, CapacitySignals, Signals};
 
@@ -37,19 +37,22 @@ impl CapacitySignals for Kinesis {
         };
         // GetRecords names no stream, only an opaque shard iterator; CloudTrail's resource
         // list still carries the stream ARN.
-        let stream = call
+        let named = call
             .parameter("streamName")
             .or_else(|| call.parameter("streamARN"))
-            .and_then(|value| name_from_arn_or_name(value, "stream"))
+            .filter(|value| name_from_arn_or_name(value, "stream").is_some())
             .or_else(|| {
                 call.resource_arns(STREAM_RESOURCE_TYPE)
-                    .find_map(|arn| name_from_arn_or_name(arn, "stream"))
+                    .find(|arn| name_from_arn_or_name(arn, "stream").is_some())
             });
         CallReading::Throttled(
-            stream
-                .map(|stream| StreamTarget {
-                    stream: stream.to_owned(),
-                    pressure,
+            named
+                .and_then(|named| {
+                    Some(StreamTarget {
+                        stream: name_from_arn_or_name(named, "stream")?.to_owned(),
+                        pressure,
+                        scope: scope_of_arn(named),
+                    })
                 })
                 .into_iter()
                 .collect(),
@@ -60,6 +63,7 @@ impl CapacitySignals for Kinesis {
         Some(StreamTarget {
             pressure: metric_pressure(&metric.name)?,
             stream: metric.dimensions.get(Self::SIGNALS.resource_dimension)?.clone(),
+            scope: None,
         })
     }
 }
