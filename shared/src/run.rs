@@ -12,7 +12,9 @@ use crate::adapters::emf::EmfSink;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::adapters::snapshots::S3Snapshots;
 use crate::adapters::{ConfiguredMetrics, Deploy, clients};
-use crate::core::config::{CoreSettings, Env, fatal};
+use std::time::SystemTime;
+
+use crate::core::config::{CoreSettings, Env, RunOptions, fatal};
 use crate::core::envelope::{Scope, scope_of_arn};
 use crate::core::metrics::MetricsMode;
 use crate::core::pipeline::{Invocation, InvocationError, Pipeline, verdict};
@@ -66,7 +68,10 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
         ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
         snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
         metrics,
-        options: core.run,
+        options: RunOptions {
+            step_budget: clients::OPERATION_TIMEOUT,
+            ..core.run
+        },
     }
 }
 
@@ -96,10 +101,15 @@ pub async fn serve<S: Deploy>(
                     event.context.invoked_function_arn
                 ),
             })?;
+        // Lambda's deadline as a point on the monotonic clock the pipeline checks. Lambda's
+        // is always ahead; a local runtime may send none (or one already past), and then
+        // nothing is held back.
+        let left = event.context.deadline().duration_since(SystemTime::now()).ok();
         let invocation = Invocation {
             id: event.context.request_id.clone(),
             now: Utc::now(),
             home,
+            deadline: left.map(|left| tokio::time::Instant::now() + left),
         };
         let handled = pipeline.handle(event.payload, invocation).await;
         handled

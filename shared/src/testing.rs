@@ -15,7 +15,7 @@ use crate::core::envelope::Scope;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
-use crate::core::ledger::{Admission, Claim, LedgerView, Ticket};
+use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Ticket};
 use crate::core::pipeline::{Invocation, Pipeline};
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
 use crate::core::report::{Outcome, Report};
@@ -76,6 +76,8 @@ pub struct FakeTables {
     fail_updates: Option<Error>,
     /// Make the change, then answer with this error, as when the response is lost.
     lose_responses: Option<Error>,
+    /// How long each describe takes (on tokio's clock).
+    describe_delay: Option<std::time::Duration>,
 }
 
 impl FakeTables {
@@ -91,6 +93,12 @@ impl FakeTables {
 
     pub fn failing_updates(mut self, error: Error) -> Self {
         self.fail_updates = Some(error);
+        self
+    }
+
+    /// Each describe takes this long, on tokio's clock (pause it in the test).
+    pub fn slow_describes(mut self, delay: std::time::Duration) -> Self {
+        self.describe_delay = Some(delay);
         self
     }
 
@@ -125,6 +133,9 @@ pub fn not_found(operation: &str, resource: String) -> Error {
 
 impl Describe<DynamoDb> for FakeTables {
     async fn describe(&self, table: &str) -> Result<Described<TableState>> {
+        if let Some(delay) = self.describe_delay {
+            tokio::time::sleep(delay).await;
+        }
         *locked(&self.describes) += 1;
         let tables = locked(&self.tables);
         let (state, tags) = tables
@@ -178,6 +189,7 @@ struct LedgerState {
     events: HashMap<(String, String), String>,
     claims: HashMap<String, Claim>,
     history: HashMap<String, Vec<HistoryEntry>>,
+    refusals: HashMap<String, Refusal>,
     writes: u32,
 }
 
@@ -194,6 +206,10 @@ impl MemoryLedger {
 
     pub fn claim(&self, resource: &ResourceRef) -> Option<Claim> {
         locked(&self.state).claims.get(&resource.key()).cloned()
+    }
+
+    pub fn refusal(&self, resource: &ResourceRef) -> Option<Refusal> {
+        locked(&self.state).refusals.get(&resource.key()).cloned()
     }
 
     pub fn history(&self, resource: &ResourceRef) -> Vec<HistoryEntry> {
@@ -219,6 +235,7 @@ impl Ledger for MemoryLedger {
                 .filter(|entry| entry.at > since)
                 .cloned()
                 .collect(),
+            refusal: state.refusals.get(&resource.key()).cloned(),
         })
     }
 
@@ -260,6 +277,20 @@ impl Ledger for MemoryLedger {
             state.claims.remove(&key);
         }
         state.events.remove(&(ticket.event_id.clone(), key));
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> Result<()> {
+        let mut state = locked(&self.state);
+        state.refusals.insert(resource.key(), refusal.clone());
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
+        let mut state = locked(&self.state);
+        state.refusals.remove(&resource.key());
         state.writes += 1;
         Ok(())
     }
@@ -471,6 +502,7 @@ pub fn in_memory<S: Service, R>(
             cooldown: chrono::Duration::seconds(300),
             max_event_age: None,
             settle: chrono::Duration::seconds(60),
+            step_budget: std::time::Duration::from_secs(10),
         },
     }
 }
@@ -516,6 +548,7 @@ impl From<DateTime<Utc>> for Invocation {
             id: format!("test-invocation-{n}"),
             now,
             home: sample_home(),
+            deadline: None,
         }
     }
 }

@@ -6,9 +6,13 @@ reads the same table for what each function's trigger makes of it ("reads"). A f
 named there by its folder under functions/, which is the binary template.yaml builds for it
 (Metadata.BuildProperties.Binary); this test maps that name to the function's logical id.
 
-The rule patterns are read out of template.yaml itself (never a copy), installed in moto's
-EventBridge with one SQS target queue per function (the queue is named after the function's
-logical id), and every file in events/ is put on the bus. A file in events/ without an
+The rule patterns are read out of template.yaml itself (never a copy) and resolved as
+CloudFormation would deploy them with the parameters' defaults (`Deployment` below: `Ref` of a
+parameter, `Fn::If` through the template's Conditions, `AWS::NoValue` left out; any other
+intrinsic fails the run). They are installed in moto's EventBridge with one SQS target queue per
+function (the queue is named after the function's logical id), and every file in events/ is put
+on the bus. One test deploys the rules again with AlarmNamePrefix empty (the alarm name filter
+off), on a bus of its own, so both settings are proven. A file in events/ without an
 entry in events/expected.json fails the run, and so does an entry for a file that is gone.
 
 moto's EventBridge cannot match a pattern path that runs through an array of objects: it
@@ -33,6 +37,7 @@ import copy
 import datetime as dt
 import json
 import os
+import re
 import sys
 import unittest
 import urllib.error
@@ -119,6 +124,16 @@ def _alarm_with_namespaces_split() -> dict:
     return event
 
 
+def _alarm_named(name: str) -> dict:
+    """The DynamoDB write alarm under another name (the alarm rules filter on the name)."""
+    event = json.loads((EVENTS / "dynamodb/alarm-write-throttle-events.json").read_text())
+    event["id"] = f"synthetic-alarm-named-{name}"
+    old = event["detail"]["alarmName"]
+    event["detail"]["alarmName"] = name
+    event["resources"] = [arn.replace(f":alarm:{old}", f":alarm:{name}") for arn in event["resources"]]
+    return event
+
+
 # Cases no sample covers, built in the test from samples (they are not event files). The
 # expected receivers are named as in events/expected.json.
 SYNTHETIC: dict[str, tuple[dict, frozenset[str]]] = {
@@ -131,6 +146,26 @@ SYNTHETIC: dict[str, tuple[dict, frozenset[str]]] = {
     ),
     "alarm going to INSUFFICIENT_DATA": (_alarm_in_state("INSUFFICIENT_DATA"), frozenset()),
     "alarm mixing namespaces": (_alarm_with_namespaces_split(), frozenset({DDB})),
+    # AlarmNamePrefix (default unthrottle-) is a case-sensitive prefix of the whole name.
+    "alarm with the prefix inside its name": (_alarm_named("orders-unthrottle-WriteThrottleEvents"), frozenset()),
+    "alarm with the prefix in capitals": (_alarm_named("Unthrottle-orders-WriteThrottleEvents"), frozenset()),
+    "alarm named only the prefix and more": (_alarm_named("unthrottle-x"), frozenset({DDB})),
+}
+
+# The template parameter that names unthrottle's alarms, and the convention it documents
+# (docs/deploy.md, events/README.md): the alarm rules deliver only alarms named with it.
+ALARM_NAME_PREFIX = "AlarmNamePrefix"
+DOCUMENTED_PREFIX = "unthrottle-"
+ALARM = "CloudWatch Alarm State Change"
+
+# With AlarmNamePrefix empty (the filter off) every sample and synthetic case routes as with the
+# default, except these, which the alarm rules then deliver as well: real throttle alarms
+# named without the prefix.
+ROUTED_ONLY_WITHOUT_NAME_FILTER: dict[str, frozenset[str]] = {
+    "dynamodb/alarm-unprefixed-name.json": frozenset({DDB}),
+    "kinesis/alarm-unprefixed-name.json": frozenset({KIN}),
+    "alarm with the prefix inside its name": frozenset({DDB}),
+    "alarm with the prefix in capitals": frozenset({DDB}),
 }
 
 
@@ -202,11 +237,191 @@ def _function_folders() -> set[str]:
 
 def _intrinsics(node) -> list[str]:
     if isinstance(node, dict):
-        found = [k for k in node if k == "Ref" or k.startswith("Fn::")]
+        found = [k for k in node if _is_intrinsic(k)]
         return found + [i for v in node.values() for i in _intrinsics(v)]
     if isinstance(node, list):
         return [i for v in node for i in _intrinsics(v)]
     return []
+
+
+def _is_intrinsic(key: str) -> bool:
+    return key == "Ref" or key.startswith("Fn::")
+
+
+# --------------------------------------------------------------------------- parameters
+#
+# A rule pattern may use template parameters (AlarmNamePrefix). The proof must judge the
+# pattern CloudFormation deploys, so it resolves the few intrinsics a pattern needs exactly as
+# CloudFormation does and refuses everything else: a guess here would prove nothing.
+
+
+class Unresolvable(ValueError):
+    """Something in template.yaml this proof cannot resolve as CloudFormation would."""
+
+
+# What `!Ref AWS::NoValue` stands for: the property (or list element) is left out.
+_NO_VALUE = object()
+
+
+class Deployment:
+    """template.yaml's parameters and conditions as CloudFormation sees them in one stack:
+    each parameter's Default unless `overrides` sets it. Resolves `Ref` of a parameter,
+    `Ref: AWS::NoValue`, and `Fn::If` through the template's Conditions (`Fn::Equals`,
+    `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`); raises Unresolvable on anything else."""
+
+    def __init__(self, template: dict, overrides: dict[str, str] | None = None) -> None:
+        self.parameters: dict[str, dict] = template.get("Parameters") or {}
+        self.conditions: dict[str, object] = template.get("Conditions") or {}
+        self.overrides = dict(overrides or {})
+        unknown = sorted(set(self.overrides) - set(self.parameters))
+        if unknown:
+            raise Unresolvable(f"parameter overrides for parameters template.yaml does not have: {unknown}")
+        for name in self.overrides:
+            self.parameter(name)  # an override CloudFormation would refuse fails here
+        self._truth: dict[str, bool] = {}
+        self._evaluating: list[str] = []
+
+    def parameter(self, name: str):
+        """The value a `Ref` to parameter `name` gives, after the parameter's constraints."""
+        declared = self.parameters.get(name)
+        if declared is None:
+            raise Unresolvable(
+                f"Ref {name!r}: not a parameter (resources and pseudo parameters are not resolved)"
+            )
+        if name in self.overrides:
+            value = self.overrides[name]
+            if not isinstance(value, str):
+                raise Unresolvable(f"parameter {name}: an override is a string, as on the command line")
+        elif "Default" in declared:
+            value = declared["Default"]
+        else:
+            raise Unresolvable(f"parameter {name} has no Default and no override")
+        kind = declared.get("Type")
+        if kind == "String":
+            if not isinstance(value, str):
+                raise Unresolvable(f"parameter {name}: String with a non-string value {value!r}")
+            _check_string(name, declared, value)
+            return value
+        if kind == "Number":
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise Unresolvable(f"parameter {name}: Number with value {value!r}")
+            text = str(value)
+            _check_number(name, declared, float(text))
+            _check_allowed_values(name, declared, text)
+            return text  # a Ref to a Number parameter gives its text
+        if kind == "CommaDelimitedList":
+            if not isinstance(value, str):
+                raise Unresolvable(f"parameter {name}: CommaDelimitedList with a non-string value {value!r}")
+            return [item.strip() for item in value.split(",")]
+        raise Unresolvable(f"parameter {name}: type {kind!r} is not resolved by the rule proof")
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise Unresolvable(f"condition {name!r} is not in template.yaml's Conditions")
+        if name in self._evaluating:
+            raise Unresolvable(f"condition {name!r} depends on itself: {self._evaluating}")
+        if name not in self._truth:
+            self._evaluating.append(name)
+            try:
+                self._truth[name] = self._evaluate(self.conditions[name], f"Conditions.{name}")
+            finally:
+                self._evaluating.pop()
+        return self._truth[name]
+
+    def _evaluate(self, node, where: str) -> bool:
+        if not (isinstance(node, dict) and len(node) == 1):
+            raise Unresolvable(f"{where}: a condition function, not {node!r}")
+        ((function, argument),) = node.items()
+        if function == "Condition" and isinstance(argument, str):
+            return self.condition(argument)
+        if not isinstance(argument, list):
+            raise Unresolvable(f"{where}: {function} takes a list, not {argument!r}")
+        if function == "Fn::Not" and len(argument) == 1:
+            return not self._evaluate(argument[0], where)
+        if function == "Fn::And" and 2 <= len(argument) <= 10:
+            return all([self._evaluate(one, where) for one in argument])
+        if function == "Fn::Or" and 2 <= len(argument) <= 10:
+            return any([self._evaluate(one, where) for one in argument])
+        if function == "Fn::Equals" and len(argument) == 2:
+            left, right = (self._comparable(one, where) for one in argument)
+            return left == right
+        raise Unresolvable(f"{where}: {function} with {argument!r} is not resolved by the rule proof")
+
+    def _comparable(self, node, where: str) -> str:
+        """A Fn::Equals operand as CloudFormation compares it: as a string."""
+        value = self.resolve(node, where)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (str, int, float)):
+            return str(value)
+        raise Unresolvable(f"{where}: Fn::Equals compares strings, not {value!r}")
+
+    def resolve(self, node, where: str):
+        """`node` with every intrinsic resolved; may be _NO_VALUE."""
+        if isinstance(node, dict):
+            functions = [key for key in node if _is_intrinsic(key)]
+            if not functions:
+                resolved = {key: self.resolve(value, f"{where}.{key}") for key, value in node.items()}
+                return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+            if len(node) != 1:
+                raise Unresolvable(f"{where}: an intrinsic function shares its object with {sorted(node)}")
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                if argument == "AWS::NoValue":
+                    return _NO_VALUE
+                return self.parameter(argument)
+            if function == "Fn::If":
+                if not (isinstance(argument, list) and len(argument) == 3 and isinstance(argument[0], str)):
+                    raise Unresolvable(f"{where}: Fn::If takes [condition, value if true, value if false]")
+                chosen = argument[1] if self.condition(argument[0]) else argument[2]
+                return self.resolve(chosen, where)
+            raise Unresolvable(f"{where}: {function} is not resolved by the rule proof")
+        if isinstance(node, list):
+            resolved = [self.resolve(value, f"{where}[{i}]") for i, value in enumerate(node)]
+            return [value for value in resolved if value is not _NO_VALUE]
+        return node
+
+    def pattern(self, pattern: dict, where: str) -> dict:
+        """A rule pattern as CloudFormation deploys it: literal JSON."""
+        resolved = self.resolve(pattern, where)
+        if not isinstance(resolved, dict) or _intrinsics(resolved):
+            raise Unresolvable(f"{where}: resolves to {resolved!r}, not a literal pattern")
+        return resolved
+
+
+def _check_string(name: str, declared: dict, value: str) -> None:
+    if "MinLength" in declared and len(value) < int(declared["MinLength"]):
+        raise Unresolvable(f"parameter {name}: {value!r} is shorter than MinLength {declared['MinLength']}")
+    if "MaxLength" in declared and len(value) > int(declared["MaxLength"]):
+        raise Unresolvable(f"parameter {name}: {value!r} is longer than MaxLength {declared['MaxLength']}")
+    # CloudFormation's AllowedPattern must match the whole value.
+    if "AllowedPattern" in declared and not re.fullmatch(declared["AllowedPattern"], value):
+        raise Unresolvable(
+            f"parameter {name}: {value!r} does not match AllowedPattern {declared['AllowedPattern']!r}"
+        )
+    _check_allowed_values(name, declared, value)
+
+
+def _check_number(name: str, declared: dict, value: float) -> None:
+    if "MinValue" in declared and value < float(declared["MinValue"]):
+        raise Unresolvable(f"parameter {name}: {value} is below MinValue {declared['MinValue']}")
+    if "MaxValue" in declared and value > float(declared["MaxValue"]):
+        raise Unresolvable(f"parameter {name}: {value} is above MaxValue {declared['MaxValue']}")
+
+
+def _check_allowed_values(name: str, declared: dict, text: str) -> None:
+    allowed = declared.get("AllowedValues")
+    if allowed is not None and text not in [str(one) for one in allowed]:
+        raise Unresolvable(f"parameter {name}: {text!r} is not one of AllowedValues {allowed}")
+
+
+def deployed_rules(template: dict, overrides: dict[str, str] | None = None) -> list[tuple[str, str, dict]]:
+    """rules_of(template) with each pattern as CloudFormation deploys it with these parameters."""
+    deployment = Deployment(template, overrides)
+    return [
+        (function, event_name, deployment.pattern(pattern, f"{function}.{event_name}.Pattern"))
+        for function, event_name, pattern in rules_of(template)
+    ]
 
 
 # --------------------------------------------------------------------------- matcher
@@ -327,28 +542,45 @@ def _wildcard(pattern: str, text: str) -> bool:
 class Bus:
     """moto's EventBridge with the template's rules, each targeting its function's queue."""
 
-    def __init__(self, endpoint: str, functions: list[str], rules: list[tuple[str, str, dict]]) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        functions: list[str],
+        rules: list[tuple[str, str, dict]],
+        event_bus: str = "default",
+    ) -> None:
+        """`event_bus` other than the default one: a bus of its own, with queues of its own, so
+        rules deployed with other parameters never see this bus's events."""
         session = boto3.session.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
         )
         self.events = session.client("events", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
+        self.event_bus = event_bus
+        if event_bus != "default":
+            try:
+                self.events.create_event_bus(Name=event_bus)
+            except self.events.exceptions.ResourceAlreadyExistsException:
+                pass  # a moto that an earlier run used: its rules are put again below
         self.queues: dict[str, str] = {}
         for function in functions:
-            url = self.sqs.create_queue(QueueName=function)["QueueUrl"]
+            queue = function if event_bus == "default" else f"{function}-{event_bus}"
+            url = self.sqs.create_queue(QueueName=queue)["QueueUrl"]
             self.queues[function] = url
         for function, event_name, pattern in rules:
             arn = self.sqs.get_queue_attributes(
                 QueueUrl=self.queues[function], AttributeNames=["QueueArn"]
             )["Attributes"]["QueueArn"]
             rule = f"{function}-{event_name}"
-            self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-            self.events.put_targets(Rule=rule, Targets=[{"Id": function, "Arn": arn}])
+            self.events.put_rule(
+                Name=rule, EventBusName=event_bus, EventPattern=json.dumps(pattern), State="ENABLED"
+            )
+            self.events.put_targets(Rule=rule, EventBusName=event_bus, Targets=[{"Id": function, "Arn": arn}])
         self.drain()
 
     def put(self, event: dict) -> dict[str, list[dict]] | str:
         """Puts one event; returns what each function's queue received, or REFUSED."""
-        entry = {}
+        entry: dict = {"EventBusName": self.event_bus}
         if "source" in event:
             entry["Source"] = event["source"]
         if "detail-type" in event:
@@ -408,6 +640,7 @@ def _moto_endpoint() -> str:
 
 
 class RuleProof(unittest.TestCase):
+    endpoint: str
     template: dict
     expected: dict[str, dict]
     ids: dict[str, str]  # function name (folder under functions/) -> logical id
@@ -417,13 +650,14 @@ class RuleProof(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        endpoint = _moto_endpoint()
+        cls.endpoint = _moto_endpoint()
         cls.template = load_template()
         cls.expected = load_expected()
         cls.ids = logical_ids(cls.template)
         cls.functions = sorted(cls.ids.values())
-        cls.rules = rules_of(cls.template)
-        cls.bus = Bus(endpoint, cls.functions, cls.rules)
+        # As CloudFormation deploys them with every parameter at its default.
+        cls.rules = deployed_rules(cls.template)
+        cls.bus = Bus(cls.endpoint, cls.functions, cls.rules)
 
     def receivers(self, names, where: str) -> frozenset[str] | str:
         """Expected receivers as events/expected.json names them -> logical ids, or REFUSED."""
@@ -434,13 +668,15 @@ class RuleProof(unittest.TestCase):
         self.assertFalse(unknown, f"{where}: not a function of template.yaml (it has {sorted(self.ids)})")
         return frozenset(self.ids[name] for name in names)
 
-    def route(self, event: dict) -> frozenset[str] | str:
+    def route(self, event: dict, bus: Bus | None = None, rules=None) -> frozenset[str] | str:
         """Which functions receive `event`: moto where it can judge, the matcher where the
-        pattern path crosses an array of objects; the two must agree everywhere else."""
-        delivered = self.bus.put(event)
+        pattern path crosses an array of objects; the two must agree everywhere else. `bus`
+        and `rules`: another deployment of the rules (default: the one with the defaults)."""
+        bus, rules = (bus or self.bus), (self.rules if rules is None else rules)
+        delivered = bus.put(event)
         by_moto_expected: set[str] = set()
         by_matcher_only: set[str] = set()
-        for function, _, pattern in self.rules:
+        for function, _, pattern in rules:
             verdict = Verdict()
             if matches(pattern, event, verdict):
                 (by_matcher_only if verdict.crossed_object_array else by_moto_expected).add(function)
@@ -506,7 +742,7 @@ class RuleProof(unittest.TestCase):
     def test_each_function_has_a_cloudtrail_rule_and_an_alarm_rule(self) -> None:
         seen = {}
         for function, event_name, pattern in self.rules:
-            self.assertFalse(_intrinsics(pattern), f"{function}.{event_name}: a pattern must be literal")
+            self.assertFalse(_intrinsics(pattern), f"{function}.{event_name}: a deployed pattern is literal")
             seen.setdefault(function, set()).update(pattern["detail-type"])
         self.assertEqual(
             seen,
@@ -523,6 +759,140 @@ class RuleProof(unittest.TestCase):
                 properties = event["Properties"]
                 self.assertIn("RetryPolicy", properties, f"{function}.{event_name}")
                 self.assertIn("DeadLetterConfig", properties, f"{function}.{event_name}")
+
+    # --- the alarm name filter (AlarmNamePrefix)
+
+    def alarm_rules(self, rules) -> list[tuple[str, str, dict]]:
+        found = [rule for rule in rules if ALARM in rule[2]["detail-type"]]
+        self.assertEqual(sorted(f for f, _, _ in found), self.functions, "one alarm rule per function")
+        return found
+
+    def test_alarm_rules_take_only_alarms_named_with_the_prefix(self) -> None:
+        declared = self.template["Parameters"].get(ALARM_NAME_PREFIX)
+        self.assertIsNotNone(declared, f"template.yaml has no parameter {ALARM_NAME_PREFIX}")
+        self.assertEqual(declared.get("Default"), DOCUMENTED_PREFIX, "the documented naming convention")
+        groups = self.template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        self.assertIn(ALARM_NAME_PREFIX, [p for group in groups for p in group["Parameters"]])
+        for function, event_name, pattern in self.rules:
+            where = f"{function}.{event_name}"
+            if ALARM in pattern["detail-type"]:
+                self.assertEqual(pattern["detail"].get("alarmName"), [{"prefix": DOCUMENTED_PREFIX}], where)
+            else:
+                self.assertNotIn("alarmName", pattern["detail"], where)
+
+    def test_alarm_samples_follow_the_naming_convention(self) -> None:
+        """Every alarm sample is named with the prefix (so a sample the rules refuse is refused
+        for its own reason: state, namespace, no metrics), except the unprefixed ones, which
+        route only without the filter and are real throttles for their function."""
+        for name in _event_files():
+            event = json.loads((EVENTS / name).read_text())
+            if event.get("detail-type") != ALARM:
+                continue
+            prefixed = event["detail"]["alarmName"].startswith(DOCUMENTED_PREFIX)
+            self.assertEqual(prefixed, name not in ROUTED_ONLY_WITHOUT_NAME_FILTER, f"events/{name}: alarmName")
+            self.assertIn(f":alarm:{event['detail']['alarmName']}", " ".join(event["resources"]), name)
+        for name, functions in ROUTED_ONLY_WITHOUT_NAME_FILTER.items():
+            if name in SYNTHETIC:
+                continue
+            entry = self.expected.get(name)
+            self.assertIsNotNone(entry, f"events/{name} has no entry in events/expected.json")
+            self.assertEqual(entry["routes"], [], f"{name}: the default rules must not deliver it")
+            readers = {n for n, read in entry["reads"].items() if not read.startswith(("skip:", "error:"))}
+            self.assertEqual(readers, set(functions), f"{name}: reads")
+
+    def test_without_the_prefix_the_alarm_rules_take_every_alarm_of_their_namespace(self) -> None:
+        """AlarmNamePrefix empty: the alarmName filter is gone from both alarm rules and nothing
+        else changes; deployed on a bus of its own, every sample and synthetic case routes as
+        with the default, plus the alarms named without the prefix."""
+        rules = deployed_rules(self.template, {ALARM_NAME_PREFIX: ""})
+        self.assertEqual([r[:2] for r in rules], [r[:2] for r in self.rules])
+        for (function, event_name, filtered), (_, _, unfiltered) in zip(self.rules, rules):
+            without_name = copy.deepcopy(filtered)
+            without_name["detail"].pop("alarmName", None)
+            self.assertEqual(unfiltered, without_name, f"{function}.{event_name}")
+        self.alarm_rules(rules)
+        bus = Bus(self.endpoint, self.functions, rules, event_bus="alarm-name-prefix-off")
+        cases = {
+            name: (json.loads((EVENTS / name).read_text()), self.expected[name]["routes"])
+            for name in _event_files()
+        }
+        cases.update({label: (copy.deepcopy(event), routes) for label, (event, routes) in SYNTHETIC.items()})
+        self.assertFalse(sorted(set(ROUTED_ONLY_WITHOUT_NAME_FILTER) - set(cases)), "cases that do not exist")
+        for name, (event, routes) in cases.items():
+            with self.subTest(name):
+                expected = self.receivers(routes, name)
+                if expected != REFUSED:
+                    expected |= {self.ids[f] for f in ROUTED_ONLY_WITHOUT_NAME_FILTER.get(name, ())}
+                self.assertEqual(self.route(event, bus, rules), expected)
+
+    def test_moto_agrees_with_the_matcher_on_the_alarm_name_filter(self) -> None:
+        """moto cannot judge the alarm rules (their namespace path crosses an array of
+        objects), so it would never see the name filter. Here the alarm rules without that path
+        go on a bus of their own: moto then judges alarmName's prefix and state, and must agree
+        with the matcher on every alarm sample and synthetic alarm."""
+        projected = []
+        for function, event_name, pattern in self.alarm_rules(self.rules):
+            pattern = copy.deepcopy(pattern)
+            self.assertIn("configuration", pattern["detail"])
+            del pattern["detail"]["configuration"]
+            projected.append((function, event_name, pattern))
+        bus = Bus(self.endpoint, self.functions, projected, event_bus="alarm-name-filter")
+        events = [json.loads((EVENTS / name).read_text()) for name in _event_files()]
+        events += [copy.deepcopy(event) for event, _ in SYNTHETIC.values()]
+        events = [event for event in events if event.get("detail-type") == ALARM]
+        outcomes = set()
+        for event in events:
+            name = event["detail"]["alarmName"]
+            with self.subTest(name, id=event["id"]):
+                wanted = set()
+                for function, _, pattern in projected:
+                    verdict = Verdict()
+                    if matches(pattern, event, verdict):
+                        self.assertFalse(verdict.crossed_object_array)
+                        wanted.add(function)
+                delivered = bus.put(event)
+                self.assertNotEqual(delivered, REFUSED)
+                self.assertEqual(set(delivered), wanted, "moto and the matcher disagree")
+                in_alarm = event["detail"]["state"]["value"] == "ALARM"
+                self.assertEqual(bool(wanted), in_alarm and name.startswith(DOCUMENTED_PREFIX))
+                outcomes.add((in_alarm, bool(wanted)))
+        # Both ways, or the check proved nothing.
+        self.assertEqual(outcomes, {(True, True), (True, False), (False, False)})
+
+    def test_the_resolver_is_strict(self) -> None:
+        template = {
+            "Parameters": {
+                "P": {"Type": "String", "Default": "a-", "AllowedPattern": "^[a-z-]*$", "MaxLength": 5},
+                "N": {"Type": "Number", "Default": 3, "MinValue": 1},
+            },
+            "Conditions": {
+                "Empty": {"Fn::Equals": [{"Ref": "P"}, ""]},
+                "Full": {"Fn::Not": [{"Condition": "Empty"}]},
+            },
+        }
+        pattern = {
+            "a": {"Fn::If": ["Empty", {"Ref": "AWS::NoValue"}, [{"prefix": {"Ref": "P"}}]]},
+            "b": ["x", {"Fn::If": ["Full", {"Ref": "AWS::NoValue"}, "y"]}],
+        }
+        self.assertEqual(Deployment(template).pattern(pattern, "t"), {"a": [{"prefix": "a-"}], "b": ["x"]})
+        self.assertEqual(Deployment(template, {"P": ""}).pattern(pattern, "t"), {"b": ["x", "y"]})
+        self.assertEqual(Deployment(template).resolve({"Ref": "N"}, "t"), "3")
+        for bad in (
+            {"Ref": "AWS::Region"},
+            {"Ref": "SomeResource"},
+            {"Fn::Sub": "${P}"},
+            {"Fn::If": ["Missing", "x", "y"]},
+            {"Ref": "P", "extra": ["x"]},
+        ):
+            with self.subTest(bad), self.assertRaises(Unresolvable):
+                Deployment(template).pattern({"k": bad}, "t")
+        with self.assertRaises(Unresolvable):
+            Deployment(template).pattern({"Fn::If": ["Empty", ["x"], {"Ref": "AWS::NoValue"}]}, "t")
+        for overrides in ({"Q": "x"}, {"P": "Upper"}, {"P": "toolong"}, {"N": "0"}):
+            with self.subTest(overrides), self.assertRaises(Unresolvable):
+                Deployment(template, overrides)
+        # The template's own parameter accepts the empty value that turns the filter off.
+        Deployment(self.template, {ALARM_NAME_PREFIX: ""})
 
     # --- the matcher itself
 

@@ -285,6 +285,20 @@ fn template_sets_exactly_the_variables_each_function_reads() {
                     function.name, variable.name, variable.default
                 ));
             }
+            // Bounds the code enforces, the template enforces too, to the same value.
+            for (key, declared) in [("MinValue", variable.min), ("MaxValue", variable.max)] {
+                let Some(declared) = declared else { continue };
+                let found = yaml.scalar(at, key);
+                let same = found.is_some_and(|found| {
+                    matches!((found.parse::<f64>(), declared.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+                });
+                if !same {
+                    problems.push(format!(
+                        "{}: parameter {parameter} (for {}) has {key} {found:?}, but the code takes {declared}",
+                        function.name, variable.name
+                    ));
+                }
+            }
         }
     }
     assert!(problems.is_empty(), "template.yaml:\n{}", problems.join("\n"));
@@ -505,4 +519,24 @@ fn every_declared_default_parses() {
         .map(|(variable, _)| variable.name)
         .collect();
     assert_eq!(required, BTreeSet::from(["LEDGER_TABLE", "SNAPSHOT_BUCKET"]));
+}
+
+#[test]
+fn the_function_timeout_holds_the_worst_case_of_one_resource() {
+    use unthrottle::adapters::clients::OPERATION_TIMEOUT;
+    use unthrottle::core::pipeline::calls::WORST_CASE;
+
+    let source = repo_file("template.yaml");
+    let yaml = Yaml::new(&source);
+    let function = yaml.path(&["Globals", "Function"]);
+    let timeout: u64 = yaml
+        .scalar(function, "Timeout")
+        .and_then(|t| t.parse().ok())
+        .expect("Globals.Function.Timeout is a number of seconds");
+    let worst = OPERATION_TIMEOUT * WORST_CASE;
+    assert!(
+        std::time::Duration::from_secs(timeout) >= worst,
+        "template.yaml's Timeout {timeout} s is shorter than {WORST_CASE} calls of up to {} s each",
+        OPERATION_TIMEOUT.as_secs()
+    );
 }

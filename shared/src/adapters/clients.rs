@@ -15,17 +15,24 @@ use serde_json::Value;
 
 use crate::core::error::{Error, ErrorKind, Result};
 
+/// The longest one SDK operation may take, retries included: what the pipeline budgets for
+/// each step it starts (`RunOptions::step_budget`).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Loads region, credentials and endpoints (including `AWS_ENDPOINT_URL_<SERVICE>`) the
 /// SDK's usual way, with bounded retries and timeouts so a call can never outlive the
-/// function: at most 3 attempts of 5 s each within 20 s.
+/// function: at most 3 attempts of 5 s each (2 s to connect, 4 s without a byte read),
+/// within `OPERATION_TIMEOUT`. Adaptive retries slow the function's own calls down when AWS
+/// throttles it, rather than adding to the storm.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .retry_config(RetryConfig::adaptive().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
+                .read_timeout(Duration::from_secs(4))
                 .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(20))
+                .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
         .load()

@@ -12,16 +12,43 @@ pub fn classify<E>(operation: &str, resource: &str, error: &SdkError<E, HttpResp
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let kind = match error {
+    classify_with(operation, resource, error, &[])
+}
+
+/// As [`classify`], with codes that mean a request rate for this call (`Throttled`) whatever
+/// they mean elsewhere: Kinesis answers its describe and list calls' rate limits with
+/// `LimitExceededException`, which on UpdateShardCount is a real refusal.
+pub fn classify_with<E>(
+    operation: &str,
+    resource: &str,
+    error: &SdkError<E, HttpResponse>,
+    rate_limit_codes: &[&str],
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (kind, outcome_unknown) = match error {
         SdkError::ServiceError(service) => {
             let server_error = service.raw().status().is_server_error();
-            kind_of(service.err().code(), server_error)
+            let code = service.err().code();
+            let kind = match code {
+                Some(code) if rate_limit_codes.contains(&code) => ErrorKind::Throttled,
+                _ => kind_of(code, server_error),
+            };
+            // AWS answered: a 4xx was not carried out; a 5xx may have been.
+            (kind, server_error)
         }
-        SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
-        // Timeouts, connection failures and unreadable responses: the call may work again.
-        _ => ErrorKind::Transient,
+        SdkError::ConstructionFailure(_) => (ErrorKind::Invalid, false),
+        // Timeouts, connection failures and unreadable responses: the call may work again,
+        // and may have worked already.
+        _ => (ErrorKind::Transient, true),
     };
-    Error::new(kind, operation, resource, describe_error(error))
+    let classified = Error::new(kind, operation, resource, describe_error(error));
+    if outcome_unknown {
+        classified.with_unknown_outcome()
+    } else {
+        classified
+    }
 }
 
 /// The kind an AWS error code means. Codes differ between services for the same thing;

@@ -22,10 +22,13 @@ use crate::adapters::errors::classify;
 use crate::core::domain::{Action, HistoryEntry, ResourceRef};
 use crate::core::error::{Error, Result};
 use crate::core::guards::rolling_day;
-use crate::core::ledger::{Admission, Claim, LedgerView, Ticket, event_retention, history_retention};
+use crate::core::ledger::{
+    Admission, Claim, LedgerView, Refusal, Ticket, event_retention, history_retention,
+};
 use crate::core::ports::Ledger;
 
 const CLAIM_SK: &str = "claim";
+const REFUSAL_SK: &str = "refusal";
 const HISTORY_PREFIX: &str = "history#";
 
 pub struct DynamoDbLedger {
@@ -106,6 +109,18 @@ impl DynamoDbLedger {
         })
     }
 
+    fn refusal_from(&self, item: &Item) -> Result<Refusal> {
+        Ok(Refusal {
+            until: time_from_epoch(item, "until").ok_or_else(|| self.malformed(item, "until"))?,
+            strikes: item
+                .get("strikes")
+                .and_then(|n| n.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| self.malformed(item, "strikes"))?,
+            reason: text(item, "reason").unwrap_or_default().to_owned(),
+        })
+    }
+
     fn history_from(&self, item: &Item) -> Result<HistoryEntry> {
         let at = text(item, "at")
             .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
@@ -140,6 +155,7 @@ impl Ledger for DynamoDbLedger {
         for item in &items {
             match text(item, "sk") {
                 Some(CLAIM_SK) => view.claim = Some(self.claim_from(item)?),
+                Some(REFUSAL_SK) => view.refusal = Some(self.refusal_from(item)?),
                 Some(sk) if sk.starts_with(HISTORY_PREFIX) => {
                     let entry = self.history_from(item)?;
                     if entry.at > since {
@@ -230,6 +246,35 @@ impl Ledger for DynamoDbLedger {
             .send()
             .await
             .map_err(|e| self.failed("DeleteItem (event record)", &e))?;
+        Ok(())
+    }
+
+    async fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(resource.key()))
+            .item("sk", s(REFUSAL_SK))
+            .item("until", epoch(refusal.until))
+            .item("strikes", AttributeValue::N(refusal.strikes.to_string()))
+            .item("reason", s(&refusal.reason))
+            // Kept a day past its end, so a refusal soon after doubles the wait.
+            .item("expires_at", epoch(refusal.until + rolling_day()))
+            .send()
+            .await
+            .map_err(|e| self.failed("PutItem (refusal)", &e))?;
+        Ok(())
+    }
+
+    async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(resource.key()))
+            .key("sk", s(REFUSAL_SK))
+            .send()
+            .await
+            .map_err(|e| self.failed("DeleteItem (refusal)", &e))?;
         Ok(())
     }
 

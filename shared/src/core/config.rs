@@ -268,7 +268,7 @@ pub const ON_DEMAND: Variable = Variable::new(
 pub const MAX_ON_DEMAND_SWITCHES_PER_DAY: Variable = Variable::new(
     "MAX_ON_DEMAND_SWITCHES_PER_DAY",
     Some("1"),
-    "0 to 4 for tables, 0 to 2 for streams (AWS allows 4 switches to on-demand per table per 24 h, 2 mode changes per stream)",
+    "0 to 4 for tables, 0 to 1 for streams (AWS allows 4 switches to on-demand per table per 24 h, and 2 mode changes per stream: one switch and its undoing)",
     "switches to on-demand allowed per resource per rolling 24 h",
 );
 
@@ -313,6 +313,9 @@ pub struct RunOptions {
     pub max_event_age: Option<Duration>,
     /// An event from before the resource's last change plus this is stale.
     pub settle: Duration,
+    /// The longest one call to AWS may take (the SDK clients' operation timeout): no step is
+    /// started with less of the invocation left than the steps it commits to.
+    pub step_budget: std::time::Duration,
 }
 
 /// Settings every function shares.
@@ -343,6 +346,8 @@ impl CoreSettings {
                     .filter(|seconds| *seconds > 0)
                     .map(Duration::seconds),
                 settle: Duration::seconds(env.number(&SETTLE_SECONDS)?),
+                // The wiring sets it from the clients it builds.
+                step_budget: std::time::Duration::ZERO,
             },
             s3_force_path_style: env.flag(&S3_FORCE_PATH_STYLE)?,
         })

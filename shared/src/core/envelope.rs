@@ -32,13 +32,25 @@ pub enum TriggerError {
         problem: String,
     },
     #[error(
-        "event {event_id}: {operation} was throttled but the request names no {resource_kind}; nothing to heal"
+        "event {event_id}: {operation} was throttled but the request names no {resource_kind}{}; nothing to heal",
+        it_can_act_on(.invalid.as_deref())
     )]
     NoResource {
         event_id: String,
         operation: String,
         resource_kind: &'static str,
+        /// Why the first name the request gives was refused, when it gives one: e.g.
+        /// `"a/b" is not a valid table name (...)`, the name escaped and cut short.
+        invalid: Option<String>,
     },
+}
+
+/// The end of a "names no table" message (or an alarm's "no ... dimension") when the event
+/// named one that is not valid: ` it can act on: "a/b" is not a valid table name (...)`.
+pub(crate) fn it_can_act_on(invalid: Option<&str>) -> String {
+    invalid
+        .map(|why| format!(" it can act on: {why}"))
+        .unwrap_or_default()
 }
 
 /// What the event says happened, whichever service it concerns.
@@ -208,7 +220,9 @@ pub struct ApiCallDetail {
     pub error_code: Option<String>,
     #[serde(default)]
     pub error_message: Option<String>,
-    #[serde(default, rename = "eventID")]
+    /// Empty counts as absent here and in the two fields below: an empty id would make every
+    /// such event one event, and an empty account or region a key with an empty segment.
+    #[serde(default, rename = "eventID", deserialize_with = "non_empty")]
     pub event_id: Option<String>,
     #[serde(default)]
     pub request_parameters: Option<Value>,
@@ -216,13 +230,19 @@ pub struct ApiCallDetail {
     #[serde(default)]
     pub event_time: Option<DateTime<Utc>>,
     /// The account the call was made in (CloudTrail's recipient).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty")]
     pub recipient_account_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty")]
     pub aws_region: Option<String>,
     /// The resources CloudTrail says the call touched.
     #[serde(default)]
     pub resources: Vec<TrailResource>,
+}
+
+/// An optional string that is absent when empty.
+fn non_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    Ok(value.filter(|v| !v.is_empty()))
 }
 
 #[derive(Debug, Clone, Deserialize)]

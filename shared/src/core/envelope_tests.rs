@@ -100,3 +100,26 @@ fn names_come_from_arns_or_plain_names() {
         assert_eq!(name_from_arn_or_name(value, kind), expected, "{value}");
     }
 }
+
+#[test]
+fn empty_cloudtrail_ids_accounts_and_regions_count_as_absent() {
+    let envelope = Envelope::parse(api_call_event(json!({
+        "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
+        "errorCode": "ThrottlingException", "eventID": "",
+        "recipientAccountId": "", "awsRegion": ""
+    })))
+    .unwrap();
+    let Signal::ApiCall(call) = envelope.signal().unwrap() else {
+        panic!("expected an API call")
+    };
+    let incident = envelope.api_call_incident(&call, "ThrottlingException");
+    assert_eq!(
+        (
+            incident.event_id.as_str(),
+            incident.account.as_str(),
+            incident.region.as_str()
+        ),
+        ("env-1", "123456789012", "us-east-1"),
+        "the envelope's, never an empty one"
+    );
+}

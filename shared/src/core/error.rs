@@ -36,6 +36,9 @@ pub struct Error {
     pub resource: String,
     /// What AWS said, and what to do about it where we know.
     pub message: String,
+    /// No answer came (a timeout, a dropped connection) or AWS failed inside (5xx): the
+    /// request may have been carried out. An error AWS answered with means it was not.
+    pub outcome_unknown: bool,
 }
 
 impl Error {
@@ -50,7 +53,14 @@ impl Error {
             operation: operation.into(),
             resource: resource.into(),
             message: message.into(),
+            outcome_unknown: false,
         }
+    }
+
+    /// The request may have been carried out though it failed: see `outcome_unknown`.
+    pub fn with_unknown_outcome(mut self) -> Self {
+        self.outcome_unknown = true;
+        self
     }
 
     /// A response that lacks a field it must have: never read as a default.

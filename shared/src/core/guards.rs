@@ -78,9 +78,8 @@ impl RollingWindow {
             .filter(|entry| entry.action == self.action && entry.at > since && entry.at <= now)
             .map(|entry| entry.at)
             .collect();
-        let same_change = Duration::minutes(2);
-        let unseen_by_us = reported_by_aws
-            .filter(|at| *at > since && !ours.iter().any(|mine| (*mine - *at).abs() <= same_change));
+        let unseen_by_us =
+            reported_by_aws.filter(|at| *at > since && !ours.iter().any(|mine| same_change(*mine, *at)));
         u32::try_from(ours.len())
             .unwrap_or(u32::MAX)
             .saturating_add(u32::from(unseen_by_us.is_some()))
@@ -100,6 +99,11 @@ impl RollingWindow {
             Ok(count)
         }
     }
+}
+
+/// Two records of one change: ours and the time AWS reports for it, within two minutes.
+pub fn same_change(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    (a - b).abs() <= Duration::minutes(2)
 }
 
 /// Whether this resource may be switched to on-demand now: the team's `ON_DEMAND` policy and

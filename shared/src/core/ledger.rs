@@ -20,11 +20,38 @@ pub struct Claim {
     pub invocation: Option<String>,
 }
 
-/// What the ledger knows about one resource: its claim and its last day of changes.
+/// AWS refused a change to a resource for a reason that persists (a limit, a quota): no
+/// snapshot and no update is tried again until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub until: DateTime<Utc>,
+    /// Refusals in a row: each doubles the wait.
+    pub strikes: u32,
+    pub reason: String,
+}
+
+impl Refusal {
+    /// The refusal after `previous` (if any) at `now`: 15 minutes, doubling per strike, at most
+    /// 24 hours.
+    pub fn after(previous: Option<&Refusal>, now: DateTime<Utc>, reason: String) -> Self {
+        let strikes = previous.map_or(1, |refusal| refusal.strikes.saturating_add(1));
+        let doublings = strikes.saturating_sub(1).min(7);
+        let wait = (Duration::minutes(15) * 2_i32.pow(doublings)).min(Duration::hours(24));
+        Refusal {
+            until: now + wait,
+            strikes,
+            reason,
+        }
+    }
+}
+
+/// What the ledger knows about one resource: its claim, its last day of changes, and a
+/// refusal it is backing off from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerView {
     pub claim: Option<Claim>,
     pub history: Vec<HistoryEntry>,
+    pub refusal: Option<Refusal>,
 }
 
 /// A request to change a resource for an event.

@@ -16,7 +16,8 @@ use crate::core::config::RunOptions;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::ledger::{Admission, Ticket};
+use crate::core::guards::{rolling_day, same_change};
+use crate::core::ledger::{Admission, Refusal, Ticket};
 use crate::core::plan::{Decision, Proposal, SkipReason};
 use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, OPT_OUT_TAG, Snapshots};
 use crate::core::report::{Failure, Outcome, Report};
@@ -99,6 +100,25 @@ pub struct Invocation {
     pub now: DateTime<Utc>,
     /// The function's own account and region (from its ARN): the only place it acts.
     pub home: Scope,
+    /// When Lambda stops the invocation; `None` where nothing does (tests, local tools).
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+/// AWS calls each step makes at most, for the deadline budget (each may take up to
+/// `RunOptions::step_budget`).
+pub mod calls {
+    /// The ledger's view of the resource.
+    pub const VIEW: u32 = 1;
+    /// Describe, tags, and for a stream its shard list.
+    pub const DESCRIBE: u32 = 3;
+    /// From the claim to the end, which must not be cut short: the claim (two writes), the
+    /// snapshot, the change, then a describe again and the history and a forgiven refusal, or
+    /// the release (two writes) and a refusal.
+    pub const COMMIT: u32 = 9;
+    /// PutMetricData, when metrics are not EMF lines.
+    pub const METRICS: u32 = 1;
+    /// One resource, start to end: what the function timeout must hold.
+    pub const WORST_CASE: u32 = VIEW + DESCRIBE + COMMIT + METRICS;
 }
 
 /// One service's function: its settings, the AWS resources it changes (`R`, describe and
@@ -217,6 +237,9 @@ where
             );
         }
 
+        if let Some(late) = self.out_of_time(invocation, calls::VIEW, "Query (ledger)", name) {
+            return failed(Failure::Deadline, late);
+        }
         let view = match self.ledger.view(&resource, now).await {
             Ok(view) => view,
             Err(e) => return failed(Failure::Ledger, e),
@@ -238,7 +261,21 @@ where
                 )
             };
         }
+        if let Some(refusal) = view.refusal.as_ref().filter(|refusal| refusal.until > now) {
+            return skipped(
+                SkipReason::BackingOff,
+                format!(
+                    "AWS refused the last change to {name} ({} time(s) in a row): {}; next try after {}",
+                    refusal.strikes,
+                    refusal.reason,
+                    refusal.until.to_rfc3339()
+                ),
+            );
+        }
 
+        if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
+            return failed(Failure::Deadline, late);
+        }
         let described = match self.resources.describe(name).await {
             Ok(described) => described,
             Err(e) if e.kind == ErrorKind::NotFound => {
@@ -256,12 +293,24 @@ where
             );
         }
 
-        let proposal = match self.service.plan(target, &described.state, &view.history, now) {
+        // Changes AWS reports that the ledger does not hold (made by hand) count as well.
+        let unrecorded: Vec<HistoryEntry> = S::reported_changes(&described.state)
+            .into_iter()
+            .filter(|reported| {
+                now - reported.at <= rolling_day()
+                    && !view
+                        .history
+                        .iter()
+                        .any(|entry| entry.action == reported.action && same_change(entry.at, reported.at))
+            })
+            .collect();
+        let history: Vec<HistoryEntry> = view.history.iter().chain(&unrecorded).cloned().collect();
+        let proposal = match self.service.plan(target, &described.state, &history, now) {
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
             Decision::Act(proposal) => proposal,
         };
         // Only a change is held back by the event being stale: a hold says more.
-        let ours = view.history.iter().map(|entry| entry.at).max();
+        let ours = history.iter().map(|entry| entry.at).max();
         let last_change = ours.max(S::last_change(&described.state, target));
         if let Some(changed) = last_change
             && incident.time < changed + self.options.settle
@@ -281,6 +330,13 @@ where
         if self.options.dry_run {
             return Report::planned(S::ID, name, event_id.clone(), &proposal);
         }
+        // Before a change of ours makes AWS report it instead, remember a change made by hand,
+        // so the rolling-day guards keep counting it.
+        for reported in &unrecorded {
+            if let Err(e) = self.ledger.record(&resource, reported).await {
+                warn!(error = %e, resource = %resource, "a change AWS reports was not recorded");
+            }
+        }
 
         let ticket = Ticket {
             resource: resource.clone(),
@@ -289,6 +345,9 @@ where
             now,
             cooldown: self.options.cooldown,
         };
+        if let Some(late) = self.out_of_time(invocation, calls::COMMIT, "claim, snapshot and change", name) {
+            return failed(Failure::Deadline, late);
+        }
         match self.ledger.admit(&ticket).await {
             Ok(Admission::Granted) => {}
             Ok(Admission::Duplicate) => {
@@ -325,15 +384,47 @@ where
                     // still enforces its own limits.
                     warn!(error = %e, resource = %resource, "change made but not recorded in the ledger");
                 }
+                if view.refusal.is_some()
+                    && let Err(e) = self.ledger.forgive(&resource).await
+                {
+                    warn!(error = %e, resource = %resource, "an old refusal not cleared; it expires by itself");
+                }
                 Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot)
             }
             Err((kind, e)) => {
                 if let Err(release) = self.ledger.release(&ticket).await {
                     warn!(error = %release, "claim not released; it expires after the cooldown");
                 }
+                if e.kind == ErrorKind::Refused {
+                    // A limit or quota refuses the same change again: leave the resource
+                    // alone for a while rather than snapshot and call AWS on every event.
+                    let refusal = Refusal::after(view.refusal.as_ref(), now, e.message.clone());
+                    if let Err(record) = self.ledger.refuse(&resource, &refusal).await {
+                        warn!(error = %record, resource = %resource, "refusal not recorded; the next event tries again");
+                    }
+                }
                 failed(kind, e)
             }
         }
+    }
+
+    /// An error when less of the invocation is left than `calls` AWS calls may take.
+    fn out_of_time(&self, invocation: &Invocation, calls: u32, next: &str, name: &str) -> Option<Error> {
+        let deadline = invocation.deadline?;
+        let needed = self.options.step_budget.saturating_mul(calls);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        (left < needed).then(|| {
+            Error::new(
+                ErrorKind::Transient,
+                next,
+                name,
+                format!(
+                    "{} ms of the invocation left and {next} may take {} ms: not started, left for Lambda's retry",
+                    left.as_millis(),
+                    needed.as_millis()
+                ),
+            )
+        })
     }
 
     /// Snapshot, then change: no snapshot, no change.
@@ -365,8 +456,11 @@ where
             .map_err(|e| (Failure::Snapshot, e))?;
         info!(snapshot = %location, resource = %resource, action = %proposal.action, "snapshot stored, applying");
         if let Err(failure) = self.resources.apply(&described.state, &proposal.change).await {
-            // The response may have been lost after AWS made the change: look before releasing
-            // the claim, or the retry would make it a second time.
+            // An error AWS answered with: nothing was changed. No answer (or a 5xx): the change
+            // may have been made; look before releasing the claim, or the retry makes it twice.
+            if !failure.outcome_unknown {
+                return Err((Failure::Apply, failure));
+            }
             match self.resources.describe(&resource.name).await {
                 Ok(after) if S::applied(&after.state, &proposal.change) => {
                     warn!(error = %failure, resource = %resource, "the change failed to answer but is visible: recorded as made");

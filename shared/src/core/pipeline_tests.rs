@@ -3,8 +3,8 @@ use serde_json::json;
 
 use super::*;
 use crate::core::config::{AllowList, Env};
-use crate::core::domain::Action;
 use crate::core::domain::OnDemandPolicy;
+use crate::core::domain::{Action, Status};
 use crate::core::guards::Growth;
 use crate::core::report::Outcome;
 use crate::dynamodb::{Capacity, DynamoDb, TableChange};
@@ -567,7 +567,8 @@ async fn skips_and_changes_are_never_invocation_errors() {
 
 #[tokio::test]
 async fn a_change_whose_answer_is_lost_is_recorded_as_made_not_retried() {
-    let lost = Error::new(ErrorKind::Transient, "UpdateTable", "orders", "connection reset");
+    let lost =
+        Error::new(ErrorKind::Transient, "UpdateTable", "orders", "connection reset").with_unknown_outcome();
     let tables = FakeTables::with(provisioned_table("orders", 5, 5, &[])).losing_responses(lost);
     let pipeline = fixture(tables);
 
@@ -616,4 +617,135 @@ async fn a_repeated_ledger_write_of_the_same_invocation_is_granted_again() {
         ledger.admit(&other).await.unwrap(),
         Admission::CoolingDown(_)
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_step_starts_that_the_deadline_would_cut_short() {
+    let slow = std::time::Duration::from_secs(20);
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])).slow_describes(slow));
+    let at = |seconds_left: u64| Invocation {
+        deadline: Some(tokio::time::Instant::now() + std::time::Duration::from_secs(seconds_left)),
+        ..Invocation::from(now())
+    };
+
+    // 5 s left: not even the ledger is read.
+    let report = pipeline.handle(put_item("evt-1"), at(5)).await.unwrap().remove(0);
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Failed, Some("deadline")),
+        "{report:?}"
+    );
+    assert_eq!(
+        (pipeline.resources.describe_calls(), pipeline.ledger.writes()),
+        (0, 0)
+    );
+    // The describe (20 s) leaves 85 - 20 = 65 s, less than the 90 s that claim, snapshot and
+    // change may take: nothing is claimed, snapshotted or changed, and Lambda retries.
+    let reports = pipeline.handle(put_item("evt-1"), at(85)).await.unwrap();
+    assert_eq!(reports[0].code, Some("deadline"), "{reports:?}");
+    assert_eq!(reports[0].retryable, Some(true));
+    assert!(matches!(verdict(reports), Err(InvocationError::Retryable(_))));
+    assert_eq!(pipeline.ledger.writes(), 0, "no claim");
+    assert!(pipeline.snapshots.objects().is_empty(), "no snapshot");
+    assert!(pipeline.resources.updates().is_empty(), "no change");
+    // With the time it needs, the retry heals.
+    let report = pipeline
+        .handle(put_item("evt-1"), at(140))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_refused_change_backs_off_for_a_growing_while() {
+    let refused = Error::new(
+        ErrorKind::Refused,
+        "UpdateTable",
+        "orders",
+        "LimitExceededException",
+    );
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])).failing_updates(refused));
+    let first = one(&pipeline, put_item("evt-1"), now()).await;
+    assert_eq!(
+        (first.outcome, first.error_kind),
+        (Outcome::Failed, Some(ErrorKind::Refused))
+    );
+    let refusal = pipeline.ledger.refusal(&orders()).expect("recorded");
+    assert_eq!(
+        (refusal.strikes, refusal.until),
+        (1, now() + Duration::minutes(15))
+    );
+
+    // Within the 15 minutes: no describe, no snapshot, no update call.
+    let describes = pipeline.resources.describe_calls();
+    let at = now() + Duration::minutes(10);
+    let waiting = one(&pipeline, happened_at(put_item("evt-2"), at), at).await;
+    assert_eq!(waiting.code, Some("backing-off"), "{waiting:?}");
+    assert!(
+        waiting.reason.contains("LimitExceededException"),
+        "{}",
+        waiting.reason
+    );
+    assert_eq!(pipeline.resources.describe_calls(), describes);
+    assert_eq!(
+        pipeline.snapshots.objects().len(),
+        1,
+        "only the first try's snapshot"
+    );
+
+    // After it, one more try; refused again, the wait doubles.
+    let at = now() + Duration::minutes(16);
+    let again = one(&pipeline, happened_at(put_item("evt-3"), at), at).await;
+    assert_eq!(again.outcome, Outcome::Failed);
+    let refusal = pipeline.ledger.refusal(&orders()).expect("recorded");
+    assert_eq!((refusal.strikes, refusal.until), (2, at + Duration::minutes(30)));
+}
+
+#[test]
+fn the_back_off_doubles_from_15_minutes_to_a_day() {
+    let mut refusal: Option<Refusal> = None;
+    let mut waits = Vec::new();
+    for _ in 0..9 {
+        let next = Refusal::after(refusal.as_ref(), now(), "refused".into());
+        waits.push((next.until - now()).num_minutes());
+        refusal = Some(next);
+    }
+    assert_eq!(waits, [15, 30, 60, 120, 240, 480, 960, 1440, 1440]);
+}
+
+#[tokio::test]
+async fn a_change_aws_answered_with_an_error_is_never_taken_for_made() {
+    // Someone else's update makes the table busy: AWS refuses ours (ResourceInUseException,
+    // answered), and the table describes as UPDATING. That update is not ours.
+    let in_use = Error::new(
+        ErrorKind::Transient,
+        "UpdateTable",
+        "orders",
+        "ResourceInUseException",
+    );
+    let mut busy = provisioned_table("orders", 5, 5, &[]);
+    busy.status = Status::Busy("UPDATING".into());
+    let tables = FakeTables::with(provisioned_table("orders", 5, 5, &[])).failing_updates(in_use);
+    let pipeline = fixture(tables);
+    let report = one(&pipeline, put_item("evt-1"), now()).await;
+    assert_eq!(
+        (report.outcome, report.code),
+        (Outcome::Failed, Some("apply")),
+        "{report:?}"
+    );
+    assert_eq!(
+        pipeline.resources.describe_calls(),
+        1,
+        "no second look: AWS said no"
+    );
+    assert!(
+        pipeline.ledger.history(&orders()).is_empty(),
+        "nothing recorded as made"
+    );
+    assert_eq!(pipeline.ledger.claim(&orders()), None, "released for the retry");
+    assert!(
+        <DynamoDb as Service>::applied(&busy, &TableChange::SwitchToOnDemand),
+        "busy would have counted"
+    );
 }

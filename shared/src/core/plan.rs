@@ -79,6 +79,8 @@ pub enum SkipReason {
     Duplicate,
     /// Another event of the same incident already changed, or is changing, the resource.
     CoolingDown,
+    /// AWS refused the last change for a reason that persists; the next try waits.
+    BackingOff,
 }
 
 impl SkipReason {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::Result;
-use crate::core::ledger::{Admission, LedgerView, Ticket};
+use crate::core::ledger::{Admission, LedgerView, Refusal, Ticket};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
@@ -59,6 +59,10 @@ pub trait Ledger: Send + Sync {
     /// Remembers a change that was made.
     fn record(&self, resource: &ResourceRef, entry: &HistoryEntry)
     -> impl Future<Output = Result<()>> + Send;
+    /// Remembers that AWS refused a change, so the resource is left alone until it expires.
+    fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets a refusal once a change went through.
+    fn forgive(&self, resource: &ResourceRef) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Where pre-change snapshots are kept.

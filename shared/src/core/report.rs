@@ -32,6 +32,8 @@ pub enum Failure {
     Ledger,
     Snapshot,
     Apply,
+    /// Not enough of the invocation was left to start the next step.
+    Deadline,
 }
 
 impl Failure {

@@ -40,9 +40,18 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
-    /// Whether `change` shows in `state`, described after an apply that failed: made (the
-    /// response was lost) or under way (the resource is updating). Then it is recorded as made
-    /// rather than released for a retry that would make it twice.
+    /// Changes AWS reports on the resource that count against its rolling-day limits, e.g.
+    /// DynamoDB's last switch to on-demand. One the ledger does not hold yet (made by hand) is
+    /// recorded there, so it keeps counting after AWS reports a later one.
+    fn reported_changes(state: &Self::State) -> Vec<HistoryEntry> {
+        let _ = state;
+        Vec::new()
+    }
+
+    /// Whether `change` shows in `state`, described after an apply whose outcome is unknown
+    /// (no answer, or a 5xx): made, or under way (the resource is updating, most likely with
+    /// it). Then it is recorded as made rather than released for a retry that would make it
+    /// twice. An apply AWS answered with an error is never asked about: nothing was changed.
     fn applied(state: &Self::State, change: &Self::Change) -> bool;
 
     /// The pure planner: plain data in, a decision out.

@@ -90,7 +90,11 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
 }
 
 /// Keeps a key segment to characters that need no escaping and cannot add a folder level.
+/// An empty, `.` or `..` segment would drop or climb a folder level: it becomes `_`s.
 fn safe(segment: &str) -> String {
+    if matches!(segment, "" | "." | "..") {
+        return "_".repeat(segment.len().max(1));
+    }
     segment
         .chars()
         .map(|c| {
@@ -101,4 +105,22 @@ fn safe(segment: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    #[test]
+    fn no_segment_can_drop_or_climb_a_folder_level() {
+        for (segment, kept) in [
+            ("orders", "orders"),
+            ("", "_"),
+            (".", "_"),
+            ("..", "__"),
+            ("a/../b", "a_.._b"),
+        ] {
+            assert_eq!(safe(segment), kept, "{segment:?}");
+        }
+    }
 }

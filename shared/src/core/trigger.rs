@@ -4,8 +4,12 @@
 //! alarm-state checks, the merging and the "names nothing" cases; each service says only
 //! which codes count, which resources a call names and what a metric means.
 
+use std::fmt;
+
+use tracing::warn;
+
 use crate::core::envelope::{
-    AlarmDetail, ApiCallDetail, Envelope, MetricId, Scope, Signal, Triage, TriggerError,
+    AlarmDetail, ApiCallDetail, Envelope, MetricId, Scope, Signal, Triage, TriggerError, it_can_act_on,
 };
 use crate::core::plan::SkipReason;
 
@@ -24,6 +28,83 @@ pub struct Signals {
     pub resource_dimension: &'static str,
     /// What a resource is called in messages: "table", "stream".
     pub resource_kind: &'static str,
+}
+
+/// AWS's rule for a name: `min` to `max` characters of `a-z`, `A-Z`, `0-9`, `_`, `.` and `-`
+/// (the alphabet AWS gives table and stream names). A name that breaks it never becomes a target:
+/// AWS would refuse it, and these characters are all a name may bring into an S3 key segment
+/// (`snapshots/{service}/{account}/{region}/{name}/...`), a ledger key or an API call.
+/// `.` and `..`, which AWS's alphabet allows, are refused too: as a key segment, S3 tools
+/// and S3-compatible stores read them as "this folder" and "the folder above".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameRule {
+    /// What the name names, for messages: "table", "index", "stream".
+    pub kind: &'static str,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl NameRule {
+    pub const fn new(kind: &'static str, min: usize, max: usize) -> Self {
+        Self { kind, min, max }
+    }
+
+    pub fn admits(&self, name: &str) -> bool {
+        (self.min..=self.max).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && name != "."
+            && name != ".."
+    }
+
+    /// Why `name` is not a valid name of this kind, if it is not.
+    pub fn check(&self, name: &str) -> Result<(), InvalidName> {
+        if self.admits(name) {
+            Ok(())
+        } else {
+            Err(InvalidName {
+                name: quoted(name),
+                rule: *self,
+            })
+        }
+    }
+}
+
+/// A name that breaks its [`NameRule`]. The name is kept escaped and cut to
+/// [`InvalidName::SHOWN`] characters: it came from the event and may be anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidName {
+    name: String,
+    rule: NameRule,
+}
+
+impl InvalidName {
+    /// How many characters of a rejected name a message quotes.
+    pub const SHOWN: usize = 64;
+}
+
+impl fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let NameRule { kind, min, max } = self.rule;
+        write!(
+            f,
+            "{} is not a valid {kind} name ({min}-{max} characters: letters, digits, `_`, `.` and `-`)",
+            self.name
+        )
+    }
+}
+
+/// `name` in double quotes, escaped (control characters, quotes, backslashes) and cut to
+/// [`InvalidName::SHOWN`] characters, with `...` when cut.
+fn quoted(name: &str) -> String {
+    let mut shown: String = name.chars().take(InvalidName::SHOWN).collect();
+    let cut = shown.len() < name.len();
+    shown = format!("{shown:?}");
+    if cut {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// One throttled resource as an event names it. Events can name a resource twice (a
@@ -50,6 +131,19 @@ pub enum CallReading<T> {
 pub trait CapacitySignals {
     type Target: Target;
     const SIGNALS: Signals;
+
+    /// AWS's naming rule for the resource: the core drops every reading whose
+    /// [`Target::resource`] breaks it, before it becomes a target. The default, 1-255
+    /// characters of AWS's common name alphabet, suits a service whose names AWS limits to
+    /// it; a service with its own lengths declares them.
+    const NAME_RULE: NameRule = NameRule::new(Self::SIGNALS.resource_kind, 1, 255);
+
+    /// Checks the names a target carries besides its resource's (a table's GSIs); a
+    /// reading with an invalid one is dropped like one with an invalid resource name.
+    fn check_inner_names(target: &Self::Target) -> Result<(), InvalidName> {
+        let _ = target;
+        Ok(())
+    }
 
     /// The error code of a call from the service's event source when it is a throttle.
     fn throttle_code(call: &ApiCallDetail) -> Option<&str> {
@@ -84,6 +178,32 @@ pub fn merge<T: Target>(targets: &mut Vec<T>, target: T) {
     }
 }
 
+/// The readings whose names all keep their rules, merged; and why the first one that did not
+/// was dropped.
+fn valid_targets<C: CapacitySignals>(
+    readings: impl IntoIterator<Item = C::Target>,
+) -> (Vec<C::Target>, Option<InvalidName>) {
+    let mut targets = Vec::new();
+    let mut invalid = None;
+    for target in readings {
+        let checked = C::NAME_RULE
+            .check(target.resource())
+            .and_then(|()| C::check_inner_names(&target));
+        match checked {
+            Ok(()) => merge(&mut targets, target),
+            Err(why) => {
+                invalid.get_or_insert(why);
+            }
+        }
+    }
+    if let Some(why) = &invalid
+        && !targets.is_empty()
+    {
+        warn!(reason = %why, "a {} the event names is ignored", C::SIGNALS.resource_kind);
+    }
+    (targets, invalid)
+}
+
 fn from_api_call<C: CapacitySignals>(
     envelope: &Envelope,
     call: &ApiCallDetail,
@@ -111,15 +231,13 @@ fn from_api_call<C: CapacitySignals>(
         CallReading::Throttled(named) => named,
         CallReading::Ignored(reason, detail) => return Ok(Triage::ignored(event_id, reason, detail)),
     };
-    let mut targets = Vec::with_capacity(named.len());
-    for target in named {
-        merge(&mut targets, target);
-    }
+    let (targets, invalid) = valid_targets::<C>(named);
     if targets.is_empty() {
         return Err(TriggerError::NoResource {
             event_id: event_id.to_owned(),
             operation: call.event_name.clone(),
             resource_kind: signals.resource_kind,
+            invalid: invalid.map(|why| why.to_string()),
         });
     }
     Ok(Triage::Throttled {
@@ -140,19 +258,18 @@ fn from_alarm<C: CapacitySignals>(envelope: &Envelope, alarm: &AlarmDetail) -> T
             ),
         );
     }
-    let mut targets = Vec::new();
-    for target in alarm
-        .metrics_in(signals.metric_namespace)
-        .filter_map(C::alarm_metric)
-    {
-        merge(&mut targets, target);
-    }
+    let (targets, invalid) = valid_targets::<C>(
+        alarm
+            .metrics_in(signals.metric_namespace)
+            .filter_map(C::alarm_metric),
+    );
     if targets.is_empty() {
+        let because = it_can_act_on(invalid.map(|why| why.to_string()).as_deref());
         return Triage::ignored(
             &envelope.id,
             SkipReason::NotOurs,
             format!(
-                "alarm {} watches no {} throttle metric with a {} dimension",
+                "alarm {} watches no {} throttle metric with a {} dimension{because}",
                 alarm.alarm_name, signals.metric_namespace, signals.resource_dimension
             ),
         );
@@ -162,3 +279,7 @@ fn from_alarm<C: CapacitySignals>(envelope: &Envelope, alarm: &AlarmDetail) -> T
         targets,
     }
 }
+
+#[cfg(test)]
+#[path = "trigger_tests.rs"]
+mod tests;

@@ -10,7 +10,7 @@ use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, MIN_STEP, ON_DEMAND, SCALE_FACTOR,
     Variable,
 };
-use crate::core::domain::{HistoryEntry, ServiceId, Status};
+use crate::core::domain::{Action, HistoryEntry, ServiceId, Status};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
 use crate::core::service::Service;
@@ -88,6 +88,18 @@ impl Service for DynamoDb {
             .filter(|gsi| target.on_indexes.contains_key(&gsi.name))
             .map(|gsi| gsi.last_change)
             .fold(table, Option::max)
+    }
+
+    fn reported_changes(state: &TableState) -> Vec<HistoryEntry> {
+        state
+            .last_switch_to_on_demand
+            .map(|at| HistoryEntry {
+                at,
+                action: Action::SWITCH_TO_ON_DEMAND,
+                event_id: "reported by DynamoDB".to_owned(),
+            })
+            .into_iter()
+            .collect()
     }
 
     fn applied(state: &TableState, change: &TableChange) -> bool {

@@ -9,7 +9,13 @@ use super::settings::DynamoDb;
 use crate::core::domain::Pressure;
 use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name, scope_of_arn};
 use crate::core::plan::SkipReason;
-use crate::core::trigger::{CallReading, CapacitySignals, Signals};
+use crate::core::trigger::{CallReading, CapacitySignals, InvalidName, NameRule, Signals};
+
+/// Table names: 3-255 characters of `a-z`, `A-Z`, `0-9`, `_`, `.`, `-` (Developer Guide,
+/// "Supported data types and naming rules in Amazon DynamoDB": tables and indexes).
+pub const TABLE_NAME: NameRule = NameRule::new("table", 3, 255);
+/// Global secondary index names: the same rule as tables'.
+pub const INDEX_NAME: NameRule = NameRule::new("index", 3, 255);
 
 impl CapacitySignals for DynamoDb {
     type Target = TableTarget;
@@ -25,6 +31,14 @@ impl CapacitySignals for DynamoDb {
         resource_dimension: "TableName",
         resource_kind: "table",
     };
+    const NAME_RULE: NameRule = TABLE_NAME;
+
+    fn check_inner_names(target: &TableTarget) -> Result<(), InvalidName> {
+        target
+            .on_indexes
+            .keys()
+            .try_for_each(|index| INDEX_NAME.check(index))
+    }
 
     fn throttle_code(call: &ApiCallDetail) -> Option<&str> {
         call.throttle_code(Self::SIGNALS.throttle_codes)

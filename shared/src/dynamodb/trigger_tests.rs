@@ -422,3 +422,129 @@ fn alarms_not_in_alarm_or_not_on_throttles_are_ignored() {
     );
     assert_eq!(skipped(triage(&composite).unwrap()).0, SkipReason::NotOurs);
 }
+
+#[test]
+fn table_and_index_names_follow_dynamodbs_rules() {
+    assert_eq!(<DynamoDb as CapacitySignals>::NAME_RULE, TABLE_NAME);
+    for good in ["abc", "orders", "a.b-c_D9", &"t".repeat(255)] {
+        assert!(TABLE_NAME.admits(good) && INDEX_NAME.admits(good), "{good}");
+    }
+    for bad in [
+        "",
+        "ab",
+        &"t".repeat(256),
+        "a/b",
+        "../orders",
+        "or ders",
+        "orders#1",
+        "ördérs",
+    ] {
+        assert!(!TABLE_NAME.admits(bad) && !INDEX_NAME.admits(bad), "{bad}");
+    }
+}
+
+#[test]
+fn a_call_naming_an_invalid_table_names_nothing_and_says_why() {
+    for (params, quoted) in [
+        (json!({"tableName": "../orders"}), r#""../orders""#),
+        (json!({"tableName": "ab"}), r#""ab""#),
+        (
+            json!({"tableName": "arn:aws:dynamodb:us-east-1:123456789012:table/a#b"}),
+            r#""a#b""#,
+        ),
+        (json!({"requestItems": {"x/y": [{}]}}), r#""x/y""#),
+        (
+            json!({"transactItems": [{"put": {"tableName": "new\nline"}}]}),
+            r#""new\nline""#,
+        ),
+    ] {
+        let err = triage(&api_call("PutItem", PTEE, params.clone())).unwrap_err();
+        assert!(
+            matches!(err, TriggerError::NoResource { invalid: Some(_), .. }),
+            "{params}: {err}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "names no table it can act on: {quoted} is not a valid table name (3-255 characters"
+            )),
+            "{params}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_long_invalid_name_is_quoted_cut_short() {
+    let name = format!("{}/", "t".repeat(300));
+    let err = triage(&api_call("PutItem", PTEE, json!({"tableName": name}))).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("\"{}\"... is not a valid table name", "t".repeat(64))),
+        "{message}"
+    );
+    assert!(message.len() < 400, "{message}");
+}
+
+#[test]
+fn an_invalid_index_drops_its_reading_only() {
+    let err = triage(&api_call(
+        "Query",
+        PTEE,
+        json!({"tableName": "orders", "indexName": "by/customer"}),
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(r#""by/customer" is not a valid index name"#),
+        "{err}"
+    );
+
+    let gsi = |table: &str, index: &str| {
+        metric(
+            "ReadThrottleEvents",
+            json!({"TableName": table, "GlobalSecondaryIndexName": index}),
+        )
+    };
+    let found = targets(
+        triage(&alarm(
+            "ALARM",
+            json!([
+                gsi("orders", "x"),
+                metric("WriteThrottleEvents", json!({"TableName": "orders"}))
+            ]),
+        ))
+        .unwrap(),
+    );
+    assert_eq!(found, vec![table("orders", Pressure::WRITE)]);
+}
+
+#[test]
+fn a_batch_keeps_its_valid_tables_and_drops_the_others() {
+    let found = targets(
+        triage(&api_call(
+            "BatchWriteItem",
+            PTEE,
+            json!({"requestItems": {"orders": [{}], "../../etc": [{}], "": [{}], "customers": [{}]}}),
+        ))
+        .unwrap(),
+    );
+    let mut names: Vec<_> = found.iter().map(|t| t.table.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["customers", "orders"]);
+}
+
+#[test]
+fn an_alarm_on_an_invalid_table_is_not_ours_and_says_why() {
+    let (reason, detail) = skipped(
+        triage(&alarm(
+            "ALARM",
+            json!([metric("WriteThrottleEvents", json!({"TableName": "a/../b"}))]),
+        ))
+        .unwrap(),
+    );
+    assert_eq!(reason, SkipReason::NotOurs);
+    assert!(
+        detail.contains(r#"with a TableName dimension it can act on: "a/../b" is not a valid table name"#),
+        "{detail}"
+    );
+}

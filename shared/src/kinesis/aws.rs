@@ -6,19 +6,24 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::types::{ScalingType, StreamMode as AwsStreamMode, StreamModeDetails};
+use aws_sdk_kinesis::types::{
+    ScalingType, ShardFilter, ShardFilterType, StreamMode as AwsStreamMode, StreamModeDetails,
+};
 use serde_json::{Value, json};
 
 use super::model::{StreamChange, StreamMode, StreamState};
 use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
-use crate::adapters::errors::classify;
+use crate::adapters::errors::{classify, classify_with};
 use crate::core::domain::Status;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::ports::{Apply, Describe, Described};
 
 const DESCRIBE: &str = "DescribeStreamSummary";
+/// Kinesis's describe and list calls answer their per-account request rates (5 to 20 per
+/// second) with `LimitExceededException`: a throttle there, a refusal on UpdateShardCount.
+const RATE_LIMIT: &[&str] = &["LimitExceededException"];
 
 pub struct SdkStreams {
     client: Client,
@@ -29,6 +34,14 @@ impl Deploy for Kinesis {
     fn resources(sdk: &SdkConfig) -> SdkStreams {
         SdkStreams::new(Client::new(sdk))
     }
+}
+
+/// `AT_LATEST`: the shards open now, not the closed parents of every reshard.
+fn open_shards_only(resource: &str) -> Result<ShardFilter> {
+    ShardFilter::builder()
+        .r#type(ShardFilterType::AtLatest)
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Invalid, "ListShards", resource, e.to_string()))
 }
 
 impl SdkStreams {
@@ -42,19 +55,24 @@ impl SdkStreams {
         let mut next_token: Option<String> = None;
         loop {
             let capture = CaptureResponse::default();
-            // ListShards takes either the stream name or a NextToken, never both.
+            // ListShards takes either the stream name (and the filter) or a NextToken.
             let request = match &next_token {
                 Some(token) => self.client.list_shards().next_token(token),
-                None => self.client.list_shards().stream_name(stream),
+                None => self
+                    .client
+                    .list_shards()
+                    .stream_name(stream)
+                    .shard_filter(open_shards_only(resource)?),
             };
             let page = request
                 .customize()
                 .interceptor(capture.clone())
                 .send()
                 .await
-                .map_err(|e| classify("ListShards", resource, &e))?;
+                .map_err(|e| classify_with("ListShards", resource, &e, RATE_LIMIT))?;
             let raw = capture.json("ListShards", resource)?;
-            // A closed shard has an ending sequence number; open ones do not.
+            // A closed shard has an ending sequence number; open ones do not. (The filter
+            // already leaves them out; an emulator may not.)
             shards.extend(
                 raw["Shards"]
                     .as_array()
@@ -81,7 +99,7 @@ impl SdkStreams {
                 .set_exclusive_start_tag_key(after.clone())
                 .send()
                 .await
-                .map_err(|e| classify("ListTagsForStream", resource, &e))?;
+                .map_err(|e| classify_with("ListTagsForStream", resource, &e, RATE_LIMIT))?;
             for tag in page.tags() {
                 tags.insert(tag.key().to_owned(), tag.value().unwrap_or_default().to_owned());
                 after = Some(tag.key().to_owned());
@@ -105,7 +123,7 @@ impl Describe<Kinesis> for SdkStreams {
             .interceptor(capture.clone())
             .send()
             .await
-            .map_err(|e| classify(DESCRIBE, &resource, &e))?;
+            .map_err(|e| classify_with(DESCRIBE, &resource, &e, RATE_LIMIT))?;
         let summary = output
             .stream_description_summary()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "StreamDescriptionSummary"))?;

@@ -3,8 +3,13 @@
 
 /// UpdateShardCount calls AWS allows per stream per rolling 24 h.
 pub const SHARD_UPDATES_PER_DAY: u32 = 10;
-/// UpdateStreamMode calls AWS allows per stream per rolling 24 h.
+/// UpdateStreamMode calls AWS allows per stream per rolling 24 h, either way and by anyone.
 pub const MODE_SWITCHES_PER_DAY: u32 = 2;
+/// Switches to on-demand unthrottle may make per stream per rolling 24 h: a second one would
+/// need a switch back in between, the third mode change, which AWS refuses. (Switches made
+/// entirely by hand are not reported by DescribeStreamSummary, so the guard cannot see them;
+/// AWS's refusal then backs the stream off.)
+pub const SWITCHES_TO_ON_DEMAND_PER_DAY: u32 = MODE_SWITCHES_PER_DAY / 2;
 /// Shards one stream may have.
 pub const SHARDS_PER_STREAM: u32 = 10_000;
 /// UpdateShardCount may at most double the open shards in one call.

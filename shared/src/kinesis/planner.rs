@@ -8,13 +8,13 @@
 //!    than double in one call. AWS allows 10 such calls per stream per rolling 24 h, counted
 //!    in the ledger: the 11th is held ("daily shard-update limit") before AWS would refuse.
 //! 4. At `MAX_SHARDS`: switch to on-demand if `ON_DEMAND` allows and the guard agrees
-//!    (at most `min(MAX_ON_DEMAND_SWITCHES_PER_DAY, 2)` per 24 h: AWS allows two mode
-//!    changes), else hold "at cap".
+//!    (at most one switch per 24 h: AWS allows two mode changes, and undoing the switch is
+//!    the second), else hold "at cap".
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::limits::{GROWTH_PER_CALL, MODE_SWITCHES_PER_DAY, SHARD_UPDATES_PER_DAY};
+use super::limits::{GROWTH_PER_CALL, SHARD_UPDATES_PER_DAY, SWITCHES_TO_ON_DEMAND_PER_DAY};
 use super::model::{StreamChange, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Status};
 use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
@@ -55,7 +55,7 @@ pub fn plan(
 
     let switches = RollingWindow {
         action: Action::SWITCH_TO_ON_DEMAND,
-        limit: policy.max_switches_per_day.min(MODE_SWITCHES_PER_DAY),
+        limit: policy.max_switches_per_day.min(SWITCHES_TO_ON_DEMAND_PER_DAY),
     };
     let guard = ModeSwitchGuard::new(policy.on_demand, &switches, history, None, now);
     if guard.switch_first() {

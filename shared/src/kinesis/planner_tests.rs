@@ -143,13 +143,21 @@ fn at_max_shards_the_on_demand_policy_and_guard_decide() {
             true,
             "at the cap: 8 open shards of MAX_SHARDS 8",
         ),
-        (OnDemandPolicy::Allow, 1, 4, true, "switching"),
+        // One switch a day at most, whatever the setting: undoing it is AWS's second mode
+        // change, so another switch would be the third, which AWS refuses.
+        (
+            OnDemandPolicy::Allow,
+            1,
+            4,
+            false,
+            "1 switch(es) in the last 24 h, limit 1",
+        ),
         (
             OnDemandPolicy::Allow,
             2,
             4,
             false,
-            "2 switch(es) in the last 24 h, limit 2",
+            "2 switch(es) in the last 24 h, limit 1",
         ),
         (OnDemandPolicy::Allow, 1, 1, false, "limit 1"),
     ];

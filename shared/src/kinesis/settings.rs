@@ -1,7 +1,7 @@
 //! The `kinesis-throttle` function as configured: its own variables, how they are read,
 //! and its `Service` impl, the seam into the shared pipeline.
 
-use super::limits::MODE_SWITCHES_PER_DAY;
+use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
 use super::model::{StreamChange, StreamMode, StreamState, StreamTarget};
 use super::planner::{self, StreamPolicy};
 use chrono::{DateTime, Utc};
@@ -92,7 +92,7 @@ impl Kinesis {
                 growth: config::growth(env, None)?,
                 max_shards: env.number(&MAX_SHARDS)?,
                 on_demand: config::on_demand(env)?,
-                max_switches_per_day: config::max_switches_per_day(env, MODE_SWITCHES_PER_DAY)?,
+                max_switches_per_day: config::max_switches_per_day(env, SWITCHES_TO_ON_DEMAND_PER_DAY)?,
             },
             allow: AllowList::from_env(env, &STREAM_ALLOW)?,
         })

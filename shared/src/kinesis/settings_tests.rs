@@ -22,7 +22,7 @@ fn kinesis_reads_its_own_variables_and_the_shared_ones() {
         ("SCALE_FACTOR", "1.5"),
         ("MIN_STEP", "10"),
         ("ON_DEMAND", "allow"),
-        ("MAX_ON_DEMAND_SWITCHES_PER_DAY", "2"),
+        ("MAX_ON_DEMAND_SWITCHES_PER_DAY", "1"),
     ])))
     .unwrap();
     assert_eq!(config.policy.max_shards, 12);
@@ -36,7 +36,7 @@ fn kinesis_reads_its_own_variables_and_the_shared_ones() {
     );
     assert_eq!(
         (config.policy.on_demand, config.policy.max_switches_per_day),
-        (OnDemandPolicy::Allow, 2)
+        (OnDemandPolicy::Allow, 1)
     );
     assert!(config.allow.admits("clickstream").is_ok());
     assert!(
@@ -53,7 +53,7 @@ fn kinesis_reads_its_own_variables_and_the_shared_ones() {
             ("MAX_SHARDS", "0"),
             ("MAX_SHARDS", "10001"),
             ("STREAM_ALLOW", "["),
-            ("MAX_ON_DEMAND_SWITCHES_PER_DAY", "3"),
+            ("MAX_ON_DEMAND_SWITCHES_PER_DAY", "2"),
         ],
     );
 }

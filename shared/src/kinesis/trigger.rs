@@ -5,9 +5,13 @@ use super::settings::Kinesis;
 use crate::core::domain::Pressure;
 use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name, scope_of_arn};
 use crate::core::plan::SkipReason;
-use crate::core::trigger::{CallReading, CapacitySignals, Signals};
+use crate::core::trigger::{CallReading, CapacitySignals, NameRule, Signals};
 
 const STREAM_RESOURCE_TYPE: &str = "AWS::Kinesis::Stream";
+
+/// Stream names: 1-128 characters of `a-z`, `A-Z`, `0-9`, `_`, `.`, `-` (Kinesis API
+/// reference, CreateStream: `StreamName`).
+pub const STREAM_NAME: NameRule = NameRule::new("stream", 1, 128);
 
 impl CapacitySignals for Kinesis {
     type Target = StreamTarget;
@@ -23,6 +27,7 @@ impl CapacitySignals for Kinesis {
         resource_dimension: "StreamName",
         resource_kind: "stream",
     };
+    const NAME_RULE: NameRule = STREAM_NAME;
 
     fn throttled_call(call: &ApiCallDetail, code: &str) -> CallReading<StreamTarget> {
         let Some(pressure) = data_plane(&call.event_name) else {

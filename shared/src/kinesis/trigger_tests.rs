@@ -183,3 +183,80 @@ fn alarm_metrics_name_the_stream_and_the_side() {
         "skip:not-throttle"
     );
 }
+
+#[test]
+fn stream_names_follow_kinesis_rules() {
+    assert_eq!(<Kinesis as CapacitySignals>::NAME_RULE, STREAM_NAME);
+    for good in ["a", "clickstream", "a.b-c_D9", &"s".repeat(128)] {
+        assert!(STREAM_NAME.admits(good), "{good}");
+    }
+    for bad in ["", ".", "..", &"s".repeat(129), "a/b", "a b", "a#b", "strëam"] {
+        assert!(!STREAM_NAME.admits(bad), "{bad}");
+    }
+}
+
+#[test]
+fn a_call_naming_an_invalid_stream_names_nothing_and_says_why() {
+    for (event, quoted) in [
+        (
+            call("PutRecord", PTEE, json!({"streamName": "../clickstream"})),
+            r#""../clickstream""#,
+        ),
+        (
+            call(
+                "PutRecords",
+                PTEE,
+                json!({"streamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/.."}),
+            ),
+            r#""..""#,
+        ),
+        (
+            call("PutRecord", PTEE, json!({"streamName": "s".repeat(129)})),
+            &format!("\"{}\"...", "s".repeat(64)),
+        ),
+        (
+            envelope(
+                API_CALL_DETAIL_TYPE,
+                json!({"eventSource": EVENT_SOURCE, "eventName": "GetRecords", "errorCode": "ThrottlingException",
+                       "resources": [{"type": "AWS::Kinesis::Stream", "ARN": "arn:aws:kinesis:us-east-1:1:stream/a#b"}]}),
+            ),
+            r#""a#b""#,
+        ),
+    ] {
+        let err = triage(&event).unwrap_err();
+        assert!(
+            matches!(err, TriggerError::NoResource { invalid: Some(_), .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&format!(
+                "names no stream it can act on: {quoted} is not a valid stream name (1-128 characters"
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_alarm_on_an_invalid_stream_is_not_ours_and_says_why() {
+    let event = alarm(
+        "ALARM",
+        json!([metric("WriteProvisionedThroughputExceeded", "click stream")]),
+    );
+    assert_eq!(summary(&event), "skip:not-ours");
+    let Ok(Triage::Ignored { detail, .. }) = triage(&event) else {
+        panic!("not skipped")
+    };
+    assert!(
+        detail.contains(r#"it can act on: "click stream" is not a valid stream name"#),
+        "{detail}"
+    );
+    let mixed = alarm(
+        "ALARM",
+        json!([
+            metric("WriteProvisionedThroughputExceeded", "a/b"),
+            metric("ReadProvisionedThroughputExceeded", "clickstream")
+        ]),
+    );
+    assert_eq!(summary(&mixed), "clickstream:r");
+}
