@@ -905,6 +905,7 @@ impl Apply<Kinesis> for Interloper {
 /// shards, not the planned 4. AWS answered our call with an error, so nothing of ours was
 /// made: the event must end `failed` (retryable), not be taken for made because the stream
 /// is updating (what the lost-answer check did before it asked whether AWS had answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_refused_because_another_writer_is_updating_the_stream_is_not_reported_as_made() {
     let world = World::<Kinesis>::new(("kinesis", "clickstream"), &[]).await;
     world.aws.create_stream(&world.name, 2).await;

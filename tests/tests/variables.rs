@@ -540,3 +540,44 @@ fn the_function_timeout_holds_the_worst_case_of_one_resource() {
         OPERATION_TIMEOUT.as_secs()
     );
 }
+
+#[test]
+fn the_ledger_and_the_snapshots_outlive_the_stack_and_no_function_may_change_the_ledger() {
+    let source = repo_file("template.yaml");
+    let yaml = Yaml::new(&source);
+    for store in ["LedgerTable", "SnapshotBucket"] {
+        let at = yaml.path(&["Resources", store]);
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(yaml.scalar(at, policy), Some("Retain"), "{store} {policy}");
+        }
+    }
+    // Each function's role denies UpdateTable and DeleteTable on its own ledger table,
+    // whatever else it allows.
+    for function in functions() {
+        // Each function's role is its logical id with Role for Function.
+        let role = function.logical_id.replace("Function", "Role");
+        let policies = yaml.path(&["Resources", &role, "Properties", "Policies"]);
+        let block = yaml.block(Some(policies));
+        let text: Vec<&str> = block.map(|i| yaml.lines[i].text).collect();
+        let deny = text
+            .iter()
+            .position(|line| *line == "Effect: Deny")
+            .unwrap_or_else(|| panic!("{role}: no Deny statement"));
+        let statement: Vec<&str> = text[deny..]
+            .iter()
+            .take_while(|line| !line.starts_with("- Sid:"))
+            .copied()
+            .collect();
+        for needed in [
+            "- dynamodb:UpdateTable",
+            "- dynamodb:DeleteTable",
+            "Resource: !GetAtt LedgerTable.Arn",
+        ] {
+            assert!(
+                statement.contains(&needed),
+                "{}: the Deny lacks {needed}: {statement:?}",
+                function.logical_id
+            );
+        }
+    }
+}
