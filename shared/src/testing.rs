@@ -552,3 +552,20 @@ impl From<DateTime<Utc>> for Invocation {
         }
     }
 }
+
+/// The `dynamodb-throttle` function with every setting at its declared default: doubling,
+/// caps of 1000 units, never on-demand, every table.
+pub fn default_dynamodb() -> std::result::Result<DynamoDb, crate::core::config::ConfigError> {
+    <DynamoDb as Service>::from_env(&crate::core::config::Env::from_fn(|_| None))
+}
+
+/// The samples' table `orders`, in their account and region.
+pub fn sample_table() -> ResourceRef {
+    let home = sample_home();
+    ResourceRef {
+        service: <DynamoDb as Service>::ID,
+        account: home.account,
+        region: home.region,
+        name: "orders".to_owned(),
+    }
+}

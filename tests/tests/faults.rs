@@ -14,17 +14,14 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::Utc;
 use serde_json::json;
-use unthrottle::core::config::{AllowList, Env};
-use unthrottle::core::domain::OnDemandPolicy;
 use unthrottle::core::domain::ResourceRef;
 use unthrottle::core::error::ErrorKind;
 use unthrottle::core::pipeline::{InvocationError, Pipeline, verdict};
 use unthrottle::core::report::Outcome;
-use unthrottle::core::service::Service;
-use unthrottle::dynamodb::settings::TABLE_ALLOW;
-use unthrottle::dynamodb::{DynamoDb, SdkTables, TablePolicy};
+use unthrottle::dynamodb::{DynamoDb, SdkTables};
 use unthrottle::testing::{
-    MemoryLedger, MemorySnapshots, RecordedMetrics, dynamodb_throttle_event, in_memory, table_policy,
+    MemoryLedger, MemorySnapshots, RecordedMetrics, default_dynamodb, dynamodb_throttle_event, in_memory,
+    sample_table,
 };
 
 fn http(status: u16, body: serde_json::Value) -> Response {
@@ -59,24 +56,11 @@ fn aws_error(status: u16, code: &str) -> Response {
 fn pipeline(
     tables: SdkTables,
 ) -> Pipeline<DynamoDb, SdkTables, MemoryLedger, MemorySnapshots, RecordedMetrics> {
-    let service = DynamoDb {
-        policy: TablePolicy {
-            max_read: 1000,
-            max_write: 1000,
-            ..table_policy(OnDemandPolicy::Never)
-        },
-        allow: AllowList::from_env(&Env::from_fn(|_| None), &TABLE_ALLOW).expect("default allow-list"),
-    };
-    in_memory(service, tables)
+    in_memory(default_dynamodb().expect("default settings"), tables)
 }
 
 fn orders() -> ResourceRef {
-    ResourceRef {
-        service: DynamoDb::ID,
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-        name: "orders".into(),
-    }
+    sample_table()
 }
 
 fn put_item() -> serde_json::Value {
