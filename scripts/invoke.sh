@@ -32,7 +32,7 @@ fi
 export MAX_EVENT_AGE_SECONDS=${MAX_EVENT_AGE_SECONDS:-0}
 # `cargo lambda watch` gives the function no real ARN, so it cannot read its own account and
 # region there; it acts where these say (the samples' account and region by default).
-export AWS_ACCOUNT_ID=${AWS_ACCOUNT_ID:-123456789012} AWS_REGION=${AWS_REGION:-us-east-1}
+export UNTHROTTLE_HOME_ACCOUNT=${UNTHROTTLE_HOME_ACCOUNT:-123456789012} AWS_REGION=${AWS_REGION:-us-east-1}
 
 mkdir -p "$STATE"
 # The function sees exactly this environment: AWS settings (the SDK's, and Lambda's logging
@@ -40,7 +40,7 @@ mkdir -p "$STATE"
 # function reads, as declared in shared/src/core/config.rs and each service's settings.rs
 # (tests/tests/variables.rs checks this pattern admits each of them).
 env_file=$STATE/invoke-$FUNCTION.env
-env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|MAX_EVENT_AGE_SECONDS|SETTLE_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW)=' >"$env_file" || true
+env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|UNTHROTTLE_HOME_ACCOUNT|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|MAX_EVENT_AGE_SECONDS|SETTLE_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW)=' >"$env_file" || true
 
 # Build first, so the watcher starts the binary at once and build errors show here.
 cargo build --release --quiet --package "$FUNCTION"

@@ -37,7 +37,8 @@ pub async fn run<S: Deploy>() -> Result<(), lambda_runtime::Error> {
     Box::pin(serve(function(service, &core, &sdk), local_home)).await
 }
 
-/// Where a local run (not on Lambda) acts: `AWS_ACCOUNT_ID` in `AWS_REGION`.
+/// Where a local run (not on Lambda) acts: `UNTHROTTLE_HOME_ACCOUNT` in `AWS_REGION`. (Not
+/// `AWS_ACCOUNT_ID`: the SDK reads that one for its credentials and endpoints.)
 fn local_home() -> Option<Scope> {
     let variable = |name| {
         std::env::var(name)
@@ -45,7 +46,7 @@ fn local_home() -> Option<Scope> {
             .filter(|value: &String| !value.is_empty())
     };
     Some(Scope {
-        account: variable("AWS_ACCOUNT_ID")?,
+        account: variable("UNTHROTTLE_HOME_ACCOUNT")?,
         region: variable("AWS_REGION")?,
     })
 }
@@ -81,8 +82,8 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
 /// everything else returns the reports.
 ///
 /// The function acts only in its own account and region, which it reads from its ARN. Outside
-/// Lambda (`cargo lambda watch` passes no real ARN) they come from `AWS_ACCOUNT_ID` and
-/// `AWS_REGION`, which `make invoke` sets; with neither, every event is refused.
+/// Lambda (`cargo lambda watch` passes no real ARN) they come from `UNTHROTTLE_HOME_ACCOUNT`
+/// and `AWS_REGION`, which `make invoke` sets; without them, every event is refused.
 pub async fn serve<S: Deploy>(
     pipeline: Function<S>,
     local_home: Option<Scope>,
@@ -96,8 +97,8 @@ pub async fn serve<S: Deploy>(
                 error_type: "UnknownHome".to_owned(),
                 error_message: format!(
                     "cannot tell this function's account and region: its ARN is {:?} and \
-                     AWS_ACCOUNT_ID / AWS_REGION are not both set; unthrottle acts only in its own \
-                     account and region",
+                     UNTHROTTLE_HOME_ACCOUNT / AWS_REGION are not both set; unthrottle acts only in \
+                     its own account and region",
                     event.context.invoked_function_arn
                 ),
             })?;

@@ -110,8 +110,9 @@ async fn each_error_updatetable_can_answer_ends_in_its_documented_outcome() {
         let invocation_error = matches!(verdict(reports), Err(InvocationError::Retryable(_)));
         assert_eq!(invocation_error, retried, "{code}");
         figures.push(format!(
-            "{code}: {kind}, {} UpdateTable attempt(s)",
-            update.num_calls()
+            "{code}: {kind}, {} UpdateTable attempt(s), {} snapshot(s), invocation error: {invocation_error}",
+            update.num_calls(),
+            pipeline.snapshots.objects().len()
         ));
     }
     println!("{}", figures.join("\n"));
@@ -160,6 +161,12 @@ async fn an_update_whose_answer_is_lost_is_recorded_as_made_once() {
         .remove(0);
     assert_eq!(retry.code, Some("duplicate"), "{retry:?}");
     assert_eq!(update.num_calls(), attempts);
+    println!(
+        "lost answer: {} snapshot(s), {} UpdateTable attempt(s), retry {:?}",
+        pipeline.snapshots.objects().len(),
+        attempts,
+        retry.code
+    );
 }
 
 #[tokio::test]
@@ -198,5 +205,8 @@ async fn a_hung_endpoint_fails_within_the_timeouts_as_a_retryable_error() {
     assert!(took <= bound, "took {took:?}, more than the operation timeout");
     assert!(matches!(verdict(reports), Err(InvocationError::Retryable(_))));
     assert!(pipeline.snapshots.objects().is_empty());
-    println!("hung endpoint: failed after {took:?}");
+    println!(
+        "hung endpoint: failed after {took:?}, {} snapshot(s)",
+        pipeline.snapshots.objects().len()
+    );
 }

@@ -75,14 +75,15 @@ pub fn kind_of(code: Option<&str>, server_error: bool) -> ErrorKind {
         | "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "InvalidSignatureException"
-        | "ExpiredToken"
-        | "ExpiredTokenException"
         | "MissingAuthenticationToken"
         | "OptInRequired" => ErrorKind::AccessDenied,
         // DynamoDB: too many table operations or decreases; Kinesis: shard and update limits.
         "LimitExceededException" => ErrorKind::Refused,
-        // Another update is in progress: it ends on its own.
+        // Another update is in progress: it ends on its own. Credentials that expired
+        // mid-invocation are fresh on the retry.
         "ResourceInUseException"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
         | "InternalServerError"
         | "InternalFailure"
         | "InternalServerException"

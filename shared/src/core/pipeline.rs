@@ -109,12 +109,13 @@ pub struct Invocation {
 pub mod calls {
     /// The ledger's view of the resource.
     pub const VIEW: u32 = 1;
-    /// Describe, tags, and for a stream its shard list.
+    /// Describe, tags, and for a stream its shard list (one page each: a resource with more
+    /// than 50 tags or 1,000 shards takes more, and the deadline is checked again after it).
     pub const DESCRIBE: u32 = 3;
-    /// From the claim to the end, which must not be cut short: the claim (two writes), the
-    /// snapshot, the change, then a describe again and the history and a forgiven refusal, or
-    /// the release (two writes) and a refusal.
-    pub const COMMIT: u32 = 9;
+    /// From the claim to the end, which must not be cut short: a change made by hand
+    /// recorded, the claim (two writes), the snapshot, the change, then a describe again and
+    /// the history and a forgiven refusal, or the release (two writes) and a refusal.
+    pub const COMMIT: u32 = 10;
     /// PutMetricData, when metrics are not EMF lines.
     pub const METRICS: u32 = 1;
     /// One resource, start to end: what the function timeout must hold.
@@ -223,8 +224,10 @@ where
                 ),
             );
         }
+        // A clock ahead of ours says nothing of freshness: the throttle is at most now.
+        let happened = incident.time.min(now);
         if let Some(max_age) = self.options.max_event_age
-            && now - incident.time > max_age
+            && now - happened > max_age
         {
             return skipped(
                 SkipReason::TooOld,
@@ -313,7 +316,7 @@ where
         let ours = history.iter().map(|entry| entry.at).max();
         let last_change = ours.max(S::last_change(&described.state, target));
         if let Some(changed) = last_change
-            && incident.time < changed + self.options.settle
+            && incident.time.min(now) < changed + self.options.settle
         {
             return skipped(
                 SkipReason::Stale,
@@ -330,13 +333,6 @@ where
         if self.options.dry_run {
             return Report::planned(S::ID, name, event_id.clone(), &proposal);
         }
-        // Before a change of ours makes AWS report it instead, remember a change made by hand,
-        // so the rolling-day guards keep counting it.
-        for reported in &unrecorded {
-            if let Err(e) = self.ledger.record(&resource, reported).await {
-                warn!(error = %e, resource = %resource, "a change AWS reports was not recorded");
-            }
-        }
 
         let ticket = Ticket {
             resource: resource.clone(),
@@ -347,6 +343,13 @@ where
         };
         if let Some(late) = self.out_of_time(invocation, calls::COMMIT, "claim, snapshot and change", name) {
             return failed(Failure::Deadline, late);
+        }
+        // Before a change of ours makes AWS report it instead, remember a change made by hand,
+        // so the rolling-day guards keep counting it.
+        for reported in &unrecorded {
+            if let Err(e) = self.ledger.record(&resource, reported).await {
+                warn!(error = %e, resource = %resource, "a change AWS reports was not recorded");
+            }
         }
         match self.ledger.admit(&ticket).await {
             Ok(Admission::Granted) => {}
