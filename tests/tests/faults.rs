@@ -210,3 +210,62 @@ async fn a_hung_endpoint_fails_within_the_timeouts_as_a_retryable_error() {
         pipeline.snapshots.objects().len()
     );
 }
+
+#[tokio::test]
+async fn the_clients_retry_adaptively_within_bounded_timeouts() {
+    use aws_sdk_dynamodb::config::retry::RetryMode;
+    let sdk = unthrottle::adapters::clients::load_sdk_config().await;
+    let retry = sdk.retry_config().expect("a retry config");
+    assert_eq!((retry.mode(), retry.max_attempts()), (RetryMode::Adaptive, 3));
+    let timeouts = sdk.timeout_config().expect("a timeout config");
+    for (name, timeout) in [
+        ("connect", timeouts.connect_timeout()),
+        ("read", timeouts.read_timeout()),
+        ("attempt", timeouts.operation_attempt_timeout()),
+        ("operation", timeouts.operation_timeout()),
+    ] {
+        assert!(timeout.is_some(), "no {name} timeout");
+    }
+    assert_eq!(
+        timeouts.operation_timeout(),
+        Some(unthrottle::adapters::clients::OPERATION_TIMEOUT)
+    );
+}
+
+#[tokio::test]
+async fn a_stream_is_described_with_its_open_shards_only() {
+    use aws_sdk_kinesis::types::ShardFilterType;
+    use unthrottle::core::ports::Describe;
+    use unthrottle::kinesis::{Kinesis, SdkStreams};
+
+    let summary = mock!(aws_sdk_kinesis::Client::describe_stream_summary).then_http_response(|| {
+        http(
+            200,
+            json!({"StreamDescriptionSummary": {
+                "StreamName": "clickstream",
+                "StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/clickstream",
+                "StreamStatus": "ACTIVE", "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+                "RetentionPeriodHours": 24, "StreamCreationTimestamp": 1.7e9,
+                "EnhancedMonitoring": [], "OpenShardCount": 2
+            }}),
+        )
+    });
+    // Only a request that asks for the shards open now (AT_LATEST) is answered.
+    let shards = mock!(aws_sdk_kinesis::Client::list_shards)
+        .match_requests(|request| {
+            request.shard_filter().map(|filter| filter.r#type()) == Some(&ShardFilterType::AtLatest)
+        })
+        .then_http_response(|| http(200, json!({"Shards": []})));
+    let tags = mock!(aws_sdk_kinesis::Client::list_tags_for_stream)
+        .then_http_response(|| http(200, json!({"Tags": [], "HasMoreTags": false})));
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&summary, &shards, &tags]);
+    let described = Describe::<Kinesis>::describe(&SdkStreams::new(client), "clickstream")
+        .await
+        .expect("described");
+    assert_eq!(described.state.open_shards, 2);
+    assert_eq!(
+        shards.num_calls(),
+        1,
+        "ListShards asked with the open-shards filter"
+    );
+}
