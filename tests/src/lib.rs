@@ -2,6 +2,8 @@
 //! the emulators `make emulators-up` starts (their endpoints come from the standard
 //! `AWS_ENDPOINT_URL_<SERVICE>` variables, which `make test` loads from `.emulators.env`).
 
+pub mod mocks;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -10,9 +10,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use aws_smithy_runtime_api::http::{Response, StatusCode};
-use aws_smithy_types::body::SdkBody;
+use aws_smithy_runtime_api::http::Response;
 use chrono::Utc;
+use integration_tests::mocks::{described_table, dynamodb_error, http};
 use serde_json::json;
 use unthrottle::core::domain::ResourceRef;
 use unthrottle::core::error::ErrorKind;
@@ -24,33 +24,12 @@ use unthrottle::testing::{
     sample_table,
 };
 
-fn http(status: u16, body: serde_json::Value) -> Response {
-    Response::new(
-        StatusCode::try_from(status).expect("status"),
-        SdkBody::from(body.to_string()),
-    )
-}
-
-/// DescribeTable for a provisioned ACTIVE table with this write capacity.
 fn described(write: i64) -> Response {
-    http(
-        200,
-        json!({"Table": {
-            "TableName": "orders",
-            "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
-            "TableStatus": "ACTIVE",
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": write, "NumberOfDecreasesToday": 0},
-            "TableSizeBytes": 0, "ItemCount": 0
-        }}),
-    )
+    described_table(write)
 }
 
 fn aws_error(status: u16, code: &str) -> Response {
-    http(
-        status,
-        json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": format!("{code} from the mock")}),
-    )
+    dynamodb_error(status, code, &format!("{code} from the mock"))
 }
 
 fn pipeline(

@@ -7,6 +7,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::Utc;
+use integration_tests::mocks::{described_table, dynamodb_error, http};
 use serde_json::json;
 use unthrottle::adapters::cloudwatch::PutMetricDataSink;
 use unthrottle::core::domain::{Action, ResourceRef};
@@ -22,34 +23,12 @@ use unthrottle::testing::{
     metric_report, sample_table,
 };
 
-fn http(status: u16, body: serde_json::Value) -> Response {
-    Response::new(
-        StatusCode::try_from(status).expect("status"),
-        SdkBody::from(body.to_string()),
-    )
-}
-
-/// DescribeTable as DynamoDB answers it for a 5/5 provisioned table.
 fn describe_table_response() -> Response {
-    http(
-        200,
-        json!({"Table": {
-            "TableName": "orders",
-            "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
-            "TableStatus": "ACTIVE",
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5, "NumberOfDecreasesToday": 0},
-            "TableSizeBytes": 0, "ItemCount": 0,
-            "DeletionProtectionEnabled": false
-        }}),
-    )
+    described_table(5)
 }
 
 fn aws_error(code: &str, message: &str) -> Response {
-    http(
-        400,
-        json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message}),
-    )
+    dynamodb_error(400, code, message)
 }
 
 fn pipeline(

@@ -1,0 +1,37 @@
+//! Responses for aws-smithy-mocks, as DynamoDB writes them.
+
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use serde_json::{Value, json};
+
+/// An HTTP response with a JSON body.
+pub fn http(status: u16, body: Value) -> Response {
+    Response::new(
+        StatusCode::try_from(status).expect("a valid status"),
+        SdkBody::from(body.to_string()),
+    )
+}
+
+/// DescribeTable for the provisioned, ACTIVE table `orders` with 5 RCU and this many WCU.
+pub fn described_table(write: i64) -> Response {
+    http(
+        200,
+        json!({"Table": {
+            "TableName": "orders",
+            "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+            "TableStatus": "ACTIVE",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": write, "NumberOfDecreasesToday": 0},
+            "TableSizeBytes": 0, "ItemCount": 0,
+            "DeletionProtectionEnabled": false
+        }}),
+    )
+}
+
+/// A DynamoDB error answer with this AWS error code.
+pub fn dynamodb_error(status: u16, code: &str, message: &str) -> Response {
+    http(
+        status,
+        json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message}),
+    )
+}
