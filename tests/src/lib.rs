@@ -169,14 +169,17 @@ impl Emulators {
         &self,
         table: &str,
     ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        // Every page, read consistently: a count that misses a page proves nothing.
         self.dynamodb
             .scan()
             .table_name(table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<_, _>>()
             .await
             .expect("Scan")
-            .items
-            .unwrap_or_default()
     }
 
     /// Keys of every object in a bucket.

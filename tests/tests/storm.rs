@@ -399,18 +399,7 @@ struct LedgerItems {
 }
 
 async fn ledger_items<S: Deploy>(world: &World<S>) -> LedgerItems {
-    let items: Vec<HashMap<String, AttributeValue>> = world
-        .aws
-        .dynamodb
-        .scan()
-        .table_name(&world.stores.ledger)
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .expect("Scan (ledger)");
+    let items = world.aws.items(&world.stores.ledger).await;
     let text = |item: &HashMap<String, AttributeValue>, name: &str| {
         item.get(name)
             .and_then(|value| value.as_s().ok())
