@@ -97,10 +97,12 @@ endef
 demo: emulators-up
 	@echo "demo: the first run builds both release binaries (about 10 minutes on 2 cores)"
 	set -a; . ./.emulators.env; set +a; \
-	cargo run --quiet --locked -p integration-tests --bin demo -- setup; \
-	$(call demo_invoke,dynamodb-throttle,events/dynamodb/cloudtrail-putitem-throttled.json,table); \
-	cargo run --quiet --locked -p integration-tests --bin demo -- report-table .emulators/demo-table.json; \
-	$(call demo_invoke,kinesis-throttle,events/kinesis/cloudtrail-putrecord-throttled.json,stream); \
+	cargo run --quiet --locked -p integration-tests --bin demo -- setup && \
+	$(call demo_invoke,dynamodb-throttle,events/dynamodb/alarm-write-key-range-throttle.json,hot-key) && \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-finding .emulators/demo-hot-key.json && \
+	$(call demo_invoke,dynamodb-throttle,events/dynamodb/cloudtrail-putitem-throttled.json,table) && \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-table .emulators/demo-table.json && \
+	$(call demo_invoke,kinesis-throttle,events/kinesis/cloudtrail-putrecord-throttled.json,stream) && \
 	cargo run --quiet --locked -p integration-tests --bin demo -- report-stream .emulators/demo-stream.json
 	@echo "demo: function logs are in .emulators/demo-*.log; 'make emulators-down' stops the emulators"
 

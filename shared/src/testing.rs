@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::core::config::RunOptions;
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{Action, ServiceId};
 use crate::core::domain::{HistoryEntry, OnDemandPolicy, ResourceRef, Status};
 use crate::core::envelope::Scope;
@@ -17,11 +18,14 @@ use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Ticket};
 use crate::core::pipeline::{Invocation, Pipeline};
-use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, Snapshots};
+use crate::core::ports::{Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots};
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
-use crate::dynamodb::{BillingMode, Capacity, DynamoDb, IndexState, TableChange, TablePolicy, TableState};
-use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState};
+use crate::dynamodb::{
+    BillingMode, Capacity, DynamoDb, IndexState, TableChange, TableMetrics, TablePolicy, TableState,
+    TableTarget,
+};
+use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -48,6 +52,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
             })
             .collect(),
         last_switch_to_on_demand: None,
+        auto_scaling: Vec::new(),
     }
 }
 
@@ -58,6 +63,7 @@ pub fn table_policy(on_demand: OnDemandPolicy) -> TablePolicy {
             factor: 2.0,
             min_step: 1,
         },
+        headroom: 1.25,
         max_read: 100,
         max_write: 100,
         on_demand,
@@ -78,6 +84,9 @@ pub struct FakeTables {
     lose_responses: Option<Error>,
     /// How long each describe takes (on tokio's clock).
     describe_delay: Option<std::time::Duration>,
+    /// What each metrics lookup answers (`Unavailable` until set), and the targets asked about.
+    diagnosis: Option<Diagnosis<TableMetrics>>,
+    diagnosed: Mutex<Vec<TableTarget>>,
 }
 
 impl FakeTables {
@@ -106,6 +115,18 @@ impl FakeTables {
     pub fn losing_responses(mut self, error: Error) -> Self {
         self.lose_responses = Some(error);
         self
+    }
+
+    /// Every metrics lookup answers these figures (a trigger that names its cause is never
+    /// looked up, as with the CloudWatch adapter).
+    pub fn measuring(mut self, metrics: TableMetrics) -> Self {
+        self.diagnosis = Some(Diagnosis::Measured(metrics));
+        self
+    }
+
+    /// The targets a metrics lookup was made for, in order.
+    pub fn diagnosed(&self) -> Vec<TableTarget> {
+        locked(&self.diagnosed).clone()
     }
 
     pub fn state(&self, name: &str) -> Option<TableState> {
@@ -149,6 +170,18 @@ impl Describe<DynamoDb> for FakeTables {
     }
 }
 
+impl Diagnose<DynamoDb> for FakeTables {
+    async fn diagnose(&self, target: &TableTarget, _now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
+        if target.cause.is_some() {
+            return Diagnosis::NotNeeded;
+        }
+        locked(&self.diagnosed).push(target.clone());
+        self.diagnosis
+            .clone()
+            .unwrap_or_else(|| Diagnosis::Unavailable("no metrics in this fake".to_owned()))
+    }
+}
+
 impl Apply<DynamoDb> for FakeTables {
     async fn apply(&self, table: &TableState, change: &TableChange) -> Result<()> {
         if let Some(error) = &self.fail_updates {
@@ -164,7 +197,17 @@ impl Apply<DynamoDb> for FakeTables {
             TableChange::Scale {
                 table: capacity,
                 indexes,
+                floors,
             } => {
+                for floor in floors {
+                    let target = state
+                        .auto_scaling
+                        .iter_mut()
+                        .find(|target| target.index == floor.index && target.side == floor.side)
+                        .ok_or_else(|| not_found("RegisterScalableTarget", format!("{table}: {floor:?}")))?;
+                    target.min = floor.min;
+                    target.max = floor.max;
+                }
                 if let Some(capacity) = capacity {
                     state.capacity = *capacity;
                 }
@@ -458,6 +501,12 @@ impl Describe<Kinesis> for FakeStreams {
     }
 }
 
+impl Diagnose<Kinesis> for FakeStreams {
+    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<()> {
+        Diagnosis::NotNeeded
+    }
+}
+
 impl Apply<Kinesis> for FakeStreams {
     async fn apply(&self, stream: &StreamState, change: &StreamChange) -> Result<()> {
         let mut streams = locked(&self.streams);
@@ -528,6 +577,8 @@ pub fn metric_report(
         event_id: None,
         error_kind: None,
         retryable: None,
+        cause: None,
+        evidence: None,
     }
 }
 

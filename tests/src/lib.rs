@@ -31,6 +31,8 @@ pub struct Emulators {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub kinesis: aws_sdk_kinesis::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Application Auto Scaling, on moto.
+    pub scaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl Emulators {
@@ -40,6 +42,9 @@ impl Emulators {
             "AWS_ENDPOINT_URL_DYNAMODB",
             "AWS_ENDPOINT_URL_S3",
             "AWS_ENDPOINT_URL_KINESIS",
+            // Never reached on AWS: the table adapter reads metrics and auto scaling too.
+            "AWS_ENDPOINT_URL_CLOUDWATCH",
+            "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
         ] {
             if !std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")) {
                 return Err(format!(
@@ -56,6 +61,7 @@ impl Emulators {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             kinesis: aws_sdk_kinesis::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            scaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
             sdk,
         })
     }
@@ -493,4 +499,11 @@ pub fn sample_event(path: &str, sample_name: &str, name: &str) -> Value {
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     serde_json::from_str(&text.replace(sample_name, name))
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// A sample event from `events/`, exactly as written.
+pub fn sample(path: &str) -> Value {
+    let file = events_dir().join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }

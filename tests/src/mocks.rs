@@ -1,4 +1,4 @@
-//! Responses for aws-smithy-mocks, as DynamoDB writes them.
+//! Responses for aws-smithy-mocks, as DynamoDB writes them, and mock clients.
 
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
@@ -34,4 +34,24 @@ pub fn dynamodb_error(status: u16, code: &str, message: &str) -> Response {
         status,
         json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message}),
     )
+}
+
+/// A CloudWatch client whose GetMetricData answers with no data at all, as for a table
+/// that has published none yet: the diagnosis finds no cause and the planner takes the
+/// `SCALE_FACTOR` step.
+pub fn cloudwatch_without_data() -> aws_sdk_cloudwatch::Client {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let empty = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .then_output(|| GetMetricDataOutput::builder().build());
+    mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&empty])
+}
+
+/// An Application Auto Scaling client that lists no scalable targets: no side of any table
+/// is auto-scaled.
+pub fn no_auto_scaling() -> aws_sdk_applicationautoscaling::Client {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let none = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+        .then_http_response(|| http(200, json!({"ScalableTargets": []})));
+    mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, [&none])
 }

@@ -9,13 +9,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use unthrottle::core::config::{AllowList, ConfigError, CoreSettings, Env, SCALE_FACTOR, Variable, growth};
+use unthrottle::core::diagnosis::Diagnosis;
 use unthrottle::core::domain::{Action, HistoryEntry, Pressure, ServiceId};
 use unthrottle::core::envelope::{ApiCallDetail, Envelope, MetricId, Triage, TriggerError};
 use unthrottle::core::error::{Error, ErrorKind, Result};
 use unthrottle::core::guards::{Growth, RollingWindow};
 use unthrottle::core::pipeline::Pipeline;
 use unthrottle::core::plan::{Decision, Proposal, SkipReason};
-use unthrottle::core::ports::{Apply, Describe, Described};
+use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
 use unthrottle::core::report::Outcome;
 use unthrottle::core::service::Service;
 use unthrottle::core::trigger::{self, CallReading, CapacitySignals, Signals, Target};
@@ -102,6 +103,7 @@ impl Service for Widgets {
     type Target = WidgetTarget;
     type State = WidgetState;
     type Change = SetUnits;
+    type Evidence = ();
 
     fn from_env(env: &Env) -> std::result::Result<Self, ConfigError> {
         Ok(Self {
@@ -127,6 +129,7 @@ impl Service for Widgets {
         &self,
         _target: &WidgetTarget,
         state: &WidgetState,
+        _diagnosis: &Diagnosis<()>,
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<SetUnits> {
@@ -145,12 +148,14 @@ impl Service for Widgets {
                 before: json!({ "units": state.units }),
                 after: json!({ "units": units }),
                 why: format!("widget {} units {} -> {units}", state.name, state.units),
+                cause: None,
             }),
         }
     }
 }
 
-// 5. Its adapter behind Describe and Apply (here in memory; in the crate, `aws.rs` with the SDK).
+// 5. Its adapter behind Describe, Diagnose and Apply (here in memory; in the crate, `aws.rs`
+//    with the SDK). Widgets publish no metrics that say why they throttled: nothing to read.
 #[derive(Default)]
 struct FakeWidgets(Mutex<HashMap<String, u64>>);
 
@@ -170,6 +175,12 @@ impl Describe<Widgets> for FakeWidgets {
             tags: HashMap::new(),
             raw: json!({ "Widget": { "Name": name, "Units": units } }),
         })
+    }
+}
+
+impl Diagnose<Widgets> for FakeWidgets {
+    async fn diagnose(&self, _target: &WidgetTarget, _now: DateTime<Utc>) -> Diagnosis<()> {
+        Diagnosis::NotNeeded
     }
 }
 

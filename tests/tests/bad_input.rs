@@ -94,6 +94,7 @@ fn snapshot_key<T: Target + Serialize>(service: ServiceId, incident: &Incident, 
         before: Value::Null,
         after: Value::Null,
         why: String::new(),
+        cause: None,
     };
     let described = Described {
         state: (),

@@ -484,3 +484,74 @@ async fn the_ledger_grants_a_repeated_write_of_the_same_invocation_and_nothing_e
         Admission::CoolingDown(claim) if claim.holder == "evt-1"
     ));
 }
+
+/// A table whose writes Application Auto Scaling manages (on moto, which stores the bounds
+/// and never moves the table): the floor is raised and UpdateTable is never called, so auto
+/// scaling cannot take the raise back. The snapshot keeps the old floor.
+#[tokio::test]
+async fn an_auto_scaled_side_gets_a_higher_floor_and_the_table_is_not_updated() {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let resource_id = format!("table/{}", world.name);
+    world
+        .aws
+        .scaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(&resource_id)
+        .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
+        .min_capacity(5)
+        .max_capacity(50)
+        .send()
+        .await
+        .expect("RegisterScalableTarget on moto");
+
+    let report = world
+        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert!(
+        report.reason.contains("auto scaling floor 5 -> 10"),
+        "{}",
+        report.reason
+    );
+    let listed = world
+        .aws
+        .scaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_ids(&resource_id)
+        .send()
+        .await
+        .expect("DescribeScalableTargets");
+    let bounds: Vec<(i32, i32)> = listed
+        .scalable_targets()
+        .iter()
+        .map(|target| (target.min_capacity(), target.max_capacity()))
+        .collect();
+    assert_eq!(bounds, [(10, 50)], "the floor moved, the ceiling kept");
+    assert_eq!(
+        world.capacity().await,
+        (5, 5),
+        "no UpdateTable: auto scaling moves the table"
+    );
+    let description = world.aws.describe(&world.name).await;
+    assert!(
+        description
+            .provisioned_throughput()
+            .and_then(|t| t.last_increase_date_time())
+            .is_none(),
+        "the table was never updated"
+    );
+
+    let keys = world.aws.object_keys(&world.stores.bucket).await;
+    assert_eq!(keys.len(), 1);
+    let snapshot = world.aws.object_json(&world.stores.bucket, &keys[0]).await;
+    assert_eq!(snapshot["describe"]["ScalableTargets"][0]["MinCapacity"], 5);
+    assert_eq!(
+        snapshot["describe"]["ScalableTargets"][0]["ResourceId"],
+        json!(resource_id)
+    );
+}

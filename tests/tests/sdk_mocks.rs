@@ -1,6 +1,6 @@
 //! SDK paths the emulators cannot produce, with aws-smithy-mocks: AWS refusing an
 //! UpdateTable (dynalite enforces no switch or decrease limits), DescribeTable throttled
-//! itself, and PutMetricData (whose CBOR protocol moto cannot decode).
+//! itself, and PutMetricData and GetMetricData (whose CBOR protocol moto cannot decode).
 
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -59,7 +59,11 @@ async fn update_table_refused_by_aws_fails_keeps_the_snapshot_and_frees_the_tabl
             )
         });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
-    let pipeline = pipeline(SdkTables::new(client));
+    let pipeline = pipeline(SdkTables::new(
+        client,
+        integration_tests::mocks::cloudwatch_without_data(),
+        integration_tests::mocks::no_auto_scaling(),
+    ));
 
     let reports = pipeline
         .handle(
@@ -109,7 +113,11 @@ async fn describe_table_throttled_itself_fails_without_any_write() {
         .then_http_response(|| aws_error("ThrottlingException", "Rate exceeded"));
     let update = mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(|| http(200, json!({})));
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &update]);
-    let pipeline = pipeline(SdkTables::new(client));
+    let pipeline = pipeline(SdkTables::new(
+        client,
+        integration_tests::mocks::cloudwatch_without_data(),
+        integration_tests::mocks::no_auto_scaling(),
+    ));
 
     let reports = pipeline
         .handle(
@@ -148,13 +156,17 @@ async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
         )
     });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe]);
-    let reports = pipeline(SdkTables::new(client))
-        .handle(
-            dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
-            Utc::now(),
-        )
-        .await
-        .expect("readable");
+    let reports = pipeline(SdkTables::new(
+        client,
+        integration_tests::mocks::cloudwatch_without_data(),
+        integration_tests::mocks::no_auto_scaling(),
+    ))
+    .handle(
+        dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
+        Utc::now(),
+    )
+    .await
+    .expect("readable");
     assert_eq!(
         (reports[0].outcome, reports[0].code),
         (Outcome::Skipped, Some("not-found")),
@@ -243,4 +255,110 @@ async fn put_metric_data_failure_is_reported_as_an_error() {
         error.to_string().contains("PutMetricData on Unthrottle failed"),
         "{error}"
     );
+}
+
+/// The diagnosis asks CloudWatch for the table's metrics by name (namespace, TableName,
+/// one-minute Sums over the last five minutes) and its GSIs' through one SEARCH, and files
+/// the answer, gaps and all.
+#[tokio::test]
+async fn get_metric_data_asks_for_the_table_and_its_gsis_and_reads_gaps() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::MetricDataResult;
+    use unthrottle::core::diagnosis::{Diagnosis, Sums};
+    use unthrottle::dynamodb::{Cause, TableTarget, metrics};
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:15:42Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let get = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(move |request| {
+            let queries = request.metric_data_queries();
+            let by_name = queries.iter().filter_map(|q| q.metric_stat()).all(|stat| {
+                let metric = stat.metric().expect("a metric");
+                let dimensions = metric.dimensions();
+                metric.namespace() == Some("AWS/DynamoDB")
+                    && dimensions.len() == 1
+                    && dimensions[0].name() == Some("TableName")
+                    && dimensions[0].value() == Some("orders")
+                    && stat.period() == Some(60)
+                    && stat.stat() == Some("Sum")
+            });
+            let searches: Vec<&str> = queries.iter().filter_map(|q| q.expression()).collect();
+            by_name
+                && queries.len() == 7
+                && searches.len() == 1
+                && searches[0]
+                    .contains("{AWS/DynamoDB,GlobalSecondaryIndexName,TableName} TableName=\"orders\"")
+                && request.start_time().map(|t| t.secs()) == Some(now.timestamp() - 42 - 300)
+                && request.end_time().map(|t| t.secs()) == Some(now.timestamp() - 42)
+        })
+        .then_output(|| {
+            let result = |id: &str, label: &str, values: &[f64]| {
+                MetricDataResult::builder()
+                    .id(id)
+                    .label(label)
+                    .set_values(Some(values.to_vec()))
+                    .build()
+            };
+            GetMetricDataOutput::builder()
+                // Consumed writes with two minutes missing; KeyRange throttles in one minute.
+                .metric_data_results(result("t0", "ConsumedWriteCapacityUnits", &[600.0, 900.0, 300.0]))
+                .metric_data_results(result("t3", "WriteKeyRangeThroughputThrottleEvents", &[12.0]))
+                .metric_data_results(result("t2", "WriteProvisionedThroughputThrottleEvents", &[]))
+                .metric_data_results(result(
+                    "gsis",
+                    "orders by-customer WriteProvisionedThroughputThrottleEvents",
+                    &[3.0, 4.0],
+                ))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&get]);
+    let target = TableTarget::new("orders", None, unthrottle::core::domain::Pressure::WRITE);
+
+    let Diagnosis::Measured(found) = metrics::diagnose(&client, &target, now).await else {
+        panic!("the request did not match what the diagnosis must ask for");
+    };
+    assert_eq!(get.num_calls(), 1);
+    assert_eq!(found.table.write.consumed, Sums(vec![600.0, 900.0, 300.0]));
+    assert_eq!(found.table.write.consumed.peak_per_second(), Some(15.0));
+    assert_eq!(
+        found.table.write.dominant_cause(),
+        Some(Cause::KeyRangeThroughput)
+    );
+    assert_eq!(
+        found.indexes["by-customer"].write.by_cause[&Cause::ProvisionedThroughput],
+        Sums(vec![3.0, 4.0])
+    );
+}
+
+/// A failed lookup never fails the remediation: it says why and the fixed step applies.
+#[tokio::test]
+async fn get_metric_data_refused_is_unavailable_not_an_error() {
+    use unthrottle::core::diagnosis::Diagnosis;
+    use unthrottle::dynamodb::{TableTarget, metrics};
+
+    let denied = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_http_response(|| {
+        Response::new(
+            StatusCode::try_from(403).expect("status"),
+            SdkBody::from("denied"),
+        )
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied]);
+    let target = TableTarget::new("orders", None, unthrottle::core::domain::Pressure::READ);
+
+    match metrics::diagnose(&client, &target, Utc::now()).await {
+        Diagnosis::Unavailable(why) => assert!(why.contains("GetMetricData on orders"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
+    // An alarm that names its cause makes no call at all.
+    let named = TableTarget {
+        cause: Some(unthrottle::dynamodb::Cause::KeyRangeThroughput),
+        ..target
+    };
+    assert_eq!(
+        metrics::diagnose(&client, &named, Utc::now()).await,
+        Diagnosis::NotNeeded
+    );
+    assert_eq!(denied.num_calls(), 1);
 }

@@ -26,14 +26,17 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use unthrottle::core::config::{CoreSettings, Env};
+use unthrottle::core::diagnosis::Diagnosis;
 use unthrottle::core::domain::Status;
 use unthrottle::core::error::{Error, ErrorKind, Result};
 use unthrottle::core::pipeline::{Pipeline, verdict};
-use unthrottle::core::ports::{Apply, Describe, Described};
+use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
 use unthrottle::core::report::Outcome;
 use unthrottle::core::service::Service;
-use unthrottle::dynamodb::{BillingMode, Capacity, DynamoDb, TableChange, TableState};
-use unthrottle::kinesis::{Kinesis, StreamChange, StreamMode, StreamState};
+use unthrottle::dynamodb::{
+    BillingMode, Capacity, DynamoDb, TableChange, TableMetrics, TableState, TableTarget,
+};
+use unthrottle::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
 use unthrottle::testing::{
     MemoryLedger, MemorySnapshots, RecordedMetrics, happened_at, in_memory, provisioned_stream,
     provisioned_table,
@@ -233,7 +236,7 @@ impl TableAws {
                     )
                 })
             }
-            TableChange::Scale { table, indexes } => {
+            TableChange::Scale { table, indexes, .. } => {
                 if self.table.billing == BillingMode::OnDemand {
                     return Some(
                         "provisioned throughput for a PAY_PER_REQUEST table (ValidationException)".into(),
@@ -452,6 +455,14 @@ impl Describe<DynamoDb> for StrictTables {
     }
 }
 
+/// The simulated table publishes no metrics: sized by the fixed step, as when CloudWatch
+/// cannot be read.
+impl Diagnose<DynamoDb> for StrictTables {
+    async fn diagnose(&self, _target: &TableTarget, _now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
+        Diagnosis::Unavailable("the simulation publishes no metrics".to_owned())
+    }
+}
+
 impl Apply<DynamoDb> for StrictTables {
     async fn apply(&self, described: &TableState, change: &TableChange) -> Result<()> {
         let now = self.clock.now();
@@ -481,7 +492,9 @@ impl Apply<DynamoDb> for StrictTables {
                 }
                 ("SwitchToOnDemand".to_owned(), self.rules.switch_takes)
             }
-            TableChange::Scale { table, indexes: gsis } => {
+            TableChange::Scale {
+                table, indexes: gsis, ..
+            } => {
                 if let Some(capacity) = table {
                     aws.table.last_change = Some(now);
                     after.last_change = Some(now);
@@ -713,6 +726,12 @@ impl Describe<Kinesis> for StrictStreams {
     }
 }
 
+impl Diagnose<Kinesis> for StrictStreams {
+    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<()> {
+        Diagnosis::NotNeeded
+    }
+}
+
 impl Apply<Kinesis> for StrictStreams {
     async fn apply(&self, described: &StreamState, change: &StreamChange) -> Result<()> {
         let now = self.clock.now();
@@ -935,7 +954,7 @@ async fn deliver<S, R>(
     tally: &mut Tally,
 ) where
     S: Service,
-    R: Describe<S> + Apply<S> + Simulated,
+    R: Describe<S> + Diagnose<S> + Apply<S> + Simulated,
 {
     tally.deliveries += 1;
     let (changed_before, made_before) = {
@@ -1019,7 +1038,7 @@ async fn deliver<S, R>(
                     .failures
                     .push(format!("{now} {}: {}", throttle.id, report.reason));
             }
-            Outcome::Skipped | Outcome::Planned => {}
+            Outcome::Skipped | Outcome::Planned | Outcome::Diagnosed => {}
         }
     }
 }

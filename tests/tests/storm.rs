@@ -33,13 +33,14 @@ use serde_json::{Value, json};
 use unthrottle::adapters::Deploy;
 use unthrottle::adapters::ledger::DynamoDbLedger;
 use unthrottle::core::config::{CoreSettings, Env};
+use unthrottle::core::diagnosis::Diagnosis;
 use unthrottle::core::error::Result as PortResult;
 use unthrottle::core::pipeline::{Pipeline, verdict};
-use unthrottle::core::ports::{Apply, Describe, Described};
+use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
 use unthrottle::dynamodb::{DynamoDb, SdkTables};
-use unthrottle::kinesis::{Kinesis, SdkStreams, StreamChange, StreamState};
+use unthrottle::kinesis::{Kinesis, SdkStreams, StreamChange, StreamState, StreamTarget};
 use unthrottle::testing::{RecordedMetrics, happened_at};
 
 /// Distinct throttle events of one incident, for one resource.
@@ -157,7 +158,11 @@ impl Intercept for Calls {
 fn observe_tables(world: &mut World<DynamoDb>) -> Calls {
     let calls = Calls::default();
     let dynamodb = counted_dynamodb(world, &calls);
-    world.pipeline.resources = SdkTables::new(dynamodb.clone());
+    world.pipeline.resources = SdkTables::new(
+        dynamodb.clone(),
+        aws_sdk_cloudwatch::Client::new(&world.aws.sdk),
+        aws_sdk_applicationautoscaling::Client::new(&world.aws.sdk),
+    );
     world.pipeline.ledger = DynamoDbLedger::new(dynamodb, &world.stores.ledger);
     calls
 }
@@ -872,6 +877,16 @@ struct Interloper {
 impl Describe<Kinesis> for Interloper {
     fn describe(&self, name: &str) -> impl Future<Output = PortResult<Described<StreamState>>> + Send {
         self.streams.describe(name)
+    }
+}
+
+impl Diagnose<Kinesis> for Interloper {
+    fn diagnose(
+        &self,
+        target: &StreamTarget,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Diagnosis<()>> + Send {
+        self.streams.diagnose(target, now)
     }
 }
 

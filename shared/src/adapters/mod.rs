@@ -11,13 +11,13 @@ pub mod snapshots;
 use aws_config::SdkConfig;
 
 use crate::core::error::Result;
-use crate::core::ports::{Apply, Describe, Metrics};
+use crate::core::ports::{Apply, Describe, Diagnose, Metrics};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
 /// A service as deployed: how its SDK adapter is built from the one `SdkConfig`.
 pub trait Deploy: Service {
-    type Resources: Describe<Self> + Apply<Self>;
+    type Resources: Describe<Self> + Diagnose<Self> + Apply<Self>;
     fn resources(sdk: &SdkConfig) -> Self::Resources;
 }
 

@@ -259,6 +259,13 @@ pub const MIN_STEP: Variable = Variable::new(
     "each step adds at least this many units",
 )
 .at_least("1");
+pub const HEADROOM: Variable = Variable::new(
+    "HEADROOM",
+    Some("1.25"),
+    "a number from 1 to 10, e.g. 1.25",
+    "capacity set per unit of measured peak demand, when metrics say what the demand was",
+)
+.between("1", "10");
 pub const ON_DEMAND: Variable = Variable::new(
     "ON_DEMAND",
     Some("never"),

@@ -34,7 +34,7 @@ impl Growth {
 }
 
 /// A non-negative whole float as an integer, or `None` when it is not one that fits exactly.
-fn whole_units(value: f64) -> Option<u64> {
+pub(crate) fn whole_units(value: f64) -> Option<u64> {
     // 2^53: beyond it f64 no longer holds every integer.
     const EXACT: f64 = 9_007_199_254_740_992.0;
     if !(0.0..=EXACT).contains(&value) || value.fract() != 0.0 {

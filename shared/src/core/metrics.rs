@@ -1,8 +1,14 @@
 //! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
-//! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`)
-//! otherwise. Dry runs publish nothing. The port is `core::ports::Metrics`.
+//! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
+//! and for a cause no change fixes the finding's own metric (`HotPartition`,
+//! `OnDemandMaximum`, `AccountQuota`; dimension `Service`). Dry runs publish nothing. The
+//! port is `core::ports::Metrics`.
+
+use std::str::FromStr;
 
 use strum::EnumString;
+
+use crate::core::plan::FindingCode;
 
 use crate::core::report::{Outcome, Report};
 
@@ -26,6 +32,13 @@ pub fn data_for(reports: &[Report]) -> Vec<Datum> {
                 Outcome::Remediated => (AUTO_FIX, ("Action", report.action.as_ref()?.name().to_owned())),
                 Outcome::Skipped => (SKIPPED, ("Reason", report.code?.to_owned())),
                 Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
+                Outcome::Diagnosed => {
+                    let finding = FindingCode::from_str(report.code?).ok()?;
+                    return Some(Datum {
+                        name: finding.metric_name(),
+                        dimensions: vec![service],
+                    });
+                }
                 Outcome::Planned => return None,
             };
             Some(Datum {

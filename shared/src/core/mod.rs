@@ -2,6 +2,7 @@
 //! AWS service or imports an SDK; services and adapters depend on this, never the reverse.
 
 pub mod config;
+pub mod diagnosis;
 pub mod domain;
 pub mod envelope;
 pub mod error;

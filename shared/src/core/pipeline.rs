@@ -1,6 +1,7 @@
 //! The remediation pipeline every function runs, generic over its ports:
 //!
-//! triage -> allow-list -> ledger view (cooldown) -> describe -> opt-out tag -> plan
+//! triage -> allow-list -> ledger view (cooldown) -> describe (beside it, the metrics
+//!   diagnosis) -> opt-out tag -> plan (a finding no change fixes ends here)
 //!   -> [dry run stops here] -> admit (event dedupe + resource claim)
 //!   -> snapshot to S3 -> apply -> record history -> report + metric
 //!
@@ -13,13 +14,14 @@ use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::core::config::RunOptions;
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
 use crate::core::ledger::{Admission, Refusal, Ticket};
 use crate::core::plan::{Decision, Proposal, SkipReason};
-use crate::core::ports::{Apply, Describe, Described, Ledger, Metrics, OPT_OUT_TAG, Snapshots};
+use crate::core::ports::{Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots};
 use crate::core::report::{Failure, Outcome, Report};
 use crate::core::service::Service;
 use crate::core::snapshot::Snapshot;
@@ -136,7 +138,7 @@ pub struct Pipeline<S, R, L, N, M> {
 impl<S, R, L, N, M> Pipeline<S, R, L, N, M>
 where
     S: Service,
-    R: Describe<S> + Apply<S>,
+    R: Describe<S> + Diagnose<S> + Apply<S>,
     L: Ledger,
     N: Snapshots,
     M: Metrics,
@@ -279,7 +281,19 @@ where
         if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
             return failed(Failure::Deadline, late);
         }
-        let described = match self.resources.describe(name).await {
+        // The metrics lookup runs beside the describe: the diagnosis costs no round trip.
+        let (described, diagnosis) = tokio::join!(
+            self.resources.describe(name),
+            self.resources.diagnose(target, now)
+        );
+        // The figures the plan read; none when no lookup was made (the trigger named the
+        // cause, or the service reads no metrics).
+        let evidence = match &diagnosis {
+            Diagnosis::NotNeeded => None,
+            read => serde_json::to_value(read).ok(),
+        };
+        let skipped = |reason, detail: String| skipped(reason, detail).with_evidence(evidence.clone());
+        let described = match described {
             Ok(described) => described,
             Err(e) if e.kind == ErrorKind::NotFound => {
                 return skipped(
@@ -308,8 +322,21 @@ where
             })
             .collect();
         let history: Vec<HistoryEntry> = view.history.iter().chain(&unrecorded).cloned().collect();
-        let proposal = match self.service.plan(target, &described.state, &history, now) {
+        let proposal = match self
+            .service
+            .plan(target, &described.state, &diagnosis, &history, now)
+        {
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
+            Decision::Diagnosed(finding) => {
+                if finding.hold_back && !self.options.dry_run {
+                    // The same cause is found again until a human acts: later events back off.
+                    let refusal = Refusal::after(view.refusal.as_ref(), now, finding.detail.clone());
+                    if let Err(e) = self.ledger.refuse(&resource, &refusal).await {
+                        warn!(error = %e, resource = %resource, "finding not recorded; the next event diagnoses again");
+                    }
+                }
+                return Report::diagnosed(S::ID, name, event_id.clone(), &finding).with_evidence(evidence);
+            }
             Decision::Act(proposal) => proposal,
         };
         // Only a change is held back by the event being stale: a hold says more.
@@ -331,7 +358,7 @@ where
         }
 
         if self.options.dry_run {
-            return Report::planned(S::ID, name, event_id.clone(), &proposal);
+            return Report::planned(S::ID, name, event_id.clone(), &proposal).with_evidence(evidence);
         }
 
         let ticket = Ticket {
@@ -392,7 +419,7 @@ where
                 {
                     warn!(error = %e, resource = %resource, "an old refusal not cleared; it expires by itself");
                 }
-                Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot)
+                Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot).with_evidence(evidence)
             }
             Err((kind, e)) => {
                 if let Err(release) = self.ledger.release(&ticket).await {
@@ -406,7 +433,7 @@ where
                         warn!(error = %record, resource = %resource, "refusal not recorded; the next event tries again");
                     }
                 }
-                failed(kind, e)
+                failed(kind, e).with_evidence(evidence)
             }
         }
     }

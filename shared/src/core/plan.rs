@@ -1,16 +1,18 @@
-//! What a planner decides: change something, or hold and say why.
+//! What a planner decides: change something, hold and say why, or report a finding.
 
 use serde::Serialize;
 use serde_json::Value;
-use strum::{Display, IntoStaticStr};
+use strum::{Display, EnumString, IntoStaticStr};
 
 use crate::core::domain::Action;
 
-/// A planner's answer: change something, or hold with a reason.
+/// A planner's answer: change something, hold with a reason, or name a cause no change
+/// fixes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision<C> {
     Act(Proposal<C>),
     Hold(Hold),
+    Diagnosed(Finding),
 }
 
 impl<C> Decision<C> {
@@ -28,6 +30,9 @@ pub struct Proposal<C> {
     pub after: Value,
     /// One sentence saying why, e.g. "write throttled: table WCU 5 -> 10".
     pub why: String,
+    /// The cause the diagnosis found (e.g. `provisioned-throughput`), `None` when the
+    /// planner acted without one (no metrics, or a service that reads none).
+    pub cause: Option<&'static str>,
 }
 
 /// Why nothing is changed.
@@ -87,4 +92,44 @@ impl SkipReason {
     pub fn code(self) -> &'static str {
         self.into()
     }
+}
+
+/// A cause no capacity change fixes: the result says what is wrong and what to do, and
+/// nothing is changed. Its code is the result's `code` and names its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Display, EnumString, IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum FindingCode {
+    /// One partition key takes more than a partition serves.
+    HotPartition,
+    /// An on-demand table at the maximum throughput it is configured for.
+    OnDemandMax,
+    /// A table at its per-table account quota.
+    AccountQuota,
+}
+
+impl FindingCode {
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+
+    /// The metric counted for each finding (dimension `Service`).
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            FindingCode::HotPartition => "HotPartition",
+            FindingCode::OnDemandMax => "OnDemandMaximum",
+            FindingCode::AccountQuota => "AccountQuota",
+        }
+    }
+}
+
+/// A diagnosis that leads to no change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: FindingCode,
+    /// What was found and what a human should do, in a sentence or two.
+    pub detail: String,
+    /// The same cause will be found again until a human acts: hold later events back as
+    /// `backing-off` rather than diagnose each one (an account quota).
+    pub hold_back: bool,
 }

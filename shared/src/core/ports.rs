@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::Result;
 use crate::core::ledger::{Admission, LedgerView, Refusal, Ticket};
@@ -37,6 +38,16 @@ impl<S> Described<S> {
 /// `NotFound`.
 pub trait Describe<S: Service>: Send + Sync {
     fn describe(&self, name: &str) -> impl Future<Output = Result<Described<S::State>>> + Send;
+}
+
+/// Reads why a resource of service `S` throttled (its metrics), beside the describe. Never
+/// fails: a lookup that fails is `Diagnosis::Unavailable`, and the plan goes on without it.
+pub trait Diagnose<S: Service>: Send + Sync {
+    fn diagnose(
+        &self,
+        target: &S::Target,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Diagnosis<S::Evidence>> + Send;
 }
 
 /// Makes a planned change to a resource of service `S`, with one AWS call.

@@ -7,7 +7,7 @@ use strum::IntoStaticStr;
 
 use crate::core::domain::{Action, ServiceId};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::plan::{Proposal, SkipReason};
+use crate::core::plan::{Finding, Proposal, SkipReason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,6 +20,9 @@ pub enum Outcome {
     Skipped,
     /// Something went wrong; `code` names the step. Nothing was changed.
     Failed,
+    /// The cause is one no change here fixes (a hot key, a quota); `code` names it and the
+    /// reason says what to do. Nothing was changed.
+    Diagnosed,
 }
 
 /// The step that failed.
@@ -64,6 +67,12 @@ pub struct Report {
     /// For a failure through a port: whether trying again later may succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    /// The cause the diagnosis found, e.g. `provisioned-throughput` or `hot-partition`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
+    /// What the metrics lookup beside the describe returned: the figures the plan used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
 }
 
 impl Report {
@@ -87,6 +96,8 @@ impl Report {
             event_id,
             error_kind: None,
             retryable: None,
+            cause: None,
+            evidence: None,
         }
     }
 
@@ -94,7 +105,32 @@ impl Report {
         self.action = Some(proposal.action.clone());
         self.before = Some(proposal.before.clone());
         self.after = Some(proposal.after.clone());
+        self.cause = proposal.cause;
         self
+    }
+
+    /// The figures the plan read, when a diagnosis was made.
+    pub fn with_evidence(mut self, evidence: Option<Value>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    pub fn diagnosed(
+        service: ServiceId,
+        resource: &str,
+        event_id: Option<String>,
+        finding: &Finding,
+    ) -> Self {
+        let mut report = Self::base(
+            Outcome::Diagnosed,
+            service,
+            Some(resource),
+            event_id,
+            finding.detail.clone(),
+        );
+        report.code = Some(finding.code.code());
+        report.cause = Some(finding.code.code());
+        report
     }
 
     pub fn remediated<C>(

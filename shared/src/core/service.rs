@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::core::config::{AllowList, ConfigError, Env, Variable};
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ServiceId};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
@@ -23,6 +24,9 @@ pub trait Service: Send + Sync + Sized + 'static {
     type State: Send + Sync;
     /// What the service's update call applies.
     type Change: Serialize + Send + Sync;
+    /// What its metrics say about an incident (`ports::Diagnose`); `()` for a service that
+    /// reads none.
+    type Evidence: Serialize + Send + Sync;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError>;
 
@@ -59,6 +63,7 @@ pub trait Service: Send + Sync + Sized + 'static {
         &self,
         target: &Self::Target,
         state: &Self::State,
+        diagnosis: &Diagnosis<Self::Evidence>,
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<Self::Change>;

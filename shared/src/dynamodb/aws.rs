@@ -1,36 +1,138 @@
 //! The DynamoDB adapter: DescribeTable, ListTagsOfResource and UpdateTable through
-//! aws-sdk-dynamodb, in and out of our own types. Nothing is defaulted: a response that
+//! aws-sdk-dynamodb, the table's Application Auto Scaling targets (DescribeScalableTargets,
+//! RegisterScalableTarget), and the CloudWatch diagnosis (`metrics`), in and out of our own types. Nothing is defaulted: a response that
 //! lacks what the planner needs is an error.
 
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     BillingMode as AwsBillingMode, GlobalSecondaryIndexUpdate, ProvisionedThroughput,
     ProvisionedThroughputDescription, TableDescription, UpdateGlobalSecondaryIndexAction,
 };
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-use super::model::{BillingMode, Capacity, IndexState, TableChange, TableState};
+use super::metrics;
+use super::model::{
+    BillingMode, Capacity, FloorChange, IndexState, ScalableTarget, Side, TableChange, TableMetrics,
+    TableState, TableTarget,
+};
 use super::settings::DynamoDb;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::classify;
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::Status;
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::ports::{Apply, Describe, Described};
+use crate::core::ports::{Apply, Describe, Described, Diagnose};
 
 const DESCRIBE: &str = "DescribeTable";
 const UPDATE: &str = "UpdateTable";
+const DESCRIBE_SCALING: &str = "DescribeScalableTargets";
+const REGISTER_SCALING: &str = "RegisterScalableTarget";
+
+/// One listed scalable target in our terms; `None` for one of another table or dimension.
+fn scalable_target(
+    table: &str,
+    target: &aws_sdk_applicationautoscaling::types::ScalableTarget,
+) -> Result<Option<ScalableTarget>> {
+    let Some(rest) = target.resource_id().strip_prefix("table/") else {
+        return Ok(None);
+    };
+    let index = match rest.split_once("/index/") {
+        Some((name, index)) if name == table => Some(index),
+        None if rest == table => None,
+        _ => return Ok(None),
+    };
+    let dimension = target.scalable_dimension().as_str();
+    let Some(side) = [Side::Read, Side::Write]
+        .into_iter()
+        .find(|side| ScalableTarget::dimension(index, *side) == dimension)
+    else {
+        return Ok(None);
+    };
+    let bound = |value: i32, field: &str| {
+        u64::try_from(value).map_err(|_| {
+            Error::new(
+                ErrorKind::Invalid,
+                DESCRIBE_SCALING,
+                table,
+                format!("{field} of {} is {value}", target.resource_id()),
+            )
+        })
+    };
+    Ok(Some(ScalableTarget {
+        index: index.map(str::to_owned),
+        side,
+        min: bound(target.min_capacity(), "MinCapacity")?,
+        max: bound(target.max_capacity(), "MaxCapacity")?,
+    }))
+}
 
 pub struct SdkTables {
     client: Client,
+    metrics: aws_sdk_cloudwatch::Client,
+    scaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl SdkTables {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(
+        client: Client,
+        metrics: aws_sdk_cloudwatch::Client,
+        scaling: aws_sdk_applicationautoscaling::Client,
+    ) -> Self {
+        Self {
+            client,
+            metrics,
+            scaling,
+        }
+    }
+
+    /// The table's and its GSIs' Application Auto Scaling targets, and the `ScalableTargets`
+    /// exactly as AWS listed them (for the snapshot).
+    async fn scalable_targets(&self, table: &TableState) -> Result<(Vec<ScalableTarget>, Value)> {
+        let resource_ids: Vec<String> = std::iter::once(ScalableTarget::resource_id(&table.name, None))
+            .chain(
+                table
+                    .indexes
+                    .iter()
+                    .map(|gsi| ScalableTarget::resource_id(&table.name, Some(&gsi.name))),
+            )
+            .collect();
+        let mut targets = Vec::new();
+        let mut listed = Vec::new();
+        let mut next_token = None;
+        loop {
+            let capture = CaptureResponse::default();
+            let page = self
+                .scaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Dynamodb)
+                .set_resource_ids(Some(resource_ids.clone()))
+                .set_next_token(next_token)
+                .customize()
+                .interceptor(capture.clone())
+                .send()
+                .await
+                .map_err(|e| classify(DESCRIBE_SCALING, &table.name, &e))?;
+            if let Value::Array(page_listed) =
+                capture.json(DESCRIBE_SCALING, &table.name)?["ScalableTargets"].take()
+            {
+                listed.extend(page_listed);
+            }
+            for target in page.scalable_targets() {
+                if let Some(target) = scalable_target(&table.name, target)? {
+                    targets.push(target);
+                }
+            }
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok((targets, Value::Array(listed)));
+            }
+        }
     }
 
     async fn tags(&self, resource: &str, arn: &str) -> Result<HashMap<String, String>> {
@@ -61,7 +163,11 @@ impl SdkTables {
 impl Deploy for DynamoDb {
     type Resources = SdkTables;
     fn resources(sdk: &SdkConfig) -> SdkTables {
-        SdkTables::new(Client::new(sdk))
+        SdkTables::new(
+            Client::new(sdk),
+            aws_sdk_cloudwatch::Client::new(sdk),
+            aws_sdk_applicationautoscaling::Client::new(sdk),
+        )
     }
 }
 
@@ -104,6 +210,7 @@ fn last_change(throughput: Option<&ProvisionedThroughputDescription>) -> Option<
     increase.max(decrease)
 }
 
+/// The table as DescribeTable reports it; its auto scaling targets are read next.
 fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
     let summary = table.billing_mode_summary();
     let billing = match summary.and_then(|s| s.billing_mode()) {
@@ -140,6 +247,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
         last_switch_to_on_demand: summary
             .and_then(|s| s.last_update_to_pay_per_request_date_time())
             .and_then(chrono_time),
+        auto_scaling: Vec::new(),
     })
 }
 
@@ -177,15 +285,67 @@ impl Describe<DynamoDb> for SdkTables {
         let description = output
             .table()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "Table"))?;
-        let raw = capture.json(DESCRIBE, &resource)?;
+        let mut raw = capture.json(DESCRIBE, &resource)?;
         let arn = description
             .table_arn()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "TableArn"))?;
-        Ok(Described {
-            state: table_state(&resource, description)?,
-            tags: self.tags(&resource, arn).await?,
-            raw,
-        })
+        let mut state = table_state(&resource, description)?;
+        // Tags and auto scaling need what DescribeTable answered (the ARN, the GSIs): both
+        // are asked for at once. On-demand tables have no capacity to scale.
+        let (tags, scaling) = if state.billing == BillingMode::Provisioned {
+            let (tags, scaling) = tokio::join!(self.tags(&resource, arn), self.scalable_targets(&state));
+            (tags?, Some(scaling?))
+        } else {
+            (self.tags(&resource, arn).await?, None)
+        };
+        if let Some((targets, listed)) = scaling {
+            state.auto_scaling = targets;
+            // The snapshot keeps the floors beside the table, as Application Auto Scaling
+            // listed them: what a rollback puts back.
+            if let Value::Object(fields) = &mut raw {
+                fields.insert("ScalableTargets".to_owned(), listed);
+            }
+        }
+        Ok(Described { state, tags, raw })
+    }
+}
+
+impl Diagnose<DynamoDb> for SdkTables {
+    async fn diagnose(&self, target: &TableTarget, now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
+        metrics::diagnose(&self.metrics, target, now).await
+    }
+}
+
+impl SdkTables {
+    /// RegisterScalableTarget for each raised floor (idempotent: the same call again sets
+    /// the same bounds).
+    async fn raise_floors(&self, table: &str, floors: &[FloorChange]) -> Result<()> {
+        for floor in floors {
+            let bound = |value: u64| {
+                i32::try_from(value).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Invalid,
+                        REGISTER_SCALING,
+                        table,
+                        format!("{value} capacity units is out of range"),
+                    )
+                })
+            };
+            let index = floor.index.as_deref();
+            self.scaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Dynamodb)
+                .resource_id(ScalableTarget::resource_id(table, index))
+                .scalable_dimension(ScalableDimension::from(
+                    ScalableTarget::dimension(index, floor.side).as_str(),
+                ))
+                .min_capacity(bound(floor.min)?)
+                .max_capacity(bound(floor.max)?)
+                .send()
+                .await
+                .map_err(|e| classify(REGISTER_SCALING, table, &e))?;
+        }
+        Ok(())
     }
 }
 
@@ -196,9 +356,18 @@ impl Apply<DynamoDb> for SdkTables {
         let request = match change {
             TableChange::SwitchToOnDemand => request.billing_mode(AwsBillingMode::PayPerRequest),
             TableChange::Scale {
+                table: None,
+                indexes,
+                floors,
+            } if indexes.is_empty() => return self.raise_floors(&resource, floors).await,
+            TableChange::Scale {
                 table: capacity,
                 indexes,
+                floors,
             } => {
+                // Auto-scaled sides first: an UpdateTable that fails after them leaves floors
+                // a retry finds already raised, never a capacity auto scaling takes back.
+                self.raise_floors(&resource, floors).await?;
                 let mut request = match capacity {
                     Some(capacity) => request.provisioned_throughput(throughput(&resource, *capacity)?),
                     None => request,

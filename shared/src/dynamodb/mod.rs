@@ -1,15 +1,19 @@
 //! DynamoDB: which tables and GSIs an event names ([`trigger`]), the pure capacity planner
-//! ([`planner`]), AWS's limits ([`limits`]), the function's settings ([`settings`]) and the
-//! SDK adapter ([`aws`]).
+//! ([`planner`]), AWS's limits ([`limits`]), the function's settings ([`settings`]), the
+//! SDK adapter ([`aws`]) and the CloudWatch diagnosis of why a table throttled ([`metrics`]).
 
 pub mod aws;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod planner;
 pub mod settings;
 pub mod trigger;
 
 pub use aws::SdkTables;
-pub use model::{BillingMode, Capacity, IndexState, SCALE_CAPACITY, TableChange, TableState, TableTarget};
+pub use model::{
+    BillingMode, Capacity, Cause, IndexState, PartMetrics, SCALE_CAPACITY, Side, SideMetrics, TableChange,
+    TableMetrics, TableState, TableTarget,
+};
 pub use planner::TablePolicy;
 pub use settings::DynamoDb;

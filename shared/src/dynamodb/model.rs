@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};
 
+use crate::core::diagnosis::Sums;
 use crate::core::domain::{Action, Pressure, Status};
 use crate::core::envelope::Scope;
 use crate::core::trigger::Target;
@@ -46,6 +48,50 @@ pub struct TableState {
     pub indexes: Vec<IndexState>,
     /// `BillingModeSummary.LastUpdateToPayPerRequestDateTime`; absent if never switched.
     pub last_switch_to_on_demand: Option<DateTime<Utc>>,
+    /// The sides Application Auto Scaling manages (provisioned tables only). UpdateTable on
+    /// one of them is undone by auto scaling: its floor is raised instead.
+    pub auto_scaling: Vec<ScalableTarget>,
+}
+
+/// One Application Auto Scaling target of the table or a GSI: a side whose capacity auto
+/// scaling keeps between `min` and `max`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalableTarget {
+    /// `None` for the table itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub side: Side,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl ScalableTarget {
+    /// Application Auto Scaling's resource id: `table/NAME` or `table/NAME/index/INDEX`.
+    pub fn resource_id(table: &str, index: Option<&str>) -> String {
+        match index {
+            Some(index) => format!("table/{table}/index/{index}"),
+            None => format!("table/{table}"),
+        }
+    }
+
+    /// Its scalable dimension, e.g. `dynamodb:index:WriteCapacityUnits`.
+    pub fn dimension(index: Option<&str>, side: Side) -> String {
+        let kind = if index.is_some() { "index" } else { "table" };
+        format!("dynamodb:{kind}:{}CapacityUnits", side.prefix())
+    }
+}
+
+/// Raise an auto-scaled side's floor (and its ceiling if below): auto scaling then moves
+/// the capacity itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FloorChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub side: Side,
+    pub min: u64,
+    pub max: u64,
 }
 
 /// What an UpdateTable call changes: only what differs from now is sent.
@@ -57,6 +103,9 @@ pub enum TableChange {
         table: Option<Capacity>,
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         indexes: BTreeMap<String, Capacity>,
+        /// Sides managed by Application Auto Scaling: RegisterScalableTarget, no UpdateTable.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        floors: Vec<FloorChange>,
     },
     SwitchToOnDemand,
 }
@@ -75,6 +124,167 @@ pub struct TableTarget {
     /// The table's account and region when the event names it by ARN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
+    /// The cause the trigger names: an alarm on a cause metric such as
+    /// `WriteKeyRangeThroughputThrottleEvents`. Then no metrics are read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+}
+
+/// Why DynamoDB throttled a table or GSI: the four `ThrottlingReasons` families, each with
+/// its CloudWatch metric per side (`{Read,Write}<family>ThrottleEvents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, EnumIter, IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Cause {
+    /// Demand above the provisioned capacity: more capacity fixes it.
+    ProvisionedThroughput,
+    /// One partition's ceiling (3,000 RCU / 1,000 WCU): a hot key, which capacity cannot fix.
+    KeyRangeThroughput,
+    /// The per-table account quota: only a quota increase fixes it.
+    AccountLimit,
+    /// An on-demand table's configured maximum throughput.
+    MaxOnDemandThroughput,
+}
+
+impl Cause {
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+
+    /// The family in the metric and reason names, e.g. `KeyRangeThroughput`.
+    pub fn family(self) -> &'static str {
+        match self {
+            Cause::ProvisionedThroughput => "ProvisionedThroughput",
+            Cause::KeyRangeThroughput => "KeyRangeThroughput",
+            Cause::AccountLimit => "AccountLimit",
+            Cause::MaxOnDemandThroughput => "MaxOnDemandThroughput",
+        }
+    }
+
+    /// Its CloudWatch metric for one side, e.g. `WriteKeyRangeThroughputThrottleEvents`.
+    pub fn metric(self, side: Side) -> String {
+        format!("{}{}ThrottleEvents", side.prefix(), self.family())
+    }
+
+    /// The side and cause a cause metric names; `None` for any other metric.
+    pub fn of_metric(name: &str) -> Option<(Side, Cause)> {
+        Side::iter().find_map(|side| {
+            let family = name.strip_prefix(side.prefix())?.strip_suffix("ThrottleEvents")?;
+            Cause::iter()
+                .find(|cause| cause.family() == family)
+                .map(|cause| (side, cause))
+        })
+    }
+}
+
+/// Reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, EnumIter)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Read,
+    Write,
+}
+
+impl Side {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Side::Read => "Read",
+            Side::Write => "Write",
+        }
+    }
+
+    pub fn pressed(self, pressure: Pressure) -> bool {
+        match self {
+            Side::Read => pressure.read,
+            Side::Write => pressure.write,
+        }
+    }
+
+    pub fn of(self, capacity: Capacity) -> u64 {
+        match self {
+            Side::Read => capacity.read,
+            Side::Write => capacity.write,
+        }
+    }
+
+    /// "RCU" or "WCU".
+    pub fn units(self) -> &'static str {
+        match self {
+            Side::Read => "RCU",
+            Side::Write => "WCU",
+        }
+    }
+}
+
+/// What CloudWatch says about one side of a table or GSI over the last minutes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SideMetrics {
+    /// `Consumed{Read,Write}CapacityUnits`: one-minute Sums of units.
+    pub consumed: Sums,
+    /// `{Read,Write}ThrottleEvents`: throttled requests (not units).
+    pub throttle_events: Sums,
+    /// Throttled requests per cause.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_cause: BTreeMap<Cause, Sums>,
+}
+
+impl SideMetrics {
+    /// The cause with the most throttle events; `None` without any, or on a tie.
+    pub fn dominant_cause(&self) -> Option<Cause> {
+        let mut counts: Vec<(Cause, f64)> = self
+            .by_cause
+            .iter()
+            .map(|(cause, sums)| (*cause, sums.total()))
+            .filter(|(_, count)| *count > 0.0)
+            .collect();
+        counts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match counts.as_slice() {
+            [(cause, _)] => Some(*cause),
+            [(cause, first), (_, second), ..] if first > second => Some(*cause),
+            _ => None,
+        }
+    }
+}
+
+/// Both sides of a table or GSI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PartMetrics {
+    pub read: SideMetrics,
+    pub write: SideMetrics,
+}
+
+impl PartMetrics {
+    pub fn side(&self, side: Side) -> &SideMetrics {
+        match side {
+            Side::Read => &self.read,
+            Side::Write => &self.write,
+        }
+    }
+
+    pub fn side_mut(&mut self, side: Side) -> &mut SideMetrics {
+        match side {
+            Side::Read => &mut self.read,
+            Side::Write => &mut self.write,
+        }
+    }
+}
+
+/// The metrics of a table and each of its GSIs over the last minutes (`Service::Evidence`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TableMetrics {
+    pub table: PartMetrics,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, PartMetrics>,
+}
+
+impl TableState {
+    /// The auto scaling target of one side of the table (`index: None`) or a GSI, if any.
+    pub fn scalable(&self, index: Option<&str>, side: Side) -> Option<&ScalableTarget> {
+        self.auto_scaling
+            .iter()
+            .find(|target| target.index.as_deref() == index && target.side == side)
+    }
 }
 
 impl TableTarget {
@@ -104,6 +314,7 @@ impl Target for TableTarget {
 
     fn absorb(&mut self, other: Self) {
         self.on_table.merge(other.on_table);
+        self.cause = self.cause.or(other.cause);
         for (index, pressure) in other.on_indexes {
             self.on_indexes.entry(index).or_default().merge(pressure);
         }

@@ -1,15 +1,26 @@
 //! The DynamoDB planner: a pure function from what is known to what to do.
 //!
-//! Rules, in order:
-//! 1. An on-demand table is left alone: its throttles come from hot keys or per-partition
-//!    limits (3,000 RCU / 1,000 WCU per partition), which capacity settings cannot fix.
-//! 2. A table or GSI that is not ACTIVE cannot take an update.
-//! 3. With `ON_DEMAND=prefer`, switch at once if the on-demand guard allows.
-//! 4. Raise only the throttled side, table and GSIs alike, by [`Growth::raise`] under the
-//!    caps. A GSI whose write capacity is below the table's while the table's writes
-//!    throttle is raised to at least the table's new write capacity: a GSI that cannot
-//!    keep up throttles writes to its base table.
-//! 5. Nothing left to raise (at the cap): switch to on-demand if `ON_DEMAND` allows it and
+//! Rules, in order (docs/remediations.md gives each its AWS source):
+//! 1. Diagnose each throttled side of the table and of each GSI: the cause the trigger names
+//!    (an alarm on a cause metric), else the cause with the most throttle events in the
+//!    metrics; none, or a tie, is "unknown". A GSI whose own metrics show
+//!    provisioned-throughput throttles is throttled too, whatever the event named.
+//! 2. An on-demand table: its configured maximum, its account quota or a hot key is a
+//!    finding (nothing changed); anything else is held (hot keys or per-partition limits).
+//! 3. A table or GSI that is not ACTIVE cannot take an update.
+//! 4. Only sides whose cause capacity can fix (provisioned throughput, or unknown) are
+//!    raised. With none left, the finding is the answer: an account quota before an
+//!    on-demand maximum before a hot key. Hot keys and quotas never switch to on-demand.
+//! 5. With `ON_DEMAND=prefer`, switch at once if the on-demand guard allows.
+//! 6. Raise each side to `ceil(peak demand per second x HEADROOM)`, at least current +
+//!    `MIN_STEP`, at most the `SCALE_FACTOR` step ([`Growth::raise`]) and `MAX_*`; without
+//!    consumption figures, the `SCALE_FACTOR` step. A GSI whose write capacity is below the
+//!    table's while the table's writes throttle is raised to at least the table's new write
+//!    capacity: a GSI that cannot keep up throttles writes to its base table.
+//!    A side Application Auto Scaling manages is never set by UpdateTable (auto scaling would
+//!    take it back): its floor (`MinCapacity`, and `MaxCapacity` if below) is raised to the
+//!    new figure instead, and auto scaling moves the capacity.
+//! 7. Nothing left to raise (at the cap): switch to on-demand if `ON_DEMAND` allows it and
 //!    the guard agrees, else hold "at cap".
 //!
 //! The guard allows at most `max_switches_per_day` switches per rolling 24 h, counting our
@@ -20,15 +31,21 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::model::{BillingMode, Capacity, SCALE_CAPACITY, TableChange, TableState, TableTarget};
+use super::model::{
+    BillingMode, Capacity, Cause, FloorChange, PartMetrics, SCALE_CAPACITY, ScalableTarget, Side,
+    SideMetrics, TableChange, TableMetrics, TableState, TableTarget,
+};
+use crate::core::diagnosis::{Diagnosis, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Pressure, Status};
 use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
-use crate::core::plan::{Decision, Proposal, SkipReason};
+use crate::core::plan::{Decision, Finding, FindingCode, Proposal, SkipReason};
 
 /// The team's limits for DynamoDB tables.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TablePolicy {
     pub growth: Growth,
+    /// Capacity to provision per unit of measured peak demand (`HEADROOM`).
+    pub headroom: f64,
     pub max_read: u64,
     pub max_write: u64,
     pub on_demand: OnDemandPolicy,
@@ -39,23 +56,37 @@ pub struct TablePolicy {
 pub fn plan(
     table: &TableState,
     target: &TableTarget,
+    diagnosis: &Diagnosis<TableMetrics>,
     policy: &TablePolicy,
     history: &[HistoryEntry],
     now: DateTime<Utc>,
 ) -> Decision<TableChange> {
+    let causes = Causes::find(table, target, diagnosis);
     if table.billing == BillingMode::OnDemand {
-        return Decision::hold(
-            SkipReason::AlreadyOnDemand,
-            format!(
-                "{} is already on-demand; throttling there means hot keys or per-partition limits \
-                 (3,000 RCU / 1,000 WCU per partition), which no capacity setting fixes: spread the keys",
-                table.name
+        return match causes.finding(table) {
+            Some(finding) => Decision::Diagnosed(finding),
+            None => Decision::hold(
+                SkipReason::AlreadyOnDemand,
+                format!(
+                    "{} is already on-demand; throttling there means hot keys or per-partition limits \
+                     (3,000 RCU / 1,000 WCU per partition), which no capacity setting fixes: spread the keys",
+                    table.name
+                ),
             ),
-        );
+        };
     }
     if let Some(busy) = busy(table) {
         return Decision::hold(SkipReason::UpdateInProgress, busy);
     }
+    let Some(pressed) = causes.fixable_by_capacity() else {
+        return match causes.finding(table) {
+            Some(finding) => Decision::Diagnosed(finding),
+            None => Decision::hold(
+                SkipReason::NotThrottle,
+                format!("nothing of {} is throttled", table.name),
+            ),
+        };
+    };
 
     let switches = RollingWindow {
         action: Action::SWITCH_TO_ON_DEMAND,
@@ -68,19 +99,203 @@ pub fn plan(
         table.last_switch_to_on_demand,
         now,
     );
+    let cause = Some(causes.capacity_cause());
     if guard.switch_first() {
-        return switch_to_on_demand(table, "ON_DEMAND=prefer switches on the first throttle");
+        return switch_to_on_demand(table, "ON_DEMAND=prefer switches on the first throttle", cause);
     }
 
-    let scaling = Scaling::plan(table, target, policy);
+    let metrics = diagnosis.measured();
+    let scaling = Scaling::plan(table, &pressed, metrics, policy);
+    if scaling.steps.is_empty() && !scaling.pending.is_empty() {
+        return Decision::hold(
+            SkipReason::UpdateInProgress,
+            format!(
+                "auto scaling is raising {}: {}",
+                table.name,
+                scaling.pending.join("; ")
+            ),
+        );
+    }
     if !scaling.steps.is_empty() {
         let mut why = scaling.steps.join("; ");
         why.extend(guard.preferred_but_refused());
-        return Decision::Act(scaling.into_proposal(table, why));
+        why.extend(causes.not_fixed_by_capacity());
+        return Decision::Act(scaling.into_proposal(table, why, cause));
     }
 
     let at_cap = format!("{} is at the cap: {}", table.name, scaling.capped.join(", "));
-    guard.at_cap(&at_cap, |why| switch_to_on_demand(table, why))
+    guard.at_cap(&at_cap, |why| switch_to_on_demand(table, why, cause))
+}
+
+/// A throttled side of the table (`index: None`) or of one GSI, and its cause if known.
+#[derive(Debug, Clone, PartialEq)]
+struct Throttled {
+    index: Option<String>,
+    side: Side,
+    cause: Option<Cause>,
+}
+
+impl Throttled {
+    fn part(&self, table: &str) -> String {
+        match &self.index {
+            Some(index) => format!("GSI {index} of {table}"),
+            None => format!("table {table}"),
+        }
+    }
+
+    /// More capacity fixes it: provisioned throughput, or a cause nobody could tell.
+    fn capacity_fixes(&self) -> bool {
+        matches!(self.cause, None | Some(Cause::ProvisionedThroughput))
+    }
+}
+
+/// Every throttled side and why.
+struct Causes(Vec<Throttled>);
+
+impl Causes {
+    fn find(table: &TableState, target: &TableTarget, diagnosis: &Diagnosis<TableMetrics>) -> Self {
+        let metrics = diagnosis.measured();
+        // Pressure on an index that is not a GSI (an LSI) is pressure on the table's capacity.
+        let mut on_table = target.on_table;
+        for (index, pressure) in &target.on_indexes {
+            if !table.indexes.iter().any(|gsi| &gsi.name == index) {
+                on_table.merge(*pressure);
+            }
+        }
+        let cause = |part: Option<&PartMetrics>, side: Side| {
+            target
+                .cause
+                .or_else(|| part.and_then(|part| part.side(side).dominant_cause()))
+        };
+        let mut throttled = Vec::new();
+        for side in [Side::Read, Side::Write] {
+            if side.pressed(on_table) {
+                throttled.push(Throttled {
+                    index: None,
+                    side,
+                    cause: cause(metrics.map(|m| &m.table), side),
+                });
+            }
+        }
+        for gsi in &table.indexes {
+            let named = target.on_indexes.get(&gsi.name).copied().unwrap_or_default();
+            let measured = metrics.and_then(|m| m.indexes.get(&gsi.name));
+            for side in [Side::Read, Side::Write] {
+                let own_throttles = measured.is_some_and(|part| {
+                    part.side(side).dominant_cause() == Some(Cause::ProvisionedThroughput)
+                });
+                if side.pressed(named) || own_throttles {
+                    throttled.push(Throttled {
+                        index: Some(gsi.name.clone()),
+                        side,
+                        cause: if side.pressed(named) {
+                            cause(measured, side)
+                        } else {
+                            Some(Cause::ProvisionedThroughput)
+                        },
+                    });
+                }
+            }
+        }
+        Causes(throttled)
+    }
+
+    /// The pressure more capacity may relieve, or `None` when no side's cause is one.
+    fn fixable_by_capacity(&self) -> Option<TableTarget> {
+        let mut pressed = TableTarget::default();
+        for throttled in self.0.iter().filter(|t| t.capacity_fixes()) {
+            let side = match throttled.side {
+                Side::Read => Pressure::READ,
+                Side::Write => Pressure::WRITE,
+            };
+            match &throttled.index {
+                Some(index) => pressed.on_indexes.entry(index.clone()).or_default().merge(side),
+                None => pressed.on_table.merge(side),
+            }
+        }
+        (pressed.on_table.any() || !pressed.on_indexes.is_empty()).then_some(pressed)
+    }
+
+    /// The cause a capacity change answers: known when any raised side's metrics said so.
+    fn capacity_cause(&self) -> &'static str {
+        if self
+            .0
+            .iter()
+            .any(|t| t.cause == Some(Cause::ProvisionedThroughput))
+        {
+            Cause::ProvisionedThroughput.code()
+        } else {
+            "unknown"
+        }
+    }
+
+    /// Sides a capacity change leaves alone, for the result's sentence.
+    fn not_fixed_by_capacity(&self) -> Option<String> {
+        let others: Vec<String> = self
+            .0
+            .iter()
+            .filter_map(|t| {
+                let cause = t.cause.filter(|_| !t.capacity_fixes())?;
+                Some(format!(
+                    "{} {}s: {} (no capacity change)",
+                    t.index.as_deref().unwrap_or("table"),
+                    t.side.prefix().to_lowercase(),
+                    cause.code()
+                ))
+            })
+            .collect();
+        (!others.is_empty()).then(|| format!("; not raised: {}", others.join(", ")))
+    }
+
+    /// The finding for the causes no capacity change fixes: an account quota first (it
+    /// holds every side back), then an on-demand maximum, then a hot key.
+    fn finding(&self, table: &TableState) -> Option<Finding> {
+        let first = |cause: Cause| self.0.iter().find(|t| t.cause == Some(cause));
+        if let Some(t) = first(Cause::AccountLimit) {
+            let quota = match t.side {
+                Side::Read => "L-CF0CBE56 (table-level read throughput limit)",
+                Side::Write => "L-AB614373 (table-level write throughput limit)",
+            };
+            return Some(Finding {
+                code: FindingCode::AccountQuota,
+                detail: format!(
+                    "{} {}s are throttled at the per-table account quota (AccountLimitExceeded): no table \
+                     setting raises it. Request an increase of Service Quotas {quota}, service dynamodb. \
+                     Nothing was changed; later events for this table back off until it is raised",
+                    t.part(&table.name),
+                    t.side.prefix().to_lowercase()
+                ),
+                hold_back: true,
+            });
+        }
+        if table.billing == BillingMode::OnDemand
+            && let Some(t) = first(Cause::MaxOnDemandThroughput)
+        {
+            return Some(Finding {
+                code: FindingCode::OnDemandMax,
+                detail: format!(
+                    "{} {}s are throttled at the table's configured on-demand maximum \
+                     (MaxOnDemandThroughputExceeded). It may be a deliberate cost cap, so it is left alone: \
+                     raise OnDemandThroughput Max{}RequestUnits if the traffic is expected",
+                    t.part(&table.name),
+                    t.side.prefix().to_lowercase(),
+                    t.side.prefix()
+                ),
+                hold_back: false,
+            });
+        }
+        first(Cause::KeyRangeThroughput).map(|t| Finding {
+            code: FindingCode::HotPartition,
+            detail: format!(
+                "{} {}s are throttled on one partition's ceiling (KeyRangeThroughputExceeded; a partition \
+                 serves at most 3,000 RCU / 1,000 WCU): a hot key, which no capacity change fixes. Find it \
+                 with CloudWatch Contributor Insights (throttled keys) and spread the traffic over more keys",
+                t.part(&table.name),
+                t.side.prefix().to_lowercase()
+            ),
+            hold_back: false,
+        })
+    }
 }
 
 fn busy(table: &TableState) -> Option<String> {
@@ -96,7 +311,7 @@ fn busy(table: &TableState) -> Option<String> {
     })
 }
 
-fn switch_to_on_demand(table: &TableState, why: &str) -> Decision<TableChange> {
+fn switch_to_on_demand(table: &TableState, why: &str, cause: Option<&'static str>) -> Decision<TableChange> {
     Decision::Act(Proposal {
         action: Action::SWITCH_TO_ON_DEMAND,
         change: TableChange::SwitchToOnDemand,
@@ -106,6 +321,7 @@ fn switch_to_on_demand(table: &TableState, why: &str) -> Decision<TableChange> {
         }),
         after: json!({ "billingMode": BillingMode::OnDemand }),
         why: why.to_owned(),
+        cause,
     })
 }
 
@@ -114,48 +330,55 @@ fn switch_to_on_demand(table: &TableState, why: &str) -> Decision<TableChange> {
 struct Scaling {
     table: Option<Capacity>,
     indexes: BTreeMap<String, Capacity>,
+    floors: Vec<FloorChange>,
     steps: Vec<String>,
     capped: Vec<String>,
+    /// Auto-scaled sides whose floor is already at or above the new figure.
+    pending: Vec<String>,
 }
 
 impl Scaling {
-    fn plan(table: &TableState, target: &TableTarget, policy: &TablePolicy) -> Self {
+    /// `pressed` names only the table and GSIs (LSI pressure is the table's already).
+    fn plan(
+        table: &TableState,
+        pressed: &TableTarget,
+        metrics: Option<&TableMetrics>,
+        policy: &TablePolicy,
+    ) -> Self {
         let mut scaling = Scaling::default();
-        // Pressure on an index that is not a GSI (an LSI) is pressure on the table's capacity.
-        let mut on_table = target.on_table;
-        for (index, pressure) in &target.on_indexes {
-            if !table.indexes.iter().any(|gsi| &gsi.name == index) {
-                on_table.read |= pressure.read;
-                on_table.write |= pressure.write;
-            }
-        }
-
-        let table_after = scaling.raise(
+        let on_table = pressed.on_table;
+        let table_wanted = scaling.raise(
             policy,
-            &format!("table {}", table.name),
+            table,
+            None,
             table.capacity,
             on_table,
+            metrics.map(|m| &m.table),
             None,
         );
+        let table_after = by_update_table(table, None, table.capacity, table_wanted);
         if table_after != table.capacity {
             scaling.table = Some(table_after);
         }
 
         for gsi in &table.indexes {
-            let pressure = target.on_indexes.get(&gsi.name).copied().unwrap_or_default();
+            let pressure = pressed.on_indexes.get(&gsi.name).copied().unwrap_or_default();
             let back_pressure = on_table.write && gsi.capacity.write < table.capacity.write;
-            let write_floor = back_pressure.then_some(table_after.write);
+            let write_floor = back_pressure.then_some(table_wanted.write);
             let pressure = Pressure {
                 read: pressure.read,
                 write: pressure.write || back_pressure,
             };
-            let after = scaling.raise(
+            let wanted = scaling.raise(
                 policy,
-                &format!("GSI {}", gsi.name),
+                table,
+                Some(&gsi.name),
                 gsi.capacity,
                 pressure,
+                metrics.and_then(|m| m.indexes.get(&gsi.name)),
                 write_floor,
             );
+            let after = by_update_table(table, Some(&gsi.name), gsi.capacity, wanted);
             if after != gsi.capacity {
                 scaling.indexes.insert(gsi.name.clone(), after);
             }
@@ -163,56 +386,102 @@ impl Scaling {
         scaling
     }
 
-    /// Raises the pressed sides of `capacity`, noting each step or cap hit.
+    /// The capacity the pressed sides of the table (`index: None`) or a GSI should have,
+    /// noting each step, floor or cap hit.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one side's whole context, named at the call"
+    )]
     fn raise(
         &mut self,
         policy: &TablePolicy,
-        what: &str,
+        table: &TableState,
+        index: Option<&str>,
         capacity: Capacity,
         pressure: Pressure,
+        metrics: Option<&PartMetrics>,
         write_floor: Option<u64>,
     ) -> Capacity {
-        let mut after = capacity;
-        if pressure.read {
-            match policy.growth.raise(capacity.read, policy.max_read) {
-                Some(read) => {
-                    self.steps
-                        .push(format!("read throttled: {what} RCU {} -> {read}", capacity.read));
-                    after.read = read;
-                }
-                None => self.capped.push(format!(
-                    "{what} RCU {} of MAX_READ_CAPACITY {}",
-                    capacity.read, policy.max_read
-                )),
+        let what = match index {
+            Some(index) => format!("GSI {index}"),
+            None => format!("table {}", table.name),
+        };
+        let mut wanted = capacity;
+        for side in [Side::Read, Side::Write] {
+            if !side.pressed(pressure) {
+                continue;
             }
-        }
-        if pressure.write {
-            match policy.growth.raise(capacity.write, policy.max_write) {
-                Some(raised) => {
-                    let write = write_floor.map_or(raised, |floor| raised.max(floor.min(policy.max_write)));
-                    let cause = if write_floor.is_some() {
-                        " (GSI back-pressure)"
-                    } else {
-                        ""
-                    };
+            let (current, max, variable) = match side {
+                Side::Read => (capacity.read, policy.max_read, "MAX_READ_CAPACITY"),
+                Side::Write => (capacity.write, policy.max_write, "MAX_WRITE_CAPACITY"),
+            };
+            let floor = match side {
+                Side::Write => write_floor.map(|floor| floor.min(max)),
+                Side::Read => None,
+            };
+            let Some(sized) = size(policy, current, max, metrics.map(|m| m.side(side))) else {
+                self.capped
+                    .push(format!("{what} {} {current} of {variable} {max}", side.units()));
+                continue;
+            };
+            let value = floor.map_or(sized.value, |floor| sized.value.max(floor));
+            let back_pressure = if floor.is_some() {
+                " (GSI back-pressure)"
+            } else {
+                ""
+            };
+            let step = format!(
+                "{} throttled: {what} {} {current} -> {value}{back_pressure}{}",
+                side.prefix().to_lowercase(),
+                side.units(),
+                sized.basis
+            );
+            match table.scalable(index, side) {
+                // Auto scaling would take an UpdateTable back: raise its floor instead.
+                Some(managed) if managed.min >= value => self.pending.push(format!(
+                    "{what} {}: the auto scaling floor is already {}",
+                    side.units(),
+                    managed.min
+                )),
+                Some(managed) => {
+                    self.floors.push(FloorChange {
+                        index: index.map(str::to_owned),
+                        side,
+                        min: value,
+                        max: managed.max.max(value),
+                    });
                     self.steps.push(format!(
-                        "write throttled: {what} WCU {} -> {write}{cause}",
-                        capacity.write
+                        "{step}, by raising its auto scaling floor {} -> {value}",
+                        managed.min
                     ));
-                    after.write = write;
                 }
-                None => self.capped.push(format!(
-                    "{what} WCU {} of MAX_WRITE_CAPACITY {}",
-                    capacity.write, policy.max_write
-                )),
+                None => self.steps.push(step),
+            }
+            match side {
+                Side::Read => wanted.read = value,
+                Side::Write => wanted.write = value,
             }
         }
-        after
+        wanted
     }
 
-    fn into_proposal(self, table: &TableState, why: String) -> Proposal<TableChange> {
+    fn into_proposal(
+        self,
+        table: &TableState,
+        why: String,
+        cause: Option<&'static str>,
+    ) -> Proposal<TableChange> {
         let mut before = serde_json::Map::new();
         let mut after = serde_json::Map::new();
+        if !self.floors.is_empty() {
+            let floors_before: Vec<&ScalableTarget> = self
+                .floors
+                .iter()
+                .filter_map(|floor| table.scalable(floor.index.as_deref(), floor.side))
+                .collect();
+            before.insert("autoScaling".into(), json!(floors_before));
+            after.insert("autoScaling".into(), json!(self.floors));
+        }
         if let Some(capacity) = self.table {
             before.insert("table".into(), json!(table.capacity));
             after.insert("table".into(), json!(capacity));
@@ -232,12 +501,66 @@ impl Scaling {
             change: TableChange::Scale {
                 table: self.table,
                 indexes: self.indexes,
+                floors: self.floors,
             },
             before: Value::Object(before),
             after: Value::Object(after),
             why,
+            cause,
         }
     }
+}
+
+/// What UpdateTable sets for the table (`index: None`) or a GSI: the wanted capacity on the
+/// sides auto scaling does not manage, the current one on those it does.
+fn by_update_table(table: &TableState, index: Option<&str>, current: Capacity, wanted: Capacity) -> Capacity {
+    let managed = |side| table.scalable(index, side).is_some();
+    Capacity {
+        read: if managed(Side::Read) {
+            current.read
+        } else {
+            wanted.read
+        },
+        write: if managed(Side::Write) {
+            current.write
+        } else {
+            wanted.write
+        },
+    }
+}
+
+/// A new capacity for one side and what it was sized from.
+struct Sized {
+    value: u64,
+    /// e.g. " (peak 12.5/s x HEADROOM 1.25)", or why the fixed step was taken.
+    basis: String,
+}
+
+/// Sizes one throttled side from demand: `ceil(peak per second x HEADROOM)`, at least
+/// current + `MIN_STEP` (it throttled: the current figure is too low, whatever the average
+/// says), at most the `SCALE_FACTOR` step and the cap. Without consumption figures, the step.
+/// `None` at the cap.
+fn size(policy: &TablePolicy, current: u64, max: u64, metrics: Option<&SideMetrics>) -> Option<Sized> {
+    let step = policy.growth.raise(current, max)?;
+    let Some(peak) = metrics.and_then(|m| m.consumed.peak_per_second()) else {
+        let basis = if metrics.is_some() {
+            " (no consumption figures: SCALE_FACTOR step)"
+        } else {
+            ""
+        };
+        return Some(Sized {
+            value: step,
+            basis: basis.to_owned(),
+        });
+    };
+    let wanted = with_headroom(peak, policy.headroom).unwrap_or(step);
+    let value = wanted
+        .max(current.saturating_add(policy.growth.min_step))
+        .min(step);
+    Some(Sized {
+        value,
+        basis: format!(" (peak {peak:.1}/s x HEADROOM {} = {wanted})", policy.headroom),
+    })
 }
 
 #[cfg(test)]

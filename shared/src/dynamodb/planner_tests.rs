@@ -4,6 +4,7 @@ use chrono::{Duration, TimeZone};
 use serde_json::json;
 
 use super::*;
+use crate::core::diagnosis::Sums;
 use crate::core::plan::Hold;
 use crate::testing::provisioned_table;
 use crate::testing::table_policy as policy;
@@ -18,6 +19,7 @@ fn on_table(table: &str, pressure: Pressure) -> TableTarget {
         on_table: pressure,
         on_indexes: BTreeMap::new(),
         scope: None,
+        cause: None,
     }
 }
 
@@ -27,6 +29,7 @@ fn on_index(table: &str, index: &str, pressure: Pressure) -> TableTarget {
         on_table: Pressure::default(),
         on_indexes: BTreeMap::from([(index.to_owned(), pressure)]),
         scope: None,
+        cause: None,
     }
 }
 
@@ -38,6 +41,7 @@ fn scale(table: Option<Capacity>, indexes: &[(&str, Capacity)]) -> TableChange {
     TableChange::Scale {
         table,
         indexes: indexes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+        floors: Vec::new(),
     }
 }
 
@@ -49,17 +53,20 @@ fn switch_entry(hours_ago: i64) -> HistoryEntry {
     }
 }
 
+/// The planner's answer when no metrics could be read: the fixed step.
+const NO_METRICS: Diagnosis<TableMetrics> = Diagnosis::NotNeeded;
+
 fn acted(decision: Decision<TableChange>) -> Proposal<TableChange> {
     match decision {
         Decision::Act(proposal) => proposal,
-        Decision::Hold(hold) => panic!("held: {hold:?}"),
+        other => panic!("did not act: {other:?}"),
     }
 }
 
 fn held(decision: Decision<TableChange>) -> Hold {
     match decision {
         Decision::Hold(hold) => hold,
-        Decision::Act(proposal) => panic!("acted: {proposal:?}"),
+        other => panic!("did not hold: {other:?}"),
     }
 }
 
@@ -159,6 +166,7 @@ fn scaling_raises_only_what_throttled() {
         let proposal = acted(plan(
             &case.table,
             &case.target,
+            &NO_METRICS,
             &policy(OnDemandPolicy::Never),
             &[],
             now(),
@@ -174,6 +182,7 @@ fn proposal_reports_before_and_after_of_what_changes() {
     let proposal = acted(plan(
         &table,
         &on_table("orders", Pressure::WRITE),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Never),
         &[],
         now(),
@@ -228,6 +237,7 @@ fn tables_that_cannot_or_need_not_change_are_held() {
             let hold = held(plan(
                 &table,
                 &on_table("orders", Pressure::WRITE),
+                &NO_METRICS,
                 &policy(on_demand_policy),
                 &[],
                 now(),
@@ -333,7 +343,7 @@ fn at_the_cap_the_on_demand_policy_and_guard_decide() {
             max_switches_per_day: case.max_switches,
             ..policy(case.policy)
         };
-        let decision = plan(&table, &write, &policy, &case.history, now());
+        let decision = plan(&table, &write, &NO_METRICS, &policy, &case.history, now());
         if case.switches {
             let proposal = acted(decision);
             assert_eq!(proposal.action, Action::SWITCH_TO_ON_DEMAND, "{}", case.name);
@@ -369,13 +379,21 @@ fn prefer_switches_first_and_falls_back_to_scaling_when_the_guard_refuses() {
     let table = provisioned_table("orders", 5, 5, &[]);
     let write = on_table("orders", Pressure::WRITE);
 
-    let first = acted(plan(&table, &write, &policy(OnDemandPolicy::Prefer), &[], now()));
+    let first = acted(plan(
+        &table,
+        &write,
+        &NO_METRICS,
+        &policy(OnDemandPolicy::Prefer),
+        &[],
+        now(),
+    ));
     assert_eq!(first.change, TableChange::SwitchToOnDemand);
     assert!(first.why.contains("ON_DEMAND=prefer"), "{}", first.why);
 
     let refused = acted(plan(
         &table,
         &write,
+        &NO_METRICS,
         &policy(OnDemandPolicy::Prefer),
         &[switch_entry(2)],
         now(),
@@ -387,7 +405,14 @@ fn prefer_switches_first_and_falls_back_to_scaling_when_the_guard_refuses() {
         refused.why
     );
 
-    let allow = acted(plan(&table, &write, &policy(OnDemandPolicy::Allow), &[], now()));
+    let allow = acted(plan(
+        &table,
+        &write,
+        &NO_METRICS,
+        &policy(OnDemandPolicy::Allow),
+        &[],
+        now(),
+    ));
     assert_eq!(
         allow.change,
         scale(Some(cap(5, 10)), &[]),
@@ -402,6 +427,7 @@ fn partly_capped_throttles_raise_what_they_can() {
     let proposal = acted(plan(
         &table,
         &on_table("orders", Pressure::BOTH),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Allow),
         &[],
         now(),
@@ -413,6 +439,7 @@ fn partly_capped_throttles_raise_what_they_can() {
     let hold = held(plan(
         &table,
         &on_index("orders", "by-customer", Pressure::READ),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Never),
         &[],
         now(),
@@ -432,9 +459,361 @@ fn capacity_set_above_the_cap_by_hand_is_never_lowered() {
     let hold = held(plan(
         &table,
         &on_table("orders", Pressure::WRITE),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Never),
         &[],
         now(),
     ));
     assert_eq!(hold.reason, SkipReason::AtCap);
+}
+
+/// One side's figures: one-minute Sums of consumed units, and throttle events per cause.
+fn side(consumed: &[f64], causes: &[(Cause, f64)]) -> SideMetrics {
+    SideMetrics {
+        consumed: Sums(consumed.to_vec()),
+        throttle_events: Sums(vec![causes.iter().map(|(_, n)| n).sum()]),
+        by_cause: causes.iter().map(|(cause, n)| (*cause, Sums(vec![*n]))).collect(),
+    }
+}
+
+fn table_writes(write: SideMetrics) -> Diagnosis<TableMetrics> {
+    Diagnosis::Measured(TableMetrics {
+        table: PartMetrics {
+            write,
+            ..PartMetrics::default()
+        },
+        indexes: BTreeMap::new(),
+    })
+}
+
+/// What each cause leads to, from the metric series (docs/remediations.md has the sources).
+#[test]
+fn the_fix_follows_the_cause_and_is_sized_from_demand() {
+    use Cause::*;
+    enum Expect {
+        /// The table's new WCU, the cause named, and words of the why.
+        Raise(u64, &'static str, &'static str),
+        Finding(FindingCode, &'static str),
+        Held(SkipReason),
+    }
+    struct Case {
+        name: &'static str,
+        table: TableState,
+        target: TableTarget,
+        diagnosis: Diagnosis<TableMetrics>,
+        on_demand: OnDemandPolicy,
+        expect: Expect,
+    }
+    let provisioned = provisioned_table("orders", 10, 10, &[]);
+    let mut on_demand_table = provisioned.clone();
+    on_demand_table.billing = BillingMode::OnDemand;
+    let writes = on_table("orders", Pressure::WRITE);
+    let case = |name, diagnosis, expect| Case {
+        name,
+        table: provisioned.clone(),
+        target: writes.clone(),
+        diagnosis,
+        on_demand: OnDemandPolicy::Never,
+        expect,
+    };
+    let cases = [
+        case(
+            "demand 12/s x 1.25 = 15, under the doubling step",
+            table_writes(side(&[300.0, 720.0, 600.0], &[(ProvisionedThroughput, 40.0)])),
+            Expect::Raise(15, "provisioned-throughput", "peak 12.0/s x HEADROOM 1.25 = 15"),
+        ),
+        case(
+            "demand 100/s wants 125: at most the SCALE_FACTOR step",
+            table_writes(side(&[6_000.0], &[(ProvisionedThroughput, 40.0)])),
+            Expect::Raise(20, "provisioned-throughput", "= 125"),
+        ),
+        case(
+            "demand below capacity still throttled: at least current + MIN_STEP",
+            table_writes(side(&[60.0], &[(ProvisionedThroughput, 3.0)])),
+            Expect::Raise(11, "provisioned-throughput", "= 2"),
+        ),
+        case(
+            "throttle counts but no consumption figures: the step",
+            table_writes(side(&[], &[(ProvisionedThroughput, 3.0)])),
+            Expect::Raise(20, "provisioned-throughput", "no consumption figures"),
+        ),
+        case(
+            "metrics unavailable: the step, cause unknown",
+            Diagnosis::Unavailable("AccessDenied".into()),
+            Expect::Raise(20, "unknown", "WCU 10 -> 20"),
+        ),
+        case(
+            "zero data everywhere: the step, cause unknown",
+            table_writes(SideMetrics::default()),
+            Expect::Raise(20, "unknown", "no consumption figures"),
+        ),
+        case(
+            "a tie between causes is unknown: the step",
+            table_writes(side(
+                &[720.0],
+                &[(KeyRangeThroughput, 5.0), (ProvisionedThroughput, 5.0)],
+            )),
+            Expect::Raise(15, "unknown", "peak 12.0/s"),
+        ),
+        case(
+            "hot key: no capacity change",
+            table_writes(side(&[720.0], &[(KeyRangeThroughput, 30.0)])),
+            Expect::Finding(FindingCode::HotPartition, "KeyRangeThroughputExceeded"),
+        ),
+        case(
+            "mostly hot key: the dominant cause decides",
+            table_writes(side(
+                &[720.0],
+                &[(KeyRangeThroughput, 30.0), (ProvisionedThroughput, 2.0)],
+            )),
+            Expect::Finding(FindingCode::HotPartition, "Contributor Insights"),
+        ),
+        case(
+            "account quota: no table change, the quota named",
+            table_writes(side(&[720.0], &[(AccountLimit, 9.0)])),
+            Expect::Finding(FindingCode::AccountQuota, "L-AB614373"),
+        ),
+        Case {
+            name: "the alarm names a hot key: no lookup, no change",
+            target: TableTarget {
+                cause: Some(KeyRangeThroughput),
+                ..writes.clone()
+            },
+            ..case(
+                "",
+                Diagnosis::NotNeeded,
+                Expect::Finding(FindingCode::HotPartition, "hot key"),
+            )
+        },
+        Case {
+            name: "ON_DEMAND=prefer never switches for a hot key",
+            on_demand: OnDemandPolicy::Prefer,
+            ..case(
+                "",
+                table_writes(side(&[720.0], &[(KeyRangeThroughput, 30.0)])),
+                Expect::Finding(FindingCode::HotPartition, "hot key"),
+            )
+        },
+        Case {
+            name: "on-demand table at its configured maximum: left alone by default",
+            table: on_demand_table.clone(),
+            ..case(
+                "",
+                table_writes(side(&[720.0], &[(MaxOnDemandThroughput, 12.0)])),
+                Expect::Finding(FindingCode::OnDemandMax, "MaxWriteRequestUnits"),
+            )
+        },
+        Case {
+            name: "on-demand table with a hot key",
+            table: on_demand_table.clone(),
+            ..case(
+                "",
+                table_writes(side(&[720.0], &[(KeyRangeThroughput, 12.0)])),
+                Expect::Finding(FindingCode::HotPartition, "hot key"),
+            )
+        },
+        Case {
+            name: "on-demand table at its account quota",
+            table: on_demand_table.clone(),
+            ..case(
+                "",
+                table_writes(side(&[720.0], &[(AccountLimit, 12.0)])),
+                Expect::Finding(FindingCode::AccountQuota, "L-AB614373"),
+            )
+        },
+        Case {
+            name: "on-demand table, cause unknown: held as today",
+            table: on_demand_table.clone(),
+            ..case(
+                "",
+                Diagnosis::NotNeeded,
+                Expect::Held(SkipReason::AlreadyOnDemand),
+            )
+        },
+    ];
+    for case in cases {
+        let decision = plan(
+            &case.table,
+            &case.target,
+            &case.diagnosis,
+            &policy(case.on_demand),
+            &[],
+            now(),
+        );
+        match (case.expect, decision) {
+            (Expect::Raise(wcu, cause, words), Decision::Act(proposal)) => {
+                assert_eq!(
+                    proposal.change,
+                    scale(Some(cap(10, wcu)), &[]),
+                    "{}: {}",
+                    case.name,
+                    proposal.why
+                );
+                assert_eq!(proposal.cause, Some(cause), "{}", case.name);
+                assert!(proposal.why.contains(words), "{}: {}", case.name, proposal.why);
+            }
+            (Expect::Finding(code, words), Decision::Diagnosed(finding)) => {
+                assert_eq!(finding.code, code, "{}", case.name);
+                assert_eq!(
+                    finding.hold_back,
+                    code == FindingCode::AccountQuota,
+                    "{}",
+                    case.name
+                );
+                assert!(
+                    finding.detail.contains(words),
+                    "{}: {}",
+                    case.name,
+                    finding.detail
+                );
+            }
+            (Expect::Held(reason), Decision::Hold(hold)) => assert_eq!(hold.reason, reason, "{}", case.name),
+            (_, other) => panic!("{}: {other:?}", case.name),
+        }
+    }
+}
+
+/// A GSI's own metrics name it even when the event named only the table (a GSI that
+/// cannot keep up throttles its base table's writes); a GSI's hot key is left alone while
+/// the table is raised, and the why says so.
+#[test]
+fn gsi_metrics_add_what_the_event_did_not_name() {
+    let table = provisioned_table("orders", 10, 10, &[("by-customer", 10, 10), ("by-day", 10, 10)]);
+    let metrics = Diagnosis::Measured(TableMetrics {
+        table: PartMetrics {
+            write: side(&[720.0], &[(Cause::ProvisionedThroughput, 10.0)]),
+            ..PartMetrics::default()
+        },
+        indexes: BTreeMap::from([
+            (
+                "by-customer".to_owned(),
+                PartMetrics {
+                    write: side(&[900.0], &[(Cause::ProvisionedThroughput, 6.0)]),
+                    ..PartMetrics::default()
+                },
+            ),
+            (
+                "by-day".to_owned(),
+                PartMetrics {
+                    write: side(&[300.0], &[(Cause::KeyRangeThroughput, 6.0)]),
+                    ..PartMetrics::default()
+                },
+            ),
+        ]),
+    });
+    let mut target = on_table("orders", Pressure::WRITE);
+    target.on_indexes.insert("by-day".into(), Pressure::WRITE);
+    let proposal = acted(plan(
+        &table,
+        &target,
+        &metrics,
+        &policy(OnDemandPolicy::Never),
+        &[],
+        now(),
+    ));
+    // Table: 12/s x 1.25 = 15. by-customer: 15/s x 1.25 = 19, from its own metrics.
+    // by-day: a hot key, not raised.
+    assert_eq!(
+        proposal.change,
+        scale(Some(cap(10, 15)), &[("by-customer", cap(10, 19))]),
+        "{}",
+        proposal.why
+    );
+    assert!(
+        proposal
+            .why
+            .contains("by-day writes: key-range-throughput (no capacity change)"),
+        "{}",
+        proposal.why
+    );
+    assert_eq!(proposal.cause, Some("provisioned-throughput"));
+}
+
+/// A side Application Auto Scaling manages is raised through its floor, never UpdateTable:
+/// auto scaling would take a manual raise back.
+#[test]
+fn auto_scaled_sides_raise_their_floor_not_the_table() {
+    let managed = |index: Option<&str>, side, min, max| ScalableTarget {
+        index: index.map(str::to_owned),
+        side,
+        min,
+        max,
+    };
+    let floor = |index: Option<&str>, side, min, max| FloorChange {
+        index: index.map(str::to_owned),
+        side,
+        min,
+        max,
+    };
+    let with = |targets: Vec<ScalableTarget>| TableState {
+        auto_scaling: targets,
+        ..provisioned_table("orders", 10, 10, &[("by-customer", 10, 10)])
+    };
+    let decide = |table: &TableState, target: &TableTarget| {
+        plan(
+            table,
+            target,
+            &NO_METRICS,
+            &policy(OnDemandPolicy::Never),
+            &[],
+            now(),
+        )
+    };
+
+    // Writes managed: floor 5 -> 20 (the doubling step), ceiling kept; no UpdateTable.
+    let table = with(vec![managed(None, Side::Write, 5, 40)]);
+    let proposal = acted(decide(&table, &on_table("orders", Pressure::WRITE)));
+    assert_eq!(
+        proposal.change,
+        TableChange::Scale {
+            table: None,
+            indexes: BTreeMap::new(),
+            floors: vec![floor(None, Side::Write, 20, 40)],
+        }
+    );
+    assert!(
+        proposal.why.contains("by raising its auto scaling floor 5 -> 20"),
+        "{}",
+        proposal.why
+    );
+    assert_eq!(proposal.before["autoScaling"][0]["min"], 5);
+    assert_eq!(proposal.after["autoScaling"][0]["min"], 20);
+
+    // A ceiling below the new floor is raised with it.
+    let table = with(vec![managed(None, Side::Write, 5, 15)]);
+    let proposal = acted(decide(&table, &on_table("orders", Pressure::WRITE)));
+    assert!(
+        matches!(&proposal.change, TableChange::Scale { floors, .. } if floors == &[floor(None, Side::Write, 20, 20)])
+    );
+
+    // Reads unmanaged, writes managed, both throttled: UpdateTable for reads only (writes
+    // sent as they are), the floor for writes.
+    let table = with(vec![managed(None, Side::Write, 5, 40)]);
+    let proposal = acted(decide(&table, &on_table("orders", Pressure::BOTH)));
+    assert_eq!(
+        proposal.change,
+        TableChange::Scale {
+            table: Some(cap(20, 10)),
+            indexes: BTreeMap::new(),
+            floors: vec![floor(None, Side::Write, 20, 40)],
+        }
+    );
+
+    // A managed GSI: its own floor, with its own resource.
+    let table = with(vec![managed(Some("by-customer"), Side::Read, 2, 100)]);
+    let proposal = acted(decide(&table, &on_index("orders", "by-customer", Pressure::READ)));
+    assert_eq!(
+        proposal.change,
+        TableChange::Scale {
+            table: None,
+            indexes: BTreeMap::new(),
+            floors: vec![floor(Some("by-customer"), Side::Read, 20, 100)],
+        }
+    );
+
+    // The floor is already above the step: auto scaling is on its way; nothing to do.
+    let table = with(vec![managed(None, Side::Write, 25, 40)]);
+    let hold = held(decide(&table, &on_table("orders", Pressure::WRITE)));
+    assert_eq!(hold.reason, SkipReason::UpdateInProgress);
+    assert!(hold.detail.contains("floor is already 25"), "{}", hold.detail);
 }

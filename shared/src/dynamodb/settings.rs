@@ -2,14 +2,15 @@
 //! and its `Service` impl, the seam into the shared pipeline.
 
 use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
-use super::model::{BillingMode, TableChange, TableState, TableTarget};
+use super::model::{BillingMode, TableChange, TableMetrics, TableState, TableTarget};
 use super::planner::{self, TablePolicy};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{
-    self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, MIN_STEP, ON_DEMAND, SCALE_FACTOR,
-    Variable,
+    self, AllowList, ConfigError, Env, HEADROOM, MAX_ON_DEMAND_SWITCHES_PER_DAY, MIN_STEP, ON_DEMAND,
+    SCALE_FACTOR, Variable,
 };
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{Action, HistoryEntry, ServiceId, Status};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
@@ -38,6 +39,7 @@ pub const VARIABLES: &[&Variable] = &[
     &TABLE_ALLOW,
     &SCALE_FACTOR,
     &MIN_STEP,
+    &HEADROOM,
     &MAX_READ_CAPACITY,
     &MAX_WRITE_CAPACITY,
     &ON_DEMAND,
@@ -61,6 +63,7 @@ impl Service for DynamoDb {
     type Target = TableTarget;
     type State = TableState;
     type Change = TableChange;
+    type Evidence = TableMetrics;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Self::settings(env)
@@ -108,8 +111,16 @@ impl Service for DynamoDb {
         }
         match change {
             TableChange::SwitchToOnDemand => state.billing == BillingMode::OnDemand,
-            TableChange::Scale { table, indexes } => {
-                table.is_none_or(|capacity| state.capacity == capacity)
+            TableChange::Scale {
+                table,
+                indexes,
+                floors,
+            } => {
+                floors.iter().all(|floor| {
+                    state
+                        .scalable(floor.index.as_deref(), floor.side)
+                        .is_some_and(|target| target.min >= floor.min)
+                }) && table.is_none_or(|capacity| state.capacity == capacity)
                     && indexes.iter().all(|(name, capacity)| {
                         state.indexes.iter().any(|gsi| {
                             &gsi.name == name
@@ -124,10 +135,11 @@ impl Service for DynamoDb {
         &self,
         target: &TableTarget,
         state: &TableState,
+        diagnosis: &Diagnosis<TableMetrics>,
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<TableChange> {
-        planner::plan(state, target, &self.policy, history, now)
+        planner::plan(state, target, diagnosis, &self.policy, history, now)
     }
 }
 
@@ -136,6 +148,7 @@ impl DynamoDb {
         Ok(Self {
             policy: TablePolicy {
                 growth: config::growth(env, Some(&MIN_STEP))?,
+                headroom: env.number(&HEADROOM)?,
                 max_read: env.number(&MAX_READ_CAPACITY)?,
                 max_write: env.number(&MAX_WRITE_CAPACITY)?,
                 on_demand: config::on_demand(env)?,

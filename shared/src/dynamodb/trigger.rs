@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::model::TableTarget;
+use super::model::{Cause, TableTarget};
 use super::settings::DynamoDb;
 use crate::core::domain::Pressure;
 use crate::core::envelope::{ApiCallDetail, MetricId, name_from_arn_or_name, scope_of_arn};
@@ -98,7 +98,10 @@ impl CapacitySignals for DynamoDb {
         let pressure = metric_pressure(&metric.name, &metric.dimensions)?;
         let table = metric.dimensions.get(Self::SIGNALS.resource_dimension)?;
         let index = metric.dimensions.get("GlobalSecondaryIndexName");
-        Some(TableTarget::new(table, index.map(String::as_str), pressure))
+        Some(TableTarget {
+            cause: Cause::of_metric(&metric.name).map(|(_, cause)| cause),
+            ..TableTarget::new(table, index.map(String::as_str), pressure)
+        })
     }
 }
 

@@ -54,6 +54,7 @@ fn table(name: &str, on_table: Pressure) -> TableTarget {
         on_table,
         on_indexes: BTreeMap::new(),
         scope: None,
+        cause: None,
     }
 }
 
@@ -331,15 +332,38 @@ fn alarm_metrics_decide_table_index_and_side() {
             json!({"TableName": "orders"}),
             table("orders", Pressure::READ),
         ),
+        // A cause metric names the cause too: no metrics lookup is needed.
         (
             "ReadKeyRangeThroughputThrottleEvents",
             json!({"TableName": "orders"}),
-            table("orders", Pressure::READ),
+            TableTarget {
+                cause: Some(Cause::KeyRangeThroughput),
+                ..table("orders", Pressure::READ)
+            },
         ),
         (
             "WriteProvisionedThroughputThrottleEvents",
             json!({"TableName": "orders"}),
-            table("orders", Pressure::WRITE),
+            TableTarget {
+                cause: Some(Cause::ProvisionedThroughput),
+                ..table("orders", Pressure::WRITE)
+            },
+        ),
+        (
+            "WriteAccountLimitThrottleEvents",
+            json!({"TableName": "orders"}),
+            TableTarget {
+                cause: Some(Cause::AccountLimit),
+                ..table("orders", Pressure::WRITE)
+            },
+        ),
+        (
+            "ReadMaxOnDemandThroughputThrottleEvents",
+            json!({"TableName": "orders"}),
+            TableTarget {
+                cause: Some(Cause::MaxOnDemandThroughput),
+                ..table("orders", Pressure::READ)
+            },
         ),
         (
             "ThrottledRequests",

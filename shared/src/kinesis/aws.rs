@@ -11,14 +11,15 @@ use aws_sdk_kinesis::types::{
 };
 use serde_json::{Value, json};
 
-use super::model::{StreamChange, StreamMode, StreamState};
+use super::model::{StreamChange, StreamMode, StreamState, StreamTarget};
 use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::{classify, classify_with};
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::Status;
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::ports::{Apply, Describe, Described};
+use crate::core::ports::{Apply, Describe, Described, Diagnose};
 
 const DESCRIBE: &str = "DescribeStreamSummary";
 /// Kinesis's describe and list calls answer their per-account request rates (5 to 20 per
@@ -157,6 +158,13 @@ impl Describe<Kinesis> for SdkStreams {
             tags: self.tags(stream, &resource).await?,
             raw: json!({ "DescribeStreamSummary": raw_summary, "OpenShards": shards }),
         })
+    }
+}
+
+/// Streams read no metrics yet: they are sized by the fixed `SCALE_FACTOR` step.
+impl Diagnose<Kinesis> for SdkStreams {
+    async fn diagnose(&self, _target: &StreamTarget, _now: chrono::DateTime<chrono::Utc>) -> Diagnosis<()> {
+        Diagnosis::NotNeeded
     }
 }
 

@@ -104,6 +104,7 @@ pub fn plan(
             stream.name,
             stream.open_shards
         ),
+        cause: None,
     })
 }
 
@@ -114,6 +115,7 @@ fn switch_to_on_demand(stream: &StreamState, why: &str) -> Decision<StreamChange
         before: json!({ "streamMode": StreamMode::Provisioned, "openShards": stream.open_shards }),
         after: json!({ "streamMode": StreamMode::OnDemand }),
         why: why.to_owned(),
+        cause: None,
     })
 }
 

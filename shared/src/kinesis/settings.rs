@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::core::config::{
     self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, ON_DEMAND, SCALE_FACTOR, Variable,
 };
+use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ServiceId, Status};
 use crate::core::envelope::{Envelope, Triage, TriggerError};
 use crate::core::plan::Decision;
@@ -52,6 +53,8 @@ impl Service for Kinesis {
     type Target = StreamTarget;
     type State = StreamState;
     type Change = StreamChange;
+    /// Not read yet: streams are sized by the fixed `SCALE_FACTOR` step.
+    type Evidence = ();
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Self::settings(env)
@@ -77,6 +80,7 @@ impl Service for Kinesis {
         &self,
         target: &StreamTarget,
         state: &StreamState,
+        _diagnosis: &Diagnosis<()>,
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<StreamChange> {

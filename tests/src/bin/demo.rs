@@ -1,6 +1,7 @@
 //! `make demo`'s steps around two real invokes:
 //! - `demo setup`: a fresh provisioned table `orders` (5 RCU / 5 WCU, GSI `by-customer`), a
 //!   fresh 2-shard stream `clickstream`, the ledger table and the snapshot bucket;
+//! - `demo report-finding RESULT_FILE`: a hot key diagnosed, and the table left as it was;
 //! - `demo report-table RESULT_FILE` / `demo report-stream RESULT_FILE`: what the function
 //!   changed and what it saved.
 
@@ -58,16 +59,56 @@ async fn setup(aws: &Emulators) {
     );
 }
 
-/// The function's single result, which must be `remediated`, and its snapshot.
-async fn remediated(aws: &Emulators, result_file: &str) -> Result<(String, Value), String> {
+/// The function's single result, printed.
+fn result(result_file: &str) -> Result<Value, String> {
     let text = std::fs::read_to_string(result_file).map_err(|e| format!("{result_file}: {e}"))?;
     let reports: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{result_file}: {e}"))?;
-    let report = reports.first().ok_or("the function returned no result")?;
+    let report = reports
+        .into_iter()
+        .next()
+        .ok_or("the function returned no result")?;
     println!(
         "demo: outcome {} ({})",
         report["outcome"],
         report["reason"].as_str().unwrap_or_default()
     );
+    Ok(report)
+}
+
+/// A hot key: diagnosed, the table's capacity as it was, nothing snapshotted.
+async fn report_finding(aws: &Emulators, result_file: &str) -> Result<(), String> {
+    let report = result(result_file)?;
+    if report["outcome"] != "diagnosed" || report["code"] != "hot-partition" {
+        return Err(format!("{} was not diagnosed as a hot key", report["resource"]));
+    }
+    let table = aws.describe(TABLE).await;
+    let now = table.provisioned_throughput().ok_or("no throughput")?;
+    let (read, write) = (
+        now.read_capacity_units().unwrap_or_default(),
+        now.write_capacity_units().unwrap_or_default(),
+    );
+    if (read, write) != (5, 5) {
+        return Err(format!("a hot key changed {TABLE} to {read} RCU / {write} WCU"));
+    }
+    let event_id = report["eventId"].as_str().ok_or("no eventId in the result")?;
+    let snapshots: Vec<String> = aws
+        .object_keys(BUCKET)
+        .await
+        .into_iter()
+        .filter(|key| key.contains(event_id))
+        .collect();
+    if !snapshots.is_empty() {
+        return Err(format!("a hot key left snapshots: {snapshots:?}"));
+    }
+    println!(
+        "demo: table {TABLE} left at {read} RCU / {write} WCU, no snapshot: more capacity cannot fix a hot key"
+    );
+    Ok(())
+}
+
+/// The function's single result, which must be `remediated`, and its snapshot.
+async fn remediated(aws: &Emulators, result_file: &str) -> Result<(String, Value), String> {
+    let report = result(result_file)?;
     if report["outcome"] != "remediated" {
         return Err(format!("{} was not remediated", report["resource"]));
     }
@@ -125,8 +166,13 @@ async fn run(aws: &Emulators, args: &[String]) -> Result<(), String> {
             setup(aws).await;
             Ok(())
         }
+        ["report-finding", result_file] => report_finding(aws, result_file).await,
         ["report-table", result_file] => report_table(aws, result_file).await,
         ["report-stream", result_file] => report_stream(aws, result_file).await,
-        _ => Err("usage: demo setup | demo report-table RESULT_FILE | demo report-stream RESULT_FILE".into()),
+        _ => Err(
+            "usage: demo setup | demo report-finding RESULT_FILE | demo report-table RESULT_FILE | \
+             demo report-stream RESULT_FILE"
+                .into(),
+        ),
     }
 }

@@ -1,0 +1,240 @@
+//! Why a table throttled, from CloudWatch: one `GetMetricData` call, made beside the
+//! describe, over the last five one-minute periods. The table's own metrics are asked for
+//! by name; its GSIs' through one SEARCH expression, because the GSIs are not known before
+//! DescribeTable answers. A dynamic label names each series the search returns.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use strum::IntoEnumIterator;
+
+use super::model::{Cause, PartMetrics, Side, SideMetrics, TableMetrics, TableTarget};
+use crate::adapters::errors::classify;
+use crate::core::diagnosis::{Diagnosis, MINUTES, PERIOD_SECONDS, Sums};
+use crate::core::error::{Error, ErrorKind, Result};
+
+const NAMESPACE: &str = "AWS/DynamoDB";
+const GET_METRIC_DATA: &str = "GetMetricData";
+/// The id of the SEARCH over the table's GSIs; the table's own queries are `t0`, `t1`, ...
+const GSI_SEARCH: &str = "gsis";
+/// What each series of the GSI search is labelled with: table, GSI and metric, which
+/// contain no spaces (DynamoDB and CloudWatch naming rules).
+const GSI_LABEL: &str =
+    "${PROP('Dim.TableName')} ${PROP('Dim.GlobalSecondaryIndexName')} ${PROP('MetricName')}";
+
+/// One metric the diagnosis reads, for one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Consumed(Side),
+    Throttles(Side),
+    ByCause(Side, Cause),
+}
+
+impl Measure {
+    /// Every metric read for the sides the event pressed.
+    pub fn for_sides(sides: &[Side]) -> Vec<Measure> {
+        sides
+            .iter()
+            .flat_map(|side| {
+                [Measure::Consumed(*side), Measure::Throttles(*side)]
+                    .into_iter()
+                    .chain(Cause::iter().map(|cause| Measure::ByCause(*side, cause)))
+            })
+            .collect()
+    }
+
+    pub fn metric_name(self) -> String {
+        match self {
+            Measure::Consumed(side) => format!("Consumed{}CapacityUnits", side.prefix()),
+            Measure::Throttles(side) => format!("{}ThrottleEvents", side.prefix()),
+            Measure::ByCause(side, cause) => cause.metric(side),
+        }
+    }
+
+    pub fn of_metric_name(name: &str) -> Option<Measure> {
+        if let Some((side, cause)) = Cause::of_metric(name) {
+            return Some(Measure::ByCause(side, cause));
+        }
+        Side::iter().find_map(|side| {
+            if name == Measure::Consumed(side).metric_name() {
+                Some(Measure::Consumed(side))
+            } else if name == Measure::Throttles(side).metric_name() {
+                Some(Measure::Throttles(side))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn record(self, part: &mut PartMetrics, sums: Sums) {
+        let (side, slot) = match self {
+            Measure::Consumed(side) => (side, Slot::Consumed),
+            Measure::Throttles(side) => (side, Slot::Throttles),
+            Measure::ByCause(side, cause) => (side, Slot::Cause(cause)),
+        };
+        let metrics: &mut SideMetrics = part.side_mut(side);
+        match slot {
+            Slot::Consumed => metrics.consumed = sums,
+            Slot::Throttles => metrics.throttle_events = sums,
+            Slot::Cause(cause) => {
+                metrics.by_cause.insert(cause, sums);
+            }
+        }
+    }
+}
+
+enum Slot {
+    Consumed,
+    Throttles,
+    Cause(Cause),
+}
+
+/// The sides the event pressed, on the table or any index.
+pub fn sides(target: &TableTarget) -> Vec<Side> {
+    let mut pressure = target.on_table;
+    for index in target.on_indexes.values() {
+        pressure.merge(*index);
+    }
+    Side::iter().filter(|side| side.pressed(pressure)).collect()
+}
+
+/// The queries of one diagnosis: the table's measures by name, its GSIs' by one search.
+pub fn queries(table: &str, measures: &[Measure]) -> Vec<MetricDataQuery> {
+    let mut queries: Vec<MetricDataQuery> = measures
+        .iter()
+        .enumerate()
+        .map(|(n, measure)| {
+            let metric = Metric::builder()
+                .namespace(NAMESPACE)
+                .metric_name(measure.metric_name())
+                .dimensions(Dimension::builder().name("TableName").value(table).build())
+                .build();
+            MetricDataQuery::builder()
+                .id(format!("t{n}"))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric)
+                        .period(PERIOD_SECONDS)
+                        .stat("Sum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        })
+        .collect();
+    let names: Vec<String> = measures
+        .iter()
+        .map(|measure| format!("MetricName=\"{}\"", measure.metric_name()))
+        .collect();
+    // Table names are letters, digits, `_`, `.` and `-` only (checked by the trigger):
+    // nothing in one can end the quoted term.
+    queries.push(
+        MetricDataQuery::builder()
+            .id(GSI_SEARCH)
+            .expression(format!(
+                "SEARCH('{{{NAMESPACE},GlobalSecondaryIndexName,TableName}} TableName=\"{table}\" ({})', 'Sum', {PERIOD_SECONDS})",
+                names.join(" OR ")
+            ))
+            .label(GSI_LABEL)
+            .return_data(true)
+            .build(),
+    );
+    queries
+}
+
+/// Files each returned series under the table or its GSI. Series of another table (the
+/// search matches words, not whole names) and of metrics not asked for are left out.
+pub fn read_results(table: &str, measures: &[Measure], results: &[MetricDataResult]) -> TableMetrics {
+    let mut metrics = TableMetrics::default();
+    for result in results {
+        let sums = Sums(result.values().to_vec());
+        match result.id() {
+            Some(GSI_SEARCH) => {
+                let label = result.label().unwrap_or_default();
+                let mut words = label.split(' ');
+                let (Some(of_table), Some(index), Some(name), None) =
+                    (words.next(), words.next(), words.next(), words.next())
+                else {
+                    continue;
+                };
+                if of_table != table {
+                    continue;
+                }
+                if let Some(measure) = Measure::of_metric_name(name).filter(|m| measures.contains(m)) {
+                    measure.record(metrics.indexes.entry(index.to_owned()).or_default(), sums);
+                }
+            }
+            Some(id) => {
+                let measure = id
+                    .strip_prefix('t')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| measures.get(n));
+                if let Some(measure) = measure {
+                    measure.record(&mut metrics.table, sums);
+                }
+            }
+            None => {}
+        }
+    }
+    metrics
+}
+
+/// The diagnosis window: the last `MINUTES` whole minutes before `now`.
+pub fn window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+    (end - Duration::minutes(MINUTES), end)
+}
+
+/// Reads the table's metrics, or says why not.
+pub async fn diagnose(client: &Client, target: &TableTarget, now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
+    if target.cause.is_some() {
+        return Diagnosis::NotNeeded;
+    }
+    match fetch(client, target, now).await {
+        Ok(metrics) => Diagnosis::Measured(metrics),
+        Err(error) => {
+            tracing::warn!(error = %error, "metrics unavailable: sizing by SCALE_FACTOR");
+            Diagnosis::Unavailable(error.to_string())
+        }
+    }
+}
+
+async fn fetch(client: &Client, target: &TableTarget, now: DateTime<Utc>) -> Result<TableMetrics> {
+    let table = target.table.as_str();
+    let measures = Measure::for_sides(&sides(target));
+    let (start, end) = window(now);
+    let mut results = Vec::new();
+    let mut next_token = None;
+    // Five points per series: one page in practice; the loop is for the rare long answer.
+    for _ in 0..10 {
+        let page = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries(table, &measures)))
+            .start_time(smithy_time(start))
+            .end_time(smithy_time(end))
+            .scan_by(ScanBy::TimestampAscending)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| classify(GET_METRIC_DATA, table, &e))?;
+        results.extend(page.metric_data_results().iter().cloned());
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(read_results(table, &measures, &results));
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Invalid,
+        GET_METRIC_DATA,
+        table,
+        "more than 10 pages of metrics for five minutes of one table",
+    ))
+}
+
+fn smithy_time(time: DateTime<Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(time.timestamp())
+}
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

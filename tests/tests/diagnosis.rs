@@ -1,0 +1,269 @@
+//! Acting on the cause: one handler test per row of docs/remediations.md, through the
+//! shared pipeline with in-memory fakes. Each asserts the calls made (UpdateTable or not,
+//! a metrics lookup or not), what was written, and the cause and figures in the result.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use unthrottle::core::diagnosis::Sums;
+use unthrottle::core::domain::OnDemandPolicy;
+use unthrottle::core::pipeline::Pipeline;
+use unthrottle::core::plan::SkipReason;
+use unthrottle::core::report::{Outcome, Report};
+use unthrottle::dynamodb::{
+    BillingMode, Capacity, Cause, DynamoDb, PartMetrics, SideMetrics, TableChange, TableMetrics, TableState,
+};
+use unthrottle::testing::{
+    FakeTables, MemoryLedger, MemorySnapshots, RecordedMetrics, default_dynamodb, happened_at, in_memory,
+    provisioned_table, sample_table,
+};
+
+type Fixture = Pipeline<DynamoDb, FakeTables, MemoryLedger, MemorySnapshots, RecordedMetrics>;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-20T10:15:30Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn fixture(tables: FakeTables) -> Fixture {
+    let mut service = default_dynamodb().unwrap();
+    service.policy.on_demand = OnDemandPolicy::Allow;
+    in_memory(service, tables)
+}
+
+fn sample(path: &str) -> Value {
+    happened_at(integration_tests::sample(path), now())
+}
+
+fn sessions_on_demand() -> TableState {
+    TableState {
+        billing: BillingMode::OnDemand,
+        capacity: Capacity::default(),
+        ..provisioned_table("sessions", 0, 0, &[])
+    }
+}
+
+/// Writes on the table: consumed units per minute and throttle events per cause.
+fn writes(consumed: &[f64], causes: &[(Cause, f64)]) -> TableMetrics {
+    TableMetrics {
+        table: PartMetrics {
+            write: SideMetrics {
+                consumed: Sums(consumed.to_vec()),
+                throttle_events: Sums(vec![causes.iter().map(|(_, n)| n).sum()]),
+                by_cause: causes.iter().map(|(c, n)| (*c, Sums(vec![*n]))).collect(),
+            },
+            ..PartMetrics::default()
+        },
+        indexes: BTreeMap::new(),
+    }
+}
+
+async fn one(pipeline: &Fixture, event: Value) -> Report {
+    let mut reports = pipeline.handle(event, now()).await.expect("readable");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.remove(0)
+}
+
+fn published(pipeline: &Fixture) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
+    unthrottle::core::metrics::data_for(&pipeline.metrics.published())
+        .into_iter()
+        .map(|datum| (datum.name, datum.dimensions))
+        .collect()
+}
+
+#[tokio::test]
+async fn provisioned_throughput_is_sized_from_measured_demand() {
+    // Peak minute 720 WCU = 12/s; x 1.25 = 15, under the doubling step to 20.
+    let tables = FakeTables::with(provisioned_table("orders", 5, 10, &[])).measuring(writes(
+        &[300.0, 720.0, 540.0],
+        &[(Cause::ProvisionedThroughput, 40.0)],
+    ));
+    let pipeline = fixture(tables);
+
+    let report = one(&pipeline, sample("dynamodb/cloudtrail-putitem-throttled.json")).await;
+
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(report.cause, Some("provisioned-throughput"));
+    assert!(
+        report
+            .reason
+            .contains("WCU 10 -> 15 (peak 12.0/s x HEADROOM 1.25 = 15)"),
+        "{}",
+        report.reason
+    );
+    let evidence = report.evidence.expect("figures in the result");
+    assert_eq!(evidence["source"], "measured");
+    assert_eq!(
+        evidence["evidence"]["table"]["write"]["consumed"],
+        json!([300.0, 720.0, 540.0])
+    );
+    assert_eq!(
+        pipeline.resources.updates(),
+        [(
+            "orders".to_owned(),
+            TableChange::Scale {
+                table: Some(Capacity { read: 5, write: 15 }),
+                indexes: BTreeMap::new(),
+                floors: Vec::new(),
+            }
+        )]
+    );
+    assert_eq!(
+        pipeline.resources.diagnosed().len(),
+        1,
+        "one lookup, beside the describe"
+    );
+    assert_eq!(pipeline.snapshots.objects().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hot_key_is_diagnosed_and_nothing_changes() {
+    let tables = FakeTables::with(provisioned_table("orders", 5, 10, &[])).measuring(writes(
+        &[720.0],
+        &[
+            (Cause::KeyRangeThroughput, 30.0),
+            (Cause::ProvisionedThroughput, 1.0),
+        ],
+    ));
+    let pipeline = fixture(tables);
+
+    let report = one(&pipeline, sample("dynamodb/cloudtrail-putitem-throttled.json")).await;
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("hot-partition"));
+    assert_eq!(report.cause, Some("hot-partition"));
+    assert!(
+        report.reason.contains("KeyRangeThroughputExceeded"),
+        "{}",
+        report.reason
+    );
+    assert!(report.evidence.is_some());
+    assert!(pipeline.resources.updates().is_empty(), "no UpdateTable");
+    assert!(pipeline.snapshots.objects().is_empty(), "no change, no snapshot");
+    assert_eq!(pipeline.ledger.writes(), 0, "nothing claimed or recorded");
+    assert_eq!(
+        published(&pipeline),
+        [("HotPartition", vec![("Service", "DynamoDB".to_owned())])]
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_on_a_cause_metric_needs_no_lookup() {
+    let pipeline = fixture(
+        FakeTables::with(provisioned_table("orders", 5, 10, &[]))
+            .measuring(writes(&[720.0], &[(Cause::ProvisionedThroughput, 30.0)])),
+    );
+
+    let report = one(&pipeline, sample("dynamodb/alarm-write-key-range-throttle.json")).await;
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("hot-partition"));
+    assert!(
+        pipeline.resources.diagnosed().is_empty(),
+        "the alarm named the cause"
+    );
+    assert_eq!(report.evidence, None, "no lookup, no figures");
+    assert!(pipeline.resources.updates().is_empty());
+}
+
+#[tokio::test]
+async fn an_on_demand_maximum_is_left_alone_by_default() {
+    let pipeline = fixture(FakeTables::with(sessions_on_demand()));
+
+    let report = one(
+        &pipeline,
+        sample("dynamodb/alarm-read-max-on-demand-throttle.json"),
+    )
+    .await;
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("on-demand-max"));
+    assert!(report.reason.contains("MaxReadRequestUnits"), "{}", report.reason);
+    assert!(pipeline.resources.updates().is_empty());
+    assert_eq!(pipeline.ledger.writes(), 0);
+    assert_eq!(
+        published(&pipeline),
+        [("OnDemandMaximum", vec![("Service", "DynamoDB".to_owned())])]
+    );
+}
+
+#[tokio::test]
+async fn an_account_quota_is_diagnosed_once_and_later_events_back_off() {
+    let pipeline = fixture(FakeTables::with(provisioned_table("customers", 5, 10, &[])));
+
+    let first = one(
+        &pipeline,
+        sample("dynamodb/alarm-write-account-limit-throttle.json"),
+    )
+    .await;
+    assert_eq!(first.outcome, Outcome::Diagnosed, "{first:?}");
+    assert_eq!(first.code, Some("account-quota"));
+    assert!(first.reason.contains("L-AB614373"), "{}", first.reason);
+    assert!(pipeline.resources.updates().is_empty());
+    let customers = unthrottle::core::domain::ResourceRef {
+        name: "customers".into(),
+        ..sample_table()
+    };
+    assert!(
+        pipeline.ledger.refusal(&customers).is_some(),
+        "recorded as a refusal"
+    );
+
+    // Another event of the same table: held back before any describe.
+    let mut again = sample("dynamodb/alarm-write-account-limit-throttle.json");
+    again["id"] = json!("another-delivery");
+    let describes = pipeline.resources.describe_calls();
+    let second = one(&pipeline, again).await;
+    assert_eq!(second.outcome, Outcome::Skipped);
+    assert_eq!(second.code, Some(SkipReason::BackingOff.code()));
+    assert_eq!(
+        pipeline.resources.describe_calls(),
+        describes,
+        "no describe while backing off"
+    );
+}
+
+#[tokio::test]
+async fn duplicates_and_cooldowns_make_no_metrics_lookup() {
+    let tables = FakeTables::with(provisioned_table("orders", 5, 10, &[]))
+        .measuring(writes(&[720.0], &[(Cause::ProvisionedThroughput, 40.0)]));
+    let pipeline = fixture(tables);
+    let event = sample("dynamodb/cloudtrail-putitem-throttled.json");
+    assert_eq!(one(&pipeline, event.clone()).await.outcome, Outcome::Remediated);
+
+    let duplicate = one(&pipeline, event).await;
+    let mut other = sample("dynamodb/cloudtrail-putitem-throttled.json");
+    other["detail"]["eventID"] = json!("another-throttle-same-incident");
+    let cooling = one(&pipeline, other).await;
+
+    assert_eq!(duplicate.code, Some(SkipReason::Duplicate.code()));
+    assert_eq!(cooling.code, Some(SkipReason::CoolingDown.code()));
+    assert_eq!(
+        pipeline.resources.diagnosed().len(),
+        1,
+        "only the remediation looked"
+    );
+    assert_eq!(pipeline.resources.describe_calls(), 1);
+}
+
+#[tokio::test]
+async fn without_metrics_the_fixed_step_is_taken_and_the_result_says_so() {
+    // FakeTables answers Unavailable until told what it measures, as when GetMetricData fails.
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 10, &[])));
+
+    let report = one(&pipeline, sample("dynamodb/cloudtrail-putitem-throttled.json")).await;
+
+    assert_eq!(report.outcome, Outcome::Remediated);
+    assert_eq!(report.cause, Some("unknown"));
+    assert_eq!(
+        report.evidence.as_ref().map(|e| e["source"].clone()),
+        Some(json!("unavailable"))
+    );
+    assert_eq!(
+        pipeline.resources.state("orders").map(|t| t.capacity),
+        Some(Capacity { read: 5, write: 20 }),
+        "SCALE_FACTOR 2.0"
+    );
+}
