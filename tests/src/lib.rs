@@ -3,6 +3,7 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>` variables, which `make test` loads from `.emulators.env`).
 
 pub mod mocks;
+pub mod template;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -11,6 +11,7 @@
 //! No YAML crate here: template.yaml is read as text, by indentation, and the reader fails
 //! loudly when a block it needs is not where it should be.
 
+use integration_tests::template::Yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -88,137 +89,6 @@ fn difference(declared: &BTreeSet<&str>, found: &BTreeSet<&str>) -> String {
 }
 
 // ------------------------------------------------------------------ template.yaml
-
-/// One line of YAML that is neither blank nor a comment.
-struct Line<'a> {
-    number: usize,
-    indent: usize,
-    text: &'a str,
-}
-
-/// template.yaml as indented lines: enough to walk from a key to its children.
-struct Yaml<'a> {
-    lines: Vec<Line<'a>>,
-}
-
-impl<'a> Yaml<'a> {
-    fn new(source: &'a str) -> Self {
-        let lines = source
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
-            .map(|(i, line)| {
-                assert!(
-                    !line.starts_with('\t'),
-                    "template.yaml:{}: a tab in the indentation",
-                    i + 1
-                );
-                let text = line.trim_start();
-                Line {
-                    number: i + 1,
-                    indent: line.len() - text.len(),
-                    text: text.trim_end(),
-                }
-            })
-            .collect();
-        Self { lines }
-    }
-
-    /// The lines under `parent` (the whole file for `None`): those indented deeper than it.
-    fn block(&self, parent: Option<usize>) -> std::ops::Range<usize> {
-        match parent {
-            None => 0..self.lines.len(),
-            Some(p) => {
-                let end = (p + 1..self.lines.len())
-                    .find(|&i| self.lines[i].indent <= self.lines[p].indent)
-                    .unwrap_or(self.lines.len());
-                p + 1..end
-            }
-        }
-    }
-
-    /// The direct children of `parent`: the lines of its block at the block's first indent.
-    fn children(&self, parent: Option<usize>) -> Vec<usize> {
-        let block = self.block(parent);
-        if block.is_empty() {
-            return Vec::new();
-        }
-        let indent = self.lines[block.start].indent;
-        block.filter(|&i| self.lines[i].indent == indent).collect()
-    }
-
-    /// The child `key:` of `parent` that opens a block (nothing after the colon).
-    fn find(&self, parent: Option<usize>, key: &str) -> Option<usize> {
-        let found: Vec<usize> = self
-            .children(parent)
-            .into_iter()
-            .filter(|&i| self.lines[i].text == format!("{key}:"))
-            .collect();
-        assert!(
-            found.len() <= 1,
-            "template.yaml: {key} appears {} times in one block",
-            found.len()
-        );
-        found.first().copied()
-    }
-
-    /// The block at `path` (`Resources`, `X`, `Properties`, ...); fails if any step is missing.
-    fn path(&self, path: &[&str]) -> usize {
-        let mut at = None;
-        for (depth, key) in path.iter().enumerate() {
-            let found = self.find(at, key).unwrap_or_else(|| {
-                panic!(
-                    "template.yaml: no block `{key}:` under {}",
-                    if depth == 0 {
-                        "the top level".to_owned()
-                    } else {
-                        path[..depth].join(".")
-                    }
-                )
-            });
-            assert!(
-                !self.block(Some(found)).is_empty(),
-                "template.yaml:{}: {} is empty",
-                self.lines[found].number,
-                path[..=depth].join(".")
-            );
-            at = Some(found);
-        }
-        at.unwrap_or_else(|| panic!("an empty path"))
-    }
-
-    /// The `NAME: value` entries of a block, each name a variable name.
-    fn entries(&self, block: usize) -> Vec<(&'a str, &'a str, usize)> {
-        self.children(Some(block))
-            .into_iter()
-            .map(|i| {
-                let line = &self.lines[i];
-                let (name, value) = line
-                    .text
-                    .split_once(':')
-                    .unwrap_or_else(|| panic!("template.yaml:{}: not `NAME: value`", line.number));
-                assert!(
-                    !name.is_empty()
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
-                    "template.yaml:{}: {name:?} is not a variable name",
-                    line.number
-                );
-                (name, value.trim(), line.number)
-            })
-            .collect()
-    }
-
-    /// The scalar after `key:` among `parent`'s children, unquoted.
-    fn scalar(&self, parent: usize, key: &str) -> Option<&'a str> {
-        let prefix = format!("{key}:");
-        self.children(Some(parent)).into_iter().find_map(|i| {
-            let value = self.lines[i].text.strip_prefix(prefix.as_str())?.trim();
-            Some(value.trim_matches('"').trim_matches('\''))
-        })
-    }
-}
 
 #[test]
 fn template_sets_exactly_the_variables_each_function_reads() {
