@@ -117,8 +117,7 @@ impl FakeTables {
         self
     }
 
-    /// Every metrics lookup answers these figures (a trigger that names its cause is never
-    /// looked up, as with the CloudWatch adapter).
+    /// Every metrics lookup answers these figures.
     pub fn measuring(mut self, metrics: TableMetrics) -> Self {
         self.diagnosis = Some(Diagnosis::Measured(metrics));
         self
@@ -172,9 +171,6 @@ impl Describe<DynamoDb> for FakeTables {
 
 impl Diagnose<DynamoDb> for FakeTables {
     async fn diagnose(&self, target: &TableTarget, _now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
-        if target.cause.is_some() {
-            return Diagnosis::NotNeeded;
-        }
         locked(&self.diagnosed).push(target.clone());
         self.diagnosis
             .clone()
@@ -551,6 +547,7 @@ pub fn in_memory<S: Service, R>(
             cooldown: chrono::Duration::seconds(300),
             max_event_age: None,
             settle: chrono::Duration::seconds(60),
+            verify_window: Some(chrono::Duration::minutes(30)),
             step_budget: std::time::Duration::from_secs(10),
         },
     }
@@ -579,6 +576,7 @@ pub fn metric_report(
         retryable: None,
         cause: None,
         evidence: None,
+        fix_did_not_hold: None,
     }
 }
 

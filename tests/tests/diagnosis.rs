@@ -89,7 +89,7 @@ async fn provisioned_throughput_is_sized_from_measured_demand() {
     assert!(
         report
             .reason
-            .contains("WCU 10 -> 15 (peak 12.0/s x HEADROOM 1.25 = 15)"),
+            .contains("WCU 10 -> 15 (busiest minute averaged 12.0/s x HEADROOM 1.25 = 15)"),
         "{}",
         report.reason
     );
@@ -266,4 +266,68 @@ async fn without_metrics_the_fixed_step_is_taken_and_the_result_says_so() {
         Some(Capacity { read: 5, write: 20 }),
         "SCALE_FACTOR 2.0"
     );
+}
+
+/// A throttle after unthrottle's change settled and within VERIFY_WINDOW_SECONDS (30 min in
+/// the fixture) means the change did not hold: the result says so and FixIneffective is
+/// counted, with the cause. Later than the window, it is a new incident like any other.
+#[tokio::test]
+async fn a_throttle_soon_after_a_settled_fix_says_the_fix_did_not_hold() {
+    let tables = FakeTables::with(provisioned_table("orders", 5, 10, &[]))
+        .measuring(writes(&[720.0], &[(Cause::ProvisionedThroughput, 40.0)]));
+    let pipeline = fixture(tables);
+    let throttle = |id: &str, at: DateTime<Utc>| {
+        let mut event = happened_at(
+            integration_tests::sample("dynamodb/cloudtrail-putitem-throttled.json"),
+            at,
+        );
+        event["detail"]["eventID"] = json!(id);
+        event
+    };
+    let at = |minutes| now() + chrono::Duration::minutes(minutes);
+    let run = |id: &'static str, minutes| {
+        let pipeline = &pipeline;
+        async move {
+            let mut reports = pipeline
+                .handle(throttle(id, at(minutes)), at(minutes))
+                .await
+                .unwrap();
+            reports.remove(0)
+        }
+    };
+
+    let first = run("first", 0).await;
+    assert_eq!(first.outcome, Outcome::Remediated);
+    assert_eq!(first.fix_did_not_hold, None, "nothing before it");
+
+    // Ten minutes later (after the 5-minute cooldown): the fix did not hold.
+    let again = run("again", 10).await;
+    assert_eq!(again.outcome, Outcome::Remediated, "{again:?}");
+    assert_eq!(again.fix_did_not_hold, Some(at(0)));
+    assert!(
+        again
+            .reason
+            .starts_with("the change of 2026-11-20T10:15:30+00:00 did not hold"),
+        "{}",
+        again.reason
+    );
+    let ineffective: Vec<_> = published(&pipeline)
+        .into_iter()
+        .filter(|(name, _)| *name == "FixIneffective")
+        .collect();
+    assert_eq!(
+        ineffective,
+        [(
+            "FixIneffective",
+            vec![
+                ("Service", "DynamoDB".to_owned()),
+                ("Cause", "provisioned-throughput".to_owned())
+            ]
+        )]
+    );
+
+    // Forty-five minutes after the last change: outside the window, a new incident.
+    let later = run("later", 55).await;
+    assert_eq!(later.outcome, Outcome::Remediated, "{later:?}");
+    assert_eq!(later.fix_did_not_hold, None);
 }

@@ -351,14 +351,5 @@ async fn get_metric_data_refused_is_unavailable_not_an_error() {
         other => panic!("{other:?}"),
     }
 
-    // An alarm that names its cause makes no call at all.
-    let named = TableTarget {
-        cause: Some(unthrottle::dynamodb::Cause::KeyRangeThroughput),
-        ..target
-    };
-    assert_eq!(
-        metrics::diagnose(&client, &named, Utc::now()).await,
-        Diagnosis::NotNeeded
-    );
     assert_eq!(denied.num_calls(), 1);
 }

@@ -225,6 +225,13 @@ pub const SETTLE_SECONDS: Variable = Variable::new(
     "an event from before the resource's last change plus this margin is skipped as stale",
 )
 .between("0", "3600");
+pub const VERIFY_WINDOW_SECONDS: Variable = Variable::new(
+    "VERIFY_WINDOW_SECONDS",
+    Some("1800"),
+    "whole seconds from 0 to 86400 (0: off)",
+    "a throttle this soon after unthrottle's last change (and after it settled) means the change did not hold: FixIneffective",
+)
+.between("0", "86400");
 pub const S3_FORCE_PATH_STYLE: Variable = Variable::new(
     "S3_FORCE_PATH_STYLE",
     Some("false"),
@@ -242,6 +249,7 @@ pub const CORE_VARIABLES: &[&Variable] = &[
     &COOLDOWN_SECONDS,
     &MAX_EVENT_AGE_SECONDS,
     &SETTLE_SECONDS,
+    &VERIFY_WINDOW_SECONDS,
     &S3_FORCE_PATH_STYLE,
 ];
 
@@ -320,6 +328,9 @@ pub struct RunOptions {
     pub max_event_age: Option<Duration>,
     /// An event from before the resource's last change plus this is stale.
     pub settle: Duration,
+    /// A throttle within this of unthrottle's last change (after it settled) means that
+    /// change did not hold; `None`: not checked.
+    pub verify_window: Option<Duration>,
     /// The longest one call to AWS may take (the SDK clients' operation timeout): no step is
     /// started with less of the invocation left than the steps it commits to.
     pub step_budget: std::time::Duration,
@@ -353,6 +364,9 @@ impl CoreSettings {
                     .filter(|seconds| *seconds > 0)
                     .map(Duration::seconds),
                 settle: Duration::seconds(env.number(&SETTLE_SECONDS)?),
+                verify_window: Some(env.number::<i64>(&VERIFY_WINDOW_SECONDS)?)
+                    .filter(|seconds| *seconds > 0)
+                    .map(Duration::seconds),
                 // The wiring sets it from the clients it builds.
                 step_budget: std::time::Duration::ZERO,
             },

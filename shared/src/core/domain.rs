@@ -95,6 +95,25 @@ pub struct HistoryEntry {
     pub event_id: String,
 }
 
+impl HistoryEntry {
+    /// What a change AWS reports, and the ledger did not hold, is recorded under.
+    pub const REPORTED_BY_AWS: &'static str = "reported by AWS";
+
+    /// A change AWS reports on the resource (made by hand, or by another tool).
+    pub fn reported(at: DateTime<Utc>, action: Action) -> Self {
+        Self {
+            at,
+            action,
+            event_id: Self::REPORTED_BY_AWS.to_owned(),
+        }
+    }
+
+    /// Whether unthrottle made it (for an event), rather than AWS reporting it.
+    pub fn is_ours(&self) -> bool {
+        self.event_id != Self::REPORTED_BY_AWS
+    }
+}
+
 /// Which side of capacity throttled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Pressure {

@@ -1,8 +1,9 @@
 //! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
 //! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
 //! and for a cause no change fixes the finding's own metric (`HotPartition`,
-//! `OnDemandMaximum`, `AccountQuota`; dimension `Service`). Dry runs publish nothing. The
-//! port is `core::ports::Metrics`.
+//! `OnDemandMaximum`, `AccountQuota`; dimension `Service`). A throttle that came back after
+//! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`).
+//! Dry runs publish nothing. The port is `core::ports::Metrics`.
 
 use std::str::FromStr;
 
@@ -23,30 +24,42 @@ pub struct Datum {
     pub dimensions: Vec<(&'static str, String)>,
 }
 
+/// Counted beside a result whose throttle came back after unthrottle's last change
+/// settled (dimensions `Service`, `Cause`).
+pub const FIX_INEFFECTIVE: &str = "FixIneffective";
+
 pub fn data_for(reports: &[Report]) -> Vec<Datum> {
-    reports
-        .iter()
-        .filter_map(|report| {
-            let service = ("Service", report.service.metric_name.to_owned());
-            let (name, second) = match report.outcome {
-                Outcome::Remediated => (AUTO_FIX, ("Action", report.action.as_ref()?.name().to_owned())),
-                Outcome::Skipped => (SKIPPED, ("Reason", report.code?.to_owned())),
-                Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
-                Outcome::Diagnosed => {
-                    let finding = FindingCode::from_str(report.code?).ok()?;
-                    return Some(Datum {
-                        name: finding.metric_name(),
-                        dimensions: vec![service],
-                    });
-                }
-                Outcome::Planned => return None,
-            };
-            Some(Datum {
-                name,
-                dimensions: vec![service, second],
-            })
+    let outcomes = reports.iter().filter_map(|report| {
+        let service = ("Service", report.service.metric_name.to_owned());
+        let (name, second) = match report.outcome {
+            Outcome::Remediated => (AUTO_FIX, ("Action", report.action.as_ref()?.name().to_owned())),
+            Outcome::Skipped => (SKIPPED, ("Reason", report.code?.to_owned())),
+            Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
+            Outcome::Diagnosed => {
+                let finding = FindingCode::from_str(report.code?).ok()?;
+                return Some(Datum {
+                    name: finding.metric_name(),
+                    dimensions: vec![service],
+                });
+            }
+            Outcome::Planned => return None,
+        };
+        Some(Datum {
+            name,
+            dimensions: vec![service, second],
         })
-        .collect()
+    });
+    let ineffective = reports
+        .iter()
+        .filter(|report| report.fix_did_not_hold.is_some() && report.outcome != Outcome::Planned)
+        .map(|report| Datum {
+            name: FIX_INEFFECTIVE,
+            dimensions: vec![
+                ("Service", report.service.metric_name.to_owned()),
+                ("Cause", report.cause.unwrap_or("unknown").to_owned()),
+            ],
+        });
+    outcomes.chain(ineffective).collect()
 }
 
 /// How metrics leave the function.

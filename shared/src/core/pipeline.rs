@@ -270,7 +270,7 @@ where
             return skipped(
                 SkipReason::BackingOff,
                 format!(
-                    "AWS refused the last change to {name} ({} time(s) in a row): {}; next try after {}",
+                    "{name} is held back ({} time(s) in a row): {}; next look after {}",
                     refusal.strikes,
                     refusal.reason,
                     refusal.until.to_rfc3339()
@@ -282,10 +282,14 @@ where
             return failed(Failure::Deadline, late);
         }
         // The metrics lookup runs beside the describe: the diagnosis costs no round trip.
-        let (described, diagnosis) = tokio::join!(
-            self.resources.describe(name),
-            self.resources.diagnose(target, now)
-        );
+        let diagnose = async {
+            if S::needs_diagnosis(target) {
+                self.resources.diagnose(target, now).await
+            } else {
+                Diagnosis::NotNeeded
+            }
+        };
+        let (described, diagnosis) = tokio::join!(self.resources.describe(name), diagnose);
         // The figures the plan read; none when no lookup was made (the trigger named the
         // cause, or the service reads no metrics).
         let evidence = match &diagnosis {
@@ -322,6 +326,19 @@ where
             })
             .collect();
         let history: Vec<HistoryEntry> = view.history.iter().chain(&unrecorded).cloned().collect();
+        // A throttle after unthrottle's own last change settled, and soon after it: that
+        // change did not hold. Whatever is decided now says so (and is sized from demand).
+        let happened = incident.time.min(now);
+        let fix_did_not_hold = self.options.verify_window.and_then(|window| {
+            view.history
+                .iter()
+                .filter(|entry| entry.is_ours())
+                .map(|entry| entry.at)
+                .max()
+                .filter(|fixed| happened >= *fixed + self.options.settle && happened <= *fixed + window)
+        });
+        let skipped =
+            |reason, detail: String| skipped(reason, detail).after_a_fix_that_did_not_hold(fix_did_not_hold);
         let proposal = match self
             .service
             .plan(target, &described.state, &diagnosis, &history, now)
@@ -335,7 +352,9 @@ where
                         warn!(error = %e, resource = %resource, "finding not recorded; the next event diagnoses again");
                     }
                 }
-                return Report::diagnosed(S::ID, name, event_id.clone(), &finding).with_evidence(evidence);
+                return Report::diagnosed(S::ID, name, event_id.clone(), &finding)
+                    .with_evidence(evidence)
+                    .after_a_fix_that_did_not_hold(fix_did_not_hold);
             }
             Decision::Act(proposal) => proposal,
         };
@@ -358,7 +377,9 @@ where
         }
 
         if self.options.dry_run {
-            return Report::planned(S::ID, name, event_id.clone(), &proposal).with_evidence(evidence);
+            return Report::planned(S::ID, name, event_id.clone(), &proposal)
+                .with_evidence(evidence)
+                .after_a_fix_that_did_not_hold(fix_did_not_hold);
         }
 
         let ticket = Ticket {
@@ -419,7 +440,9 @@ where
                 {
                     warn!(error = %e, resource = %resource, "an old refusal not cleared; it expires by itself");
                 }
-                Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot).with_evidence(evidence)
+                Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot)
+                    .with_evidence(evidence)
+                    .after_a_fix_that_did_not_hold(fix_did_not_hold)
             }
             Err((kind, e)) => {
                 if let Err(release) = self.ledger.release(&ticket).await {

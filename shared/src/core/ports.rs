@@ -50,7 +50,8 @@ pub trait Diagnose<S: Service>: Send + Sync {
     ) -> impl Future<Output = Diagnosis<S::Evidence>> + Send;
 }
 
-/// Makes a planned change to a resource of service `S`, with one AWS call.
+/// Makes a planned change to a resource of service `S`: one update call (DynamoDB: one
+/// UpdateTable, or one RegisterScalableTarget per auto-scaled side).
 pub trait Apply<S: Service>: Send + Sync {
     fn apply(&self, state: &S::State, change: &S::Change) -> impl Future<Output = Result<()>> + Send;
 }

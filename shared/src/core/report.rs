@@ -1,5 +1,6 @@
 //! The structured result a function returns: one report per resource.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -73,6 +74,10 @@ pub struct Report {
     /// What the metrics lookup beside the describe returned: the figures the plan used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Value>,
+    /// When unthrottle's last change to the resource was made, if this throttle came after
+    /// it settled and within `VERIFY_WINDOW_SECONDS`: that change did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_did_not_hold: Option<DateTime<Utc>>,
 }
 
 impl Report {
@@ -98,6 +103,7 @@ impl Report {
             retryable: None,
             cause: None,
             evidence: None,
+            fix_did_not_hold: None,
         }
     }
 
@@ -106,6 +112,19 @@ impl Report {
         self.before = Some(proposal.before.clone());
         self.after = Some(proposal.after.clone());
         self.cause = proposal.cause;
+        self
+    }
+
+    /// Marks the result of a throttle that came back after unthrottle's change at `fixed`.
+    pub fn after_a_fix_that_did_not_hold(mut self, fixed: Option<DateTime<Utc>>) -> Self {
+        if let Some(fixed) = fixed {
+            self.fix_did_not_hold = Some(fixed);
+            self.reason = format!(
+                "the change of {} did not hold (throttled again after it settled); {}",
+                fixed.to_rfc3339(),
+                self.reason
+            );
+        }
         self
     }
 

@@ -58,6 +58,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// twice. An apply AWS answered with an error is never asked about: nothing was changed.
     fn applied(state: &Self::State, change: &Self::Change) -> bool;
 
+    /// Whether the metrics lookup (`ports::Diagnose`) has anything to add for `target`: not
+    /// when the trigger already names the cause, nor for a service that reads no metrics.
+    fn needs_diagnosis(target: &Self::Target) -> bool {
+        let _ = target;
+        true
+    }
+
     /// The pure planner: plain data in, a decision out.
     fn plan(
         &self,

@@ -118,10 +118,10 @@ impl SdkTables {
                 .send()
                 .await
                 .map_err(|e| classify(DESCRIBE_SCALING, &table.name, &e))?;
-            if let Value::Array(page_listed) =
-                capture.json(DESCRIBE_SCALING, &table.name)?["ScalableTargets"].take()
-            {
-                listed.extend(page_listed);
+            match capture.json(DESCRIBE_SCALING, &table.name)?["ScalableTargets"].take() {
+                Value::Array(page_listed) => listed.extend(page_listed),
+                // Without them the snapshot could not put the floors back.
+                _ => return Err(Error::missing(DESCRIBE_SCALING, &table.name, "ScalableTargets")),
             }
             for target in page.scalable_targets() {
                 if let Some(target) = scalable_target(&table.name, target)? {
@@ -355,19 +355,16 @@ impl Apply<DynamoDb> for SdkTables {
         let request = self.client.update_table().table_name(&state.name);
         let request = match change {
             TableChange::SwitchToOnDemand => request.billing_mode(AwsBillingMode::PayPerRequest),
-            TableChange::Scale {
-                table: None,
-                indexes,
-                floors,
-            } if indexes.is_empty() => return self.raise_floors(&resource, floors).await,
+            // The planner never asks for floors and an UpdateTable at once (see
+            // `Scaling::choose_one_call_kind`).
+            TableChange::Scale { floors, .. } if !floors.is_empty() => {
+                return self.raise_floors(&resource, floors).await;
+            }
             TableChange::Scale {
                 table: capacity,
                 indexes,
-                floors,
+                ..
             } => {
-                // Auto-scaled sides first: an UpdateTable that fails after them leaves floors
-                // a retry finds already raised, never a capacity auto scaling takes back.
-                self.raise_floors(&resource, floors).await?;
                 let mut request = match capacity {
                     Some(capacity) => request.provisioned_throughput(throughput(&resource, *capacity)?),
                     None => request,

@@ -73,13 +73,13 @@ impl Measure {
             Measure::ByCause(side, cause) => (side, Slot::Cause(cause)),
         };
         let metrics: &mut SideMetrics = part.side_mut(side);
-        match slot {
-            Slot::Consumed => metrics.consumed = sums,
-            Slot::Throttles => metrics.throttle_events = sums,
-            Slot::Cause(cause) => {
-                metrics.by_cause.insert(cause, sums);
-            }
-        }
+        let series = match slot {
+            Slot::Consumed => &mut metrics.consumed,
+            Slot::Throttles => &mut metrics.throttle_events,
+            Slot::Cause(cause) => metrics.by_cause.entry(cause).or_default(),
+        };
+        // A later page continues a series the first one began.
+        series.0.extend(sums.0);
     }
 }
 
@@ -185,11 +185,9 @@ pub fn window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     (end - Duration::minutes(MINUTES), end)
 }
 
-/// Reads the table's metrics, or says why not.
+/// Reads the table's metrics, or says why not. (Whether a lookup is needed at all is the
+/// service's call: `Service::needs_diagnosis`.)
 pub async fn diagnose(client: &Client, target: &TableTarget, now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
-    if target.cause.is_some() {
-        return Diagnosis::NotNeeded;
-    }
     match fetch(client, target, now).await {
         Ok(metrics) => Diagnosis::Measured(metrics),
         Err(error) => {

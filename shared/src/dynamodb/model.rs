@@ -314,7 +314,10 @@ impl Target for TableTarget {
 
     fn absorb(&mut self, other: Self) {
         self.on_table.merge(other.on_table);
-        self.cause = self.cause.or(other.cause);
+        // Two readings that do not name the same cause leave it to the metrics.
+        if self.cause != other.cause {
+            self.cause = None;
+        }
         for (index, pressure) in other.on_indexes {
             self.on_indexes.entry(index).or_default().merge(pressure);
         }

@@ -119,6 +119,7 @@ pub fn plan(
     if !scaling.steps.is_empty() {
         let mut why = scaling.steps.join("; ");
         why.extend(guard.preferred_but_refused());
+        why.extend(scaling.deferred.clone());
         why.extend(causes.not_fixed_by_capacity());
         return Decision::Act(scaling.into_proposal(table, why, cause));
     }
@@ -162,10 +163,14 @@ impl Causes {
                 on_table.merge(*pressure);
             }
         }
+        // An on-demand maximum on a provisioned table cannot be: read it as unknown.
+        let possible =
+            |cause: Cause| cause != Cause::MaxOnDemandThroughput || table.billing == BillingMode::OnDemand;
         let cause = |part: Option<&PartMetrics>, side: Side| {
             target
                 .cause
                 .or_else(|| part.and_then(|part| part.side(side).dominant_cause()))
+                .filter(|cause| possible(*cause))
         };
         let mut throttled = Vec::new();
         for side in [Side::Read, Side::Write] {
@@ -261,7 +266,8 @@ impl Causes {
                 detail: format!(
                     "{} {}s are throttled at the per-table account quota (AccountLimitExceeded): no table \
                      setting raises it. Request an increase of Service Quotas {quota}, service dynamodb. \
-                     Nothing was changed; later events for this table back off until it is raised",
+                     Nothing was changed; later events for this table are held back (15 minutes, \
+                     doubling up to a day) rather than diagnosed again",
                     t.part(&table.name),
                     t.side.prefix().to_lowercase()
                 ),
@@ -331,7 +337,13 @@ struct Scaling {
     table: Option<Capacity>,
     indexes: BTreeMap<String, Capacity>,
     floors: Vec<FloorChange>,
+    /// What this change does, in words.
     steps: Vec<String>,
+    /// UpdateTable steps and floor steps, before one of them is chosen.
+    update_steps: Vec<String>,
+    floor_steps: Vec<String>,
+    /// Raises left for the next throttle, and why.
+    deferred: Option<String>,
     capped: Vec<String>,
     /// Auto-scaled sides whose floor is already at or above the new figure.
     pending: Vec<String>,
@@ -383,7 +395,30 @@ impl Scaling {
                 scaling.indexes.insert(gsi.name.clone(), after);
             }
         }
+        scaling.choose_one_call_kind();
         scaling
+    }
+
+    /// Floors, or UpdateTable, never both: a raised floor makes auto scaling update the table
+    /// itself at once, and an UpdateTable beside it would fail on the busy table or, landing
+    /// later, set the managed side back. Floors go first; the rest waits for the next
+    /// throttle after the cooldown.
+    fn choose_one_call_kind(&mut self) {
+        let updates = std::mem::take(&mut self.update_steps);
+        if self.floors.is_empty() {
+            self.steps = updates;
+            return;
+        }
+        self.steps = std::mem::take(&mut self.floor_steps);
+        if !updates.is_empty() {
+            self.table = None;
+            self.indexes.clear();
+            self.deferred = Some(format!(
+                "; not raised in this step: {} (an UpdateTable now would race the update auto scaling \
+                 makes for its new floor; the next throttle after the cooldown raises it)",
+                updates.join("; ")
+            ));
+        }
     }
 
     /// The capacity the pressed sides of the table (`index: None`) or a GSI should have,
@@ -450,12 +485,12 @@ impl Scaling {
                         min: value,
                         max: managed.max.max(value),
                     });
-                    self.steps.push(format!(
+                    self.floor_steps.push(format!(
                         "{step}, by raising its auto scaling floor {} -> {value}",
                         managed.min
                     ));
                 }
-                None => self.steps.push(step),
+                None => self.update_steps.push(step),
             }
             match side {
                 Side::Read => wanted.read = value,
@@ -536,30 +571,49 @@ struct Sized {
     basis: String,
 }
 
-/// Sizes one throttled side from demand: `ceil(peak per second x HEADROOM)`, at least
-/// current + `MIN_STEP` (it throttled: the current figure is too low, whatever the average
-/// says), at most the `SCALE_FACTOR` step and the cap. Without consumption figures, the step.
-/// `None` at the cap.
+/// Sizes one throttled side from demand, at most the `SCALE_FACTOR` step and the cap
+/// (`None` at the cap). Consumed capacity is what was served, so it rarely shows more than
+/// the provisioned figure, and a one-minute Sum / 60 is that minute's average, flatter than
+/// the seconds that throttled:
+/// - busiest minute above the current capacity (burst capacity served it): `ceil(rate x
+///   HEADROOM)`, at least current + `MIN_STEP`;
+/// - at or below it (the throttle came in bursts within the minute), or no figures: the
+///   `SCALE_FACTOR` step, as the average cannot say how far short capacity fell.
 fn size(policy: &TablePolicy, current: u64, max: u64, metrics: Option<&SideMetrics>) -> Option<Sized> {
     let step = policy.growth.raise(current, max)?;
-    let Some(peak) = metrics.and_then(|m| m.consumed.peak_per_second()) else {
-        let basis = if metrics.is_some() {
+    let step_because = |why: &str| Sized {
+        value: step,
+        basis: why.to_owned(),
+    };
+    let Some(rate) = metrics.and_then(|m| m.consumed.peak_per_second()) else {
+        return Some(step_because(if metrics.is_some() {
             " (no consumption figures: SCALE_FACTOR step)"
         } else {
             ""
-        };
-        return Some(Sized {
-            value: step,
-            basis: basis.to_owned(),
-        });
+        }));
     };
-    let wanted = with_headroom(peak, policy.headroom).unwrap_or(step);
-    let value = wanted
-        .max(current.saturating_add(policy.growth.min_step))
-        .min(step);
+    #[expect(clippy::cast_precision_loss, reason = "capacity units are far below 2^52")]
+    if rate <= current as f64 {
+        return Some(step_because(&format!(
+            " (busiest minute averaged {rate:.1}/s, within capacity: the throttle came in bursts; SCALE_FACTOR step)"
+        )));
+    }
+    let wanted = with_headroom(rate, policy.headroom).unwrap_or(step);
+    let floor = current.saturating_add(policy.growth.min_step);
+    let value = wanted.max(floor).min(step);
+    let clamp = if value == step && wanted > step {
+        ", at most the SCALE_FACTOR step"
+    } else if value == floor && wanted < floor {
+        ", at least current + MIN_STEP"
+    } else {
+        ""
+    };
     Some(Sized {
         value,
-        basis: format!(" (peak {peak:.1}/s x HEADROOM {} = {wanted})", policy.headroom),
+        basis: format!(
+            " (busiest minute averaged {rate:.1}/s x HEADROOM {} = {wanted}{clamp})",
+            policy.headroom
+        ),
     })
 }
 

@@ -520,17 +520,34 @@ fn the_fix_follows_the_cause_and_is_sized_from_demand() {
         case(
             "demand 12/s x 1.25 = 15, under the doubling step",
             table_writes(side(&[300.0, 720.0, 600.0], &[(ProvisionedThroughput, 40.0)])),
-            Expect::Raise(15, "provisioned-throughput", "peak 12.0/s x HEADROOM 1.25 = 15"),
+            Expect::Raise(
+                15,
+                "provisioned-throughput",
+                "averaged 12.0/s x HEADROOM 1.25 = 15)",
+            ),
         ),
         case(
             "demand 100/s wants 125: at most the SCALE_FACTOR step",
             table_writes(side(&[6_000.0], &[(ProvisionedThroughput, 40.0)])),
-            Expect::Raise(20, "provisioned-throughput", "= 125"),
+            Expect::Raise(
+                20,
+                "provisioned-throughput",
+                "= 125, at most the SCALE_FACTOR step",
+            ),
         ),
         case(
-            "demand below capacity still throttled: at least current + MIN_STEP",
-            table_writes(side(&[60.0], &[(ProvisionedThroughput, 3.0)])),
-            Expect::Raise(11, "provisioned-throughput", "= 2"),
+            "busiest minute within capacity: bursts the average hides, the SCALE_FACTOR step",
+            table_writes(side(&[60.0, 540.0], &[(ProvisionedThroughput, 3.0)])),
+            Expect::Raise(20, "provisioned-throughput", "averaged 9.0/s, within capacity"),
+        ),
+        case(
+            "demand just above capacity: sized, not doubled",
+            table_writes(side(&[660.0], &[(ProvisionedThroughput, 3.0)])),
+            Expect::Raise(
+                14,
+                "provisioned-throughput",
+                "averaged 11.0/s x HEADROOM 1.25 = 14)",
+            ),
         ),
         case(
             "throttle counts but no consumption figures: the step",
@@ -553,7 +570,7 @@ fn the_fix_follows_the_cause_and_is_sized_from_demand() {
                 &[720.0],
                 &[(KeyRangeThroughput, 5.0), (ProvisionedThroughput, 5.0)],
             )),
-            Expect::Raise(15, "unknown", "peak 12.0/s"),
+            Expect::Raise(15, "unknown", "averaged 12.0/s"),
         ),
         case(
             "hot key: no capacity change",
@@ -786,18 +803,26 @@ fn auto_scaled_sides_raise_their_floor_not_the_table() {
         matches!(&proposal.change, TableChange::Scale { floors, .. } if floors == &[floor(None, Side::Write, 20, 20)])
     );
 
-    // Reads unmanaged, writes managed, both throttled: UpdateTable for reads only (writes
-    // sent as they are), the floor for writes.
+    // Reads unmanaged, writes managed, both throttled: the floor now, never an UpdateTable
+    // beside it (it would race auto scaling's own); reads wait for the next throttle.
     let table = with(vec![managed(None, Side::Write, 5, 40)]);
     let proposal = acted(decide(&table, &on_table("orders", Pressure::BOTH)));
     assert_eq!(
         proposal.change,
         TableChange::Scale {
-            table: Some(cap(20, 10)),
+            table: None,
             indexes: BTreeMap::new(),
             floors: vec![floor(None, Side::Write, 20, 40)],
         }
     );
+    assert!(
+        proposal
+            .why
+            .contains("not raised in this step: read throttled: table orders RCU 10 -> 20"),
+        "{}",
+        proposal.why
+    );
+    assert!(proposal.before.get("table").is_none(), "{}", proposal.before);
 
     // A managed GSI: its own floor, with its own resource.
     let table = with(vec![managed(Some("by-customer"), Side::Read, 2, 100)]);

@@ -96,13 +96,14 @@ impl Service for DynamoDb {
     fn reported_changes(state: &TableState) -> Vec<HistoryEntry> {
         state
             .last_switch_to_on_demand
-            .map(|at| HistoryEntry {
-                at,
-                action: Action::SWITCH_TO_ON_DEMAND,
-                event_id: "reported by DynamoDB".to_owned(),
-            })
+            .map(|at| HistoryEntry::reported(at, Action::SWITCH_TO_ON_DEMAND))
             .into_iter()
             .collect()
+    }
+
+    /// An alarm on a cause metric has already said why.
+    fn needs_diagnosis(target: &TableTarget) -> bool {
+        target.cause.is_none()
     }
 
     fn applied(state: &TableState, change: &TableChange) -> bool {

@@ -56,6 +56,10 @@ impl Service for Kinesis {
     /// Not read yet: streams are sized by the fixed `SCALE_FACTOR` step.
     type Evidence = ();
 
+    fn needs_diagnosis(_target: &StreamTarget) -> bool {
+        false
+    }
+
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Self::settings(env)
     }
