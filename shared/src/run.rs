@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::adapters::cloudwatch::PutMetricDataSink;
 use crate::adapters::emf::EmfSink;
+use crate::adapters::events::EventBridgeBus;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::adapters::snapshots::S3Snapshots;
 use crate::adapters::{ConfiguredMetrics, Deploy, clients};
@@ -20,7 +21,8 @@ use crate::core::metrics::MetricsMode;
 use crate::core::pipeline::{Invocation, InvocationError, Pipeline, verdict};
 
 /// A function as deployed: the SDK adapters behind every port.
-pub type Function<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics>;
+pub type Function<S> =
+    Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics, EventBridgeBus>;
 
 /// Runs service `S` as a Lambda function until the execution environment shuts down.
 /// Logging follows Lambda's own controls: `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines,
@@ -69,6 +71,7 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
         ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
         snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
         metrics,
+        bus: EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk)),
         options: RunOptions {
             step_budget: clients::OPERATION_TIMEOUT,
             ..core.run

@@ -18,7 +18,7 @@ use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Ticket};
 use crate::core::pipeline::{Invocation, Pipeline};
-use crate::core::ports::{Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots};
+use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots};
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::dynamodb::{
@@ -530,18 +530,56 @@ pub fn kinesis_throttle_event(
     event
 }
 
+/// Announcements in memory, in order; or every one refused.
+#[derive(Default)]
+pub struct RecordedAnnouncements {
+    announced: Mutex<Vec<(String, serde_json::Value)>>,
+    refuse: bool,
+}
+
+impl RecordedAnnouncements {
+    /// Every announcement fails, as when EventBridge is unreachable.
+    pub fn refusing() -> Self {
+        Self {
+            refuse: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn announced(&self) -> Vec<(String, serde_json::Value)> {
+        locked(&self.announced).clone()
+    }
+}
+
+impl Announce for RecordedAnnouncements {
+    async fn announce(&self, detail_type: &str, detail: &serde_json::Value) -> Result<()> {
+        if self.refuse {
+            return Err(Error::new(
+                ErrorKind::Transient,
+                "PutEvents",
+                "the default event bus",
+                "the bus is unreachable in this fake",
+            ));
+        }
+        locked(&self.announced).push((detail_type.to_owned(), detail.clone()));
+        Ok(())
+    }
+}
+
+/// A pipeline with every store in memory, as `in_memory` builds it.
+pub type InMemory<S, R> =
+    Pipeline<S, R, MemoryLedger, MemorySnapshots, RecordedMetrics, RecordedAnnouncements>;
+
 /// A pipeline around `service` and `resources` with every store in memory: not a dry run,
 /// a 300 s cooldown.
-pub fn in_memory<S: Service, R>(
-    service: S,
-    resources: R,
-) -> Pipeline<S, R, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+pub fn in_memory<S: Service, R>(service: S, resources: R) -> InMemory<S, R> {
     Pipeline {
         service,
         resources,
         ledger: MemoryLedger::default(),
         snapshots: MemorySnapshots::default(),
         metrics: RecordedMetrics::default(),
+        bus: RecordedAnnouncements::default(),
         options: RunOptions {
             dry_run: false,
             cooldown: chrono::Duration::seconds(300),

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use unthrottle::adapters::Deploy;
+use unthrottle::adapters::events::EventBridgeBus;
 use unthrottle::adapters::ledger::DynamoDbLedger;
 use unthrottle::adapters::snapshots::S3Snapshots;
 use unthrottle::core::config::{CoreSettings, Env};
@@ -267,7 +268,8 @@ impl Emulators {
 
 /// The pipeline as deployed (the service's SDK adapter, the ledger and snapshots in the
 /// emulators), with metrics recorded in memory so tests can assert them.
-pub type Deployed<S> = Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, RecordedMetrics>;
+pub type Deployed<S> =
+    Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, RecordedMetrics, EventBridgeBus>;
 
 /// One test's world: its own ledger, bucket and resource name, and one service's function
 /// deployed against them. Tests run in parallel, each in its own world.
@@ -297,6 +299,7 @@ impl<S: Deploy> World<S> {
             ledger: aws.ledger(&stores.ledger),
             snapshots: aws.snapshots(&stores.bucket),
             metrics: RecordedMetrics::default(),
+            bus: EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&aws.sdk)),
             options: core.run,
         };
         Self {

@@ -20,7 +20,9 @@ use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
 use unthrottle::core::report::Outcome;
 use unthrottle::core::service::Service;
 use unthrottle::core::trigger::{self, CallReading, CapacitySignals, Signals, Target};
-use unthrottle::testing::{MemoryLedger, MemorySnapshots, RecordedMetrics, happened_at};
+use unthrottle::testing::{
+    MemoryLedger, MemorySnapshots, RecordedAnnouncements, RecordedMetrics, happened_at,
+};
 
 // 1. Its own types: the target an event names, the state a describe returns, the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -220,6 +222,7 @@ async fn a_third_service_built_from_the_recipe_heals_through_the_shared_pipeline
         ledger: MemoryLedger::default(),
         snapshots: MemorySnapshots::default(),
         metrics: RecordedMetrics::default(),
+        bus: RecordedAnnouncements::default(),
         options: CoreSettings::from_env(&env).unwrap().run,
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 5).unwrap();

@@ -8,18 +8,17 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use unthrottle::core::diagnosis::Sums;
 use unthrottle::core::domain::OnDemandPolicy;
-use unthrottle::core::pipeline::Pipeline;
 use unthrottle::core::plan::SkipReason;
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::dynamodb::{
     BillingMode, Capacity, Cause, DynamoDb, PartMetrics, SideMetrics, TableChange, TableMetrics, TableState,
 };
+use unthrottle::testing::InMemory;
 use unthrottle::testing::{
-    FakeTables, MemoryLedger, MemorySnapshots, RecordedMetrics, default_dynamodb, happened_at, in_memory,
-    provisioned_table, sample_table,
+    FakeTables, default_dynamodb, happened_at, in_memory, provisioned_table, sample_table,
 };
 
-type Fixture = Pipeline<DynamoDb, FakeTables, MemoryLedger, MemorySnapshots, RecordedMetrics>;
+type Fixture = InMemory<DynamoDb, FakeTables>;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-20T10:15:30Z")
@@ -143,6 +142,7 @@ async fn a_hot_key_is_diagnosed_and_nothing_changes() {
     assert!(pipeline.resources.updates().is_empty(), "no UpdateTable");
     assert!(pipeline.snapshots.objects().is_empty(), "no change, no snapshot");
     assert_eq!(pipeline.ledger.writes(), 0, "nothing claimed or recorded");
+    assert!(pipeline.bus.announced().is_empty(), "no quota to announce");
     assert_eq!(
         published(&pipeline),
         [("HotPartition", vec![("Service", "DynamoDB".to_owned())])]
@@ -210,6 +210,19 @@ async fn an_account_quota_is_diagnosed_once_and_later_events_back_off() {
         pipeline.ledger.refusal(&customers).is_some(),
         "recorded as a refusal"
     );
+    // Announced for the quota path: source unthrottle, detail-type Quota Pressure.
+    let announced = pipeline.bus.announced();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    let (detail_type, detail) = &announced[0];
+    assert_eq!(detail_type, "Quota Pressure");
+    assert_eq!(detail["service"], "dynamodb");
+    assert_eq!(detail["resource"], "customers");
+    assert_eq!(
+        (detail["account"].as_str(), detail["region"].as_str()),
+        (Some("123456789012"), Some("us-east-1"))
+    );
+    assert_eq!(detail["quota"]["quotaCode"], "L-AB614373");
+    assert_eq!(detail["quota"]["serviceCode"], "dynamodb");
 
     // Another event of the same table: held back before any describe.
     let mut again = sample("dynamodb/alarm-write-account-limit-throttle.json");
@@ -330,4 +343,31 @@ async fn a_throttle_soon_after_a_settled_fix_says_the_fix_did_not_hold() {
     let later = run("later", 55).await;
     assert_eq!(later.outcome, Outcome::Remediated, "{later:?}");
     assert_eq!(later.fix_did_not_hold, None);
+}
+
+/// An announcement that fails is a retryable failure, and the table is not held back, so
+/// Lambda's retry diagnoses and announces again.
+#[tokio::test]
+async fn a_quota_announcement_that_fails_is_retried_not_held_back() {
+    let mut pipeline = fixture(FakeTables::with(provisioned_table("customers", 5, 10, &[])));
+    pipeline.bus = unthrottle::testing::RecordedAnnouncements::refusing();
+
+    let report = one(
+        &pipeline,
+        sample("dynamodb/alarm-write-account-limit-throttle.json"),
+    )
+    .await;
+
+    assert_eq!(report.outcome, Outcome::Failed, "{report:?}");
+    assert_eq!(report.code, Some("announce"));
+    assert_eq!(report.retryable, Some(true));
+    let customers = unthrottle::core::domain::ResourceRef {
+        name: "customers".into(),
+        ..sample_table()
+    };
+    assert!(
+        pipeline.ledger.refusal(&customers).is_none(),
+        "not held back: the retry must announce"
+    );
+    assert!(pipeline.resources.updates().is_empty());
 }

@@ -555,3 +555,36 @@ async fn an_auto_scaled_side_gets_a_higher_floor_and_the_table_is_not_updated() 
         json!(resource_id)
     );
 }
+
+/// A table at its per-table account quota: nothing changes, the quota is announced on the
+/// default bus (moto's EventBridge accepts it) and later events back off.
+#[tokio::test]
+async fn an_account_quota_is_announced_and_nothing_changes() {
+    let world = world(&[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let sample = integration_tests::sample_event(
+        "dynamodb/alarm-write-account-limit-throttle.json",
+        "customers",
+        &world.name,
+    );
+
+    let report = world
+        .run(
+            unthrottle::testing::happened_at(sample.clone(), Utc::now()),
+            Utc::now(),
+        )
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("account-quota"));
+    assert_eq!(world.capacity().await, (5, 5));
+    assert!(
+        world.aws.object_keys(&world.stores.bucket).await.is_empty(),
+        "no snapshot"
+    );
+
+    let mut again = unthrottle::testing::happened_at(sample, Utc::now());
+    again["id"] = json!("another-delivery-of-the-alarm");
+    let later = world.run(again, Utc::now()).await;
+    assert_eq!(later.code, Some("backing-off"), "{later:?}");
+}

@@ -16,13 +16,11 @@ use integration_tests::mocks::{described_table, dynamodb_error, http};
 use serde_json::json;
 use unthrottle::core::domain::ResourceRef;
 use unthrottle::core::error::ErrorKind;
-use unthrottle::core::pipeline::{InvocationError, Pipeline, verdict};
+use unthrottle::core::pipeline::{InvocationError, verdict};
 use unthrottle::core::report::Outcome;
 use unthrottle::dynamodb::{DynamoDb, SdkTables};
-use unthrottle::testing::{
-    MemoryLedger, MemorySnapshots, RecordedMetrics, default_dynamodb, dynamodb_throttle_event, in_memory,
-    sample_table,
-};
+use unthrottle::testing::InMemory;
+use unthrottle::testing::{default_dynamodb, dynamodb_throttle_event, in_memory, sample_table};
 
 fn described(write: i64) -> Response {
     described_table(write)
@@ -32,9 +30,7 @@ fn aws_error(status: u16, code: &str) -> Response {
     dynamodb_error(status, code, &format!("{code} from the mock"))
 }
 
-fn pipeline(
-    tables: SdkTables,
-) -> Pipeline<DynamoDb, SdkTables, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+fn pipeline(tables: SdkTables) -> InMemory<DynamoDb, SdkTables> {
     in_memory(default_dynamodb().expect("default settings"), tables)
 }
 

@@ -65,7 +65,7 @@ struct Sdk {
     prefix: &'static str,
 }
 
-const SDKS: [Sdk; 5] = [
+const SDKS: [Sdk; 6] = [
     Sdk {
         package: "aws-sdk-dynamodb",
         ident: "aws_sdk_dynamodb",
@@ -91,7 +91,26 @@ const SDKS: [Sdk; 5] = [
         ident: "aws_sdk_applicationautoscaling",
         prefix: "application-autoscaling",
     },
+    Sdk {
+        package: "aws-sdk-eventbridge",
+        ident: "aws_sdk_eventbridge",
+        prefix: "events",
+    },
 ];
+
+/// A new SDK crate in the core's dependencies must be listed above, or its calls would
+/// escape the comparison.
+#[test]
+fn every_sdk_crate_the_core_depends_on_is_checked() {
+    let manifest = repo_file("shared/Cargo.toml");
+    let unlisted: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| line.split(['.', ' ', '=']).next())
+        .filter(|name| name.starts_with("aws-sdk-"))
+        .filter(|name| !SDKS.iter().any(|sdk| sdk.package == *name))
+        .collect();
+    assert!(unlisted.is_empty(), "add to SDKS in permissions.rs: {unlisted:?}");
+}
 
 /// The few operations whose IAM action is not their own name (S3's, per the S3 user guide's
 /// "Required permissions for Amazon S3 API operations"). Every other operation's action is

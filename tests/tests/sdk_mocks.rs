@@ -12,15 +12,14 @@ use serde_json::json;
 use unthrottle::adapters::cloudwatch::PutMetricDataSink;
 use unthrottle::core::domain::{Action, ResourceRef};
 use unthrottle::core::error::ErrorKind;
-use unthrottle::core::pipeline::Pipeline;
 use unthrottle::core::plan::SkipReason;
 use unthrottle::core::ports::Metrics;
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
 use unthrottle::dynamodb::{DynamoDb, SCALE_CAPACITY, SdkTables};
+use unthrottle::testing::InMemory;
 use unthrottle::testing::{
-    MemoryLedger, MemorySnapshots, RecordedMetrics, default_dynamodb, dynamodb_throttle_event, in_memory,
-    metric_report, sample_table,
+    default_dynamodb, dynamodb_throttle_event, in_memory, metric_report, sample_table,
 };
 
 fn describe_table_response() -> Response {
@@ -31,9 +30,7 @@ fn aws_error(code: &str, message: &str) -> Response {
     dynamodb_error(400, code, message)
 }
 
-fn pipeline(
-    tables: SdkTables,
-) -> Pipeline<DynamoDb, SdkTables, MemoryLedger, MemorySnapshots, RecordedMetrics> {
+fn pipeline(tables: SdkTables) -> InMemory<DynamoDb, SdkTables> {
     in_memory(default_dynamodb().expect("default settings"), tables)
 }
 
@@ -352,4 +349,58 @@ async fn get_metric_data_refused_is_unavailable_not_an_error() {
     }
 
     assert_eq!(denied.num_calls(), 1);
+}
+
+/// A Quota Pressure event goes to the default bus with source `unthrottle`; an entry
+/// EventBridge refuses (it answers 200 and says so in the entry) is an error.
+#[tokio::test]
+async fn put_events_sends_the_announcement_and_reads_refused_entries() {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use unthrottle::adapters::events::EventBridgeBus;
+    use unthrottle::core::ports::Announce;
+
+    let accepted = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|request| {
+            let entries = request.entries();
+            entries.len() == 1
+                && entries[0].source() == Some("unthrottle")
+                && entries[0].detail_type() == Some("Quota Pressure")
+                && entries[0].event_bus_name().is_none()
+                && entries[0]
+                    .detail()
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    == Some(json!({"resource": "customers"}))
+        })
+        .then_output(|| {
+            PutEventsOutput::builder()
+                .failed_entry_count(0)
+                .entries(PutEventsResultEntry::builder().event_id("e-1").build())
+                .build()
+        });
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&accepted]);
+    EventBridgeBus::new(client)
+        .announce("Quota Pressure", &json!({"resource": "customers"}))
+        .await
+        .expect("put");
+    assert_eq!(accepted.num_calls(), 1);
+
+    let refused = mock!(aws_sdk_eventbridge::Client::put_events).then_output(|| {
+        PutEventsOutput::builder()
+            .failed_entry_count(1)
+            .entries(
+                PutEventsResultEntry::builder()
+                    .error_code("InternalFailure")
+                    .error_message("try again")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&refused]);
+    let error = EventBridgeBus::new(client)
+        .announce("Quota Pressure", &json!({}))
+        .await
+        .expect_err("a refused entry");
+    assert!(error.retryable(), "{error}");
+    assert!(error.to_string().contains("InternalFailure"), "{error}");
 }

@@ -29,7 +29,7 @@ use unthrottle::core::config::{CoreSettings, Env};
 use unthrottle::core::diagnosis::Diagnosis;
 use unthrottle::core::domain::Status;
 use unthrottle::core::error::{Error, ErrorKind, Result};
-use unthrottle::core::pipeline::{Pipeline, verdict};
+use unthrottle::core::pipeline::verdict;
 use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
 use unthrottle::core::report::Outcome;
 use unthrottle::core::service::Service;
@@ -37,10 +37,8 @@ use unthrottle::dynamodb::{
     BillingMode, Capacity, DynamoDb, TableChange, TableMetrics, TableState, TableTarget,
 };
 use unthrottle::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
-use unthrottle::testing::{
-    MemoryLedger, MemorySnapshots, RecordedMetrics, happened_at, in_memory, provisioned_stream,
-    provisioned_table,
-};
+use unthrottle::testing::InMemory;
+use unthrottle::testing::{happened_at, in_memory, provisioned_stream, provisioned_table};
 
 const TABLE: &str = "orders";
 const GSI: &str = "by-customer";
@@ -917,7 +915,7 @@ fn deliveries(rng: &mut Rng, throttles: &[Throttle]) -> Vec<Delivery> {
 // ---------------------------------------------------------------------------------------------
 // The run.
 
-type Sim<S, R> = Pipeline<S, R, MemoryLedger, MemorySnapshots, RecordedMetrics>;
+type Sim<S, R> = InMemory<S, R>;
 
 #[derive(Default)]
 struct Tally {

@@ -924,6 +924,9 @@ async fn a_change_refused_because_another_writer_is_updating_the_stream_is_not_r
         ledger: world.aws.ledger(&world.stores.ledger),
         snapshots: world.aws.snapshots(&world.stores.bucket),
         metrics: RecordedMetrics::default(),
+        bus: unthrottle::adapters::events::EventBridgeBus::new(aws_sdk_eventbridge::Client::new(
+            &world.aws.sdk,
+        )),
         options: CoreSettings::from_env(&env).expect("core settings").run,
     };
 

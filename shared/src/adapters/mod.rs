@@ -5,6 +5,7 @@ pub mod clients;
 pub mod cloudwatch;
 pub mod emf;
 pub mod errors;
+pub mod events;
 pub mod ledger;
 pub mod snapshots;
 

@@ -9,7 +9,7 @@
 //! the snapshot was stored. A failure after the claim releases it so a retry can act.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{error, info, warn};
 
@@ -20,8 +20,10 @@ use crate::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
 use crate::core::ledger::{Admission, Refusal, Ticket};
-use crate::core::plan::{Decision, Proposal, SkipReason};
-use crate::core::ports::{Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots};
+use crate::core::plan::{Decision, Proposal, QUOTA_PRESSURE, SkipReason};
+use crate::core::ports::{
+    Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots,
+};
 use crate::core::report::{Failure, Outcome, Report};
 use crate::core::service::Service;
 use crate::core::snapshot::Snapshot;
@@ -124,24 +126,27 @@ pub mod calls {
     pub const WORST_CASE: u32 = VIEW + DESCRIBE + COMMIT + METRICS;
 }
 
-/// One service's function: its settings, the AWS resources it changes (`R`, describe and
-/// apply), and the shared stores.
-pub struct Pipeline<S, R, L, N, M> {
+/// One service's function: its settings, the AWS resources it changes (`R`, describe,
+/// diagnose and apply), and the shared stores and outlets.
+pub struct Pipeline<S, R, L, N, M, B> {
     pub service: S,
     pub resources: R,
     pub ledger: L,
     pub snapshots: N,
     pub metrics: M,
+    /// Where findings that need a quota are announced.
+    pub bus: B,
     pub options: RunOptions,
 }
 
-impl<S, R, L, N, M> Pipeline<S, R, L, N, M>
+impl<S, R, L, N, M, B> Pipeline<S, R, L, N, M, B>
 where
     S: Service,
     R: Describe<S> + Diagnose<S> + Apply<S>,
     L: Ledger,
     N: Snapshots,
     M: Metrics,
+    B: Announce,
 {
     /// Handles one event: one report per resource it names, or an error if the event
     /// cannot be read at all.
@@ -345,6 +350,22 @@ where
         {
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
             Decision::Diagnosed(finding) => {
+                if let Some(quota) = finding.quota.filter(|_| !self.options.dry_run) {
+                    // Before the finding holds later events back: a failed announcement is
+                    // retried by Lambda, and the retry must find the resource not held back.
+                    let detail = json!({
+                        "service": S::ID.key,
+                        "resource": name,
+                        "account": resource.account,
+                        "region": resource.region,
+                        "quota": quota,
+                        "eventId": incident.event_id,
+                        "reason": finding.detail,
+                    });
+                    if let Err(e) = self.bus.announce(QUOTA_PRESSURE, &detail).await {
+                        return failed(Failure::Announce, e).with_evidence(evidence);
+                    }
+                }
                 if finding.hold_back && !self.options.dry_run {
                     // The same cause is found again until a human acts: later events back off.
                     let refusal = Refusal::after(view.refusal.as_ref(), now, finding.detail.clone());

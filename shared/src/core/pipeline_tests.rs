@@ -12,7 +12,7 @@ use crate::testing::table_policy as policy;
 use crate::testing::*;
 use chrono::Duration;
 
-type Fixture = Pipeline<DynamoDb, FakeTables, MemoryLedger, MemorySnapshots, RecordedMetrics>;
+type Fixture = InMemory<DynamoDb, FakeTables>;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 5).unwrap()

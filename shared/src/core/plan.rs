@@ -132,4 +132,19 @@ pub struct Finding {
     /// The same cause will be found again until a human acts: hold later events back as
     /// `backing-off` rather than diagnose each one (an account quota).
     pub hold_back: bool,
+    /// The Service Quotas quota that would fix it, announced as a `Quota Pressure` event.
+    pub quota: Option<Quota>,
+}
+
+/// The detail-type of the event that says a resource is held back by a quota.
+pub const QUOTA_PRESSURE: &str = "Quota Pressure";
+
+/// A Service Quotas quota, as the `Quota Pressure` event names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quota {
+    /// Service Quotas' service code, e.g. `dynamodb`.
+    pub service_code: &'static str,
+    pub quota_code: &'static str,
+    pub quota_name: &'static str,
 }

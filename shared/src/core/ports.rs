@@ -77,6 +77,12 @@ pub trait Ledger: Send + Sync {
     fn forgive(&self, resource: &ResourceRef) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Where unthrottle tells other functions (and people) what no change of its own fixes: an
+/// EventBridge event on the account's default bus (`source: unthrottle`).
+pub trait Announce: Send + Sync {
+    fn announce(&self, detail_type: &str, detail: &Value) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Where pre-change snapshots are kept.
 pub trait Snapshots: Send + Sync {
     /// Stores `body` (JSON) under `key`; returns its `s3://bucket/key` location.

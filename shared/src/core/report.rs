@@ -36,6 +36,8 @@ pub enum Failure {
     Ledger,
     Snapshot,
     Apply,
+    /// A `Quota Pressure` event could not be put on the bus.
+    Announce,
     /// Not enough of the invocation was left to start the next step.
     Deadline,
 }

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::limits::{TABLE_READ_QUOTA, TABLE_WRITE_QUOTA};
 use super::model::{
     BillingMode, Capacity, Cause, FloorChange, PartMetrics, SCALE_CAPACITY, ScalableTarget, Side,
     SideMetrics, TableChange, TableMetrics, TableState, TableTarget,
@@ -258,20 +259,24 @@ impl Causes {
         let first = |cause: Cause| self.0.iter().find(|t| t.cause == Some(cause));
         if let Some(t) = first(Cause::AccountLimit) {
             let quota = match t.side {
-                Side::Read => "L-CF0CBE56 (table-level read throughput limit)",
-                Side::Write => "L-AB614373 (table-level write throughput limit)",
+                Side::Read => TABLE_READ_QUOTA,
+                Side::Write => TABLE_WRITE_QUOTA,
             };
             return Some(Finding {
                 code: FindingCode::AccountQuota,
                 detail: format!(
                     "{} {}s are throttled at the per-table account quota (AccountLimitExceeded): no table \
-                     setting raises it. Request an increase of Service Quotas {quota}, service dynamodb. \
+                     setting raises it. Request an increase of Service Quotas {} ({}), service {}. \
                      Nothing was changed; later events for this table are held back (15 minutes, \
                      doubling up to a day) rather than diagnosed again",
                     t.part(&table.name),
-                    t.side.prefix().to_lowercase()
+                    t.side.prefix().to_lowercase(),
+                    quota.quota_code,
+                    quota.quota_name,
+                    quota.service_code
                 ),
                 hold_back: true,
+                quota: Some(quota),
             });
         }
         if table.billing == BillingMode::OnDemand
@@ -288,6 +293,7 @@ impl Causes {
                     t.side.prefix()
                 ),
                 hold_back: false,
+                quota: None,
             });
         }
         first(Cause::KeyRangeThroughput).map(|t| Finding {
@@ -300,6 +306,7 @@ impl Causes {
                 t.side.prefix().to_lowercase()
             ),
             hold_back: false,
+            quota: None,
         })
     }
 }

@@ -1,0 +1,56 @@
+//! Announcements as EventBridge events on the account's default bus.
+
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::Value;
+
+use crate::adapters::errors::classify;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::ports::Announce;
+
+/// The `source` of every event unthrottle puts on a bus.
+pub const SOURCE: &str = "unthrottle";
+const PUT_EVENTS: &str = "PutEvents";
+
+pub struct EventBridgeBus {
+    client: Client,
+}
+
+impl EventBridgeBus {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Announce for EventBridgeBus {
+    async fn announce(&self, detail_type: &str, detail: &Value) -> Result<()> {
+        let entry = PutEventsRequestEntry::builder()
+            .source(SOURCE)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .build();
+        let output = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| classify(PUT_EVENTS, "the default event bus", &e))?;
+        // PutEvents answers 200 even when it refused the entry: the entry says why.
+        match output.entries().first() {
+            Some(entry) if entry.event_id().is_some() => Ok(()),
+            entry => Err(Error::new(
+                ErrorKind::Transient,
+                PUT_EVENTS,
+                "the default event bus",
+                format!(
+                    "the {detail_type} event was not put: {} {}",
+                    entry
+                        .and_then(|e| e.error_code())
+                        .unwrap_or("no entry in the answer"),
+                    entry.and_then(|e| e.error_message()).unwrap_or_default()
+                ),
+            )),
+        }
+    }
+}
