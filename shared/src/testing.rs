@@ -22,8 +22,8 @@ use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger,
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::dynamodb::{
-    BillingMode, Capacity, DynamoDb, IndexState, TableChange, TableMetrics, TablePolicy, TableState,
-    TableTarget,
+    BillingMode, Capacity, DynamoDb, IndexState, OnDemandMax, TableChange, TableMetrics, TablePolicy,
+    TableState, TableTarget,
 };
 use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
 
@@ -53,6 +53,8 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
             .collect(),
         last_switch_to_on_demand: None,
         auto_scaling: Vec::new(),
+        on_demand_max: OnDemandMax::default(),
+        insights_opt_in: false,
     }
 }
 
@@ -68,6 +70,11 @@ pub fn table_policy(on_demand: OnDemandPolicy) -> TablePolicy {
         max_write: 100,
         on_demand,
         max_switches_per_day: 1,
+        raise_on_demand_max: false,
+        max_on_demand: Capacity {
+            read: 1_000,
+            write: 1_000,
+        },
     }
 }
 
@@ -190,6 +197,8 @@ impl Apply<DynamoDb> for FakeTables {
             .ok_or_else(|| not_found("UpdateTable", format!("table {table}")))?;
         match change {
             TableChange::SwitchToOnDemand => state.billing = BillingMode::OnDemand,
+            TableChange::RaiseOnDemandMax(max) => state.on_demand_max = *max,
+            TableChange::EnableContributorInsights { .. } => {}
             TableChange::Scale {
                 table: capacity,
                 indexes,

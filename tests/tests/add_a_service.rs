@@ -151,6 +151,7 @@ impl Service for Widgets {
                 after: json!({ "units": units }),
                 why: format!("widget {} units {} -> {units}", state.name, state.units),
                 cause: None,
+                finding: None,
             }),
         }
     }

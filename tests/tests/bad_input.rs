@@ -95,6 +95,7 @@ fn snapshot_key<T: Target + Serialize>(service: ServiceId, incident: &Incident, 
         after: Value::Null,
         why: String::new(),
         cause: None,
+        finding: None,
     };
     let described = Described {
         state: (),

@@ -404,3 +404,134 @@ async fn put_events_sends_the_announcement_and_reads_refused_entries() {
     assert!(error.retryable(), "{error}");
     assert!(error.to_string().contains("InternalFailure"), "{error}");
 }
+
+/// The sample alarms, dated now so they are not too old.
+fn alarm_sample(path: &str) -> serde_json::Value {
+    unthrottle::testing::happened_at(integration_tests::sample(path), Utc::now())
+}
+
+/// `RAISE_ON_DEMAND_MAX=on`: the table's read maximum doubles in one UpdateTable that sends
+/// both maximums (-1 is "no maximum"), after a snapshot. dynalite and moto lack
+/// OnDemandThroughput, so the SDK is mocked.
+#[tokio::test]
+async fn raising_an_on_demand_maximum_sends_both_maximums_in_one_update_table() {
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(|| {
+        http(
+            200,
+            json!({"Table": {
+                "TableName": "sessions",
+                "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/sessions",
+                "TableStatus": "ACTIVE",
+                "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0, "NumberOfDecreasesToday": 0},
+                "OnDemandThroughput": {"MaxReadRequestUnits": 400, "MaxWriteRequestUnits": -1}
+            }}),
+        )
+    });
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_http_response(|| http(200, json!({"Tags": []})));
+    let update = mock!(aws_sdk_dynamodb::Client::update_table)
+        .match_requests(|request| {
+            request.table_name() == Some("sessions")
+                && request.provisioned_throughput().is_none()
+                && request.billing_mode().is_none()
+                && request
+                    .on_demand_throughput()
+                    .map(|t| (t.max_read_request_units(), t.max_write_request_units()))
+                    == Some((Some(800), Some(-1)))
+        })
+        .then_http_response(|| http(200, json!({})));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
+    let mut service = default_dynamodb().expect("default settings");
+    service.policy.raise_on_demand_max = true;
+    let pipeline = in_memory(
+        service,
+        SdkTables::new(
+            client,
+            integration_tests::mocks::cloudwatch_without_data(),
+            integration_tests::mocks::no_auto_scaling(),
+        ),
+    );
+
+    let reports = pipeline
+        .handle(
+            alarm_sample("dynamodb/alarm-read-max-on-demand-throttle.json"),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
+
+    let report = &reports[0];
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(
+        report.action.as_ref().map(|a| a.name()),
+        Some("RaiseOnDemandMaximum")
+    );
+    assert_eq!(report.cause, Some("max-on-demand-throughput"));
+    assert_eq!(update.num_calls(), 1, "the request matched what must be sent");
+    let snapshots = pipeline.snapshots.objects();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(
+        snapshots[0].1["describe"]["Table"]["OnDemandThroughput"]["MaxReadRequestUnits"],
+        400
+    );
+}
+
+/// A hot key on a table tagged `unthrottle:contributor-insights=true`: Contributor Insights
+/// turned on (throttled keys) for it, after a snapshot; the result is still the finding.
+#[tokio::test]
+async fn a_tagged_hot_key_turns_contributor_insights_on_and_stays_a_finding() {
+    let describe =
+        mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(describe_table_response);
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource).then_http_response(|| {
+        http(
+            200,
+            json!({"Tags": [{"Key": "unthrottle:contributor-insights", "Value": "true"}]}),
+        )
+    });
+    let insights = mock!(aws_sdk_dynamodb::Client::update_contributor_insights)
+        .match_requests(|request| {
+            request.table_name() == Some("orders")
+                && request.index_name().is_none()
+                && request.contributor_insights_action()
+                    == Some(&aws_sdk_dynamodb::types::ContributorInsightsAction::Enable)
+                && request.contributor_insights_mode()
+                    == Some(&aws_sdk_dynamodb::types::ContributorInsightsMode::ThrottledKeys)
+        })
+        .then_http_response(|| {
+            http(
+                200,
+                json!({"TableName": "orders", "ContributorInsightsStatus": "ENABLING"}),
+            )
+        });
+    let update = mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(|| http(200, json!({})));
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&describe, &tags, &insights, &update]
+    );
+    let pipeline = pipeline(SdkTables::new(
+        client,
+        integration_tests::mocks::cloudwatch_without_data(),
+        integration_tests::mocks::no_auto_scaling(),
+    ));
+
+    let reports = pipeline
+        .handle(
+            alarm_sample("dynamodb/alarm-write-key-range-throttle.json"),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
+
+    let report = &reports[0];
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("hot-partition"));
+    assert_eq!(
+        report.action.as_ref().map(|a| a.name()),
+        Some("EnableContributorInsights")
+    );
+    assert!(report.snapshot.is_some());
+    assert_eq!(insights.num_calls(), 1, "the request matched what must be sent");
+    assert_eq!(update.num_calls(), 0, "no capacity change for a hot key");
+}

@@ -220,6 +220,10 @@ impl TableAws {
             return Some("the table is UPDATING (ResourceInUseException)".into());
         }
         match change {
+            // The simulated workload has no on-demand maximum and no opt-in tag.
+            TableChange::RaiseOnDemandMax(_) | TableChange::EnableContributorInsights { .. } => {
+                Some(format!("the simulation does not model {change:?}"))
+            }
             TableChange::SwitchToOnDemand => {
                 if self.table.billing == BillingMode::OnDemand {
                     return Some("the table is already PAY_PER_REQUEST (ValidationException)".into());
@@ -477,6 +481,9 @@ impl Apply<DynamoDb> for StrictTables {
         let mut after = aws.table.clone();
         let mut indexes = Vec::new();
         let (what, takes) = match change {
+            TableChange::RaiseOnDemandMax(_) | TableChange::EnableContributorInsights { .. } => {
+                unreachable!("refused above: {change:?}")
+            }
             TableChange::SwitchToOnDemand => {
                 aws.switches.push(now);
                 aws.table.last_switch_to_on_demand = Some(now);

@@ -33,6 +33,9 @@ pub struct Proposal<C> {
     /// The cause the diagnosis found (e.g. `provisioned-throughput`), `None` when the
     /// planner acted without one (no metrics, or a service that reads none).
     pub cause: Option<&'static str>,
+    /// A change that serves a finding rather than fixing the throttle (turning on the
+    /// tool that finds a hot key): its result is `diagnosed` with this code.
+    pub finding: Option<FindingCode>,
 }
 
 /// Why nothing is changed.

@@ -170,6 +170,12 @@ impl Report {
         )
         .with_proposal(proposal);
         report.snapshot = Some(snapshot);
+        if let Some(finding) = proposal.finding {
+            // A change made for a finding (turning on what finds a hot key) fixes nothing:
+            // the result is the finding's.
+            report.outcome = Outcome::Diagnosed;
+            report.code = Some(finding.code());
+        }
         report
     }
 

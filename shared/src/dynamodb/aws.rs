@@ -9,16 +9,17 @@ use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    BillingMode as AwsBillingMode, GlobalSecondaryIndexUpdate, ProvisionedThroughput,
-    ProvisionedThroughputDescription, TableDescription, UpdateGlobalSecondaryIndexAction,
+    BillingMode as AwsBillingMode, ContributorInsightsAction, ContributorInsightsMode,
+    GlobalSecondaryIndexUpdate, OnDemandThroughput, ProvisionedThroughput, ProvisionedThroughputDescription,
+    TableDescription, UpdateGlobalSecondaryIndexAction,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::metrics;
 use super::model::{
-    BillingMode, Capacity, FloorChange, IndexState, ScalableTarget, Side, TableChange, TableMetrics,
-    TableState, TableTarget,
+    BillingMode, Capacity, FloorChange, INSIGHTS_TAG, IndexState, OnDemandMax, ScalableTarget, Side,
+    TableChange, TableMetrics, TableState, TableTarget,
 };
 use super::settings::DynamoDb;
 use crate::adapters::Deploy;
@@ -210,6 +211,31 @@ fn last_change(throughput: Option<&ProvisionedThroughputDescription>) -> Option<
     increase.max(decrease)
 }
 
+/// `OnDemandThroughput` in our terms: -1 (or nothing) is no maximum.
+fn on_demand_max(resource: &str, throughput: Option<&OnDemandThroughput>) -> Result<OnDemandMax> {
+    let side = |value: Option<i64>, field: &str| match value {
+        None | Some(-1) => Ok(None),
+        Some(units) => u64::try_from(units).map(Some).map_err(|_| {
+            Error::new(
+                ErrorKind::Invalid,
+                DESCRIBE,
+                resource,
+                format!("OnDemandThroughput.{field} is {units}"),
+            )
+        }),
+    };
+    Ok(OnDemandMax {
+        read: side(
+            throughput.and_then(|t| t.max_read_request_units()),
+            "MaxReadRequestUnits",
+        )?,
+        write: side(
+            throughput.and_then(|t| t.max_write_request_units()),
+            "MaxWriteRequestUnits",
+        )?,
+    })
+}
+
 /// The table as DescribeTable reports it; its auto scaling targets are read next.
 fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
     let summary = table.billing_mode_summary();
@@ -248,6 +274,9 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
             .and_then(|s| s.last_update_to_pay_per_request_date_time())
             .and_then(chrono_time),
         auto_scaling: Vec::new(),
+        on_demand_max: on_demand_max(resource, table.on_demand_throughput())?,
+        // Read from the tags, after DescribeTable.
+        insights_opt_in: false,
     })
 }
 
@@ -306,6 +335,9 @@ impl Describe<DynamoDb> for SdkTables {
                 fields.insert("ScalableTargets".to_owned(), listed);
             }
         }
+        state.insights_opt_in = tags
+            .get(INSIGHTS_TAG.0)
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case(INSIGHTS_TAG.1));
         Ok(Described { state, tags, raw })
     }
 }
@@ -355,6 +387,38 @@ impl Apply<DynamoDb> for SdkTables {
         let request = self.client.update_table().table_name(&state.name);
         let request = match change {
             TableChange::SwitchToOnDemand => request.billing_mode(AwsBillingMode::PayPerRequest),
+            TableChange::RaiseOnDemandMax(max) => {
+                let units = |side: Option<u64>| match side {
+                    None => Ok(-1),
+                    Some(units) => i64::try_from(units).map_err(|_| {
+                        Error::new(
+                            ErrorKind::Invalid,
+                            UPDATE,
+                            &resource,
+                            format!("{units} request units"),
+                        )
+                    }),
+                };
+                request.on_demand_throughput(
+                    OnDemandThroughput::builder()
+                        .max_read_request_units(units(max.read)?)
+                        .max_write_request_units(units(max.write)?)
+                        .build(),
+                )
+            }
+            TableChange::EnableContributorInsights { index } => {
+                return self
+                    .client
+                    .update_contributor_insights()
+                    .table_name(&state.name)
+                    .set_index_name(index.clone())
+                    .contributor_insights_action(ContributorInsightsAction::Enable)
+                    .contributor_insights_mode(ContributorInsightsMode::ThrottledKeys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("UpdateContributorInsights", &resource, &e));
+            }
             // The planner never asks for floors and an UpdateTable at once (see
             // `Scaling::choose_one_call_kind`).
             TableChange::Scale { floors, .. } if !floors.is_empty() => {

@@ -51,6 +51,32 @@ pub struct TableState {
     /// The sides Application Auto Scaling manages (provisioned tables only). UpdateTable on
     /// one of them is undone by auto scaling: its floor is raised instead.
     pub auto_scaling: Vec<ScalableTarget>,
+    /// An on-demand table's configured maximum request units (`OnDemandThroughput`); `None`
+    /// on a side without one.
+    pub on_demand_max: OnDemandMax,
+    /// The table is tagged `unthrottle:contributor-insights=true`: a hot key on it or its
+    /// GSIs may turn CloudWatch Contributor Insights on (it shows key values in plain text
+    /// and is billed, so it is off unless asked for).
+    pub insights_opt_in: bool,
+}
+
+/// The tag that lets unthrottle turn Contributor Insights on for a hot key.
+pub const INSIGHTS_TAG: (&str, &str) = ("unthrottle:contributor-insights", "true");
+
+/// Maximum read and write request units of an on-demand table; `None`: no maximum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OnDemandMax {
+    pub read: Option<u64>,
+    pub write: Option<u64>,
+}
+
+impl OnDemandMax {
+    pub fn side(self, side: Side) -> Option<u64> {
+        match side {
+            Side::Read => self.read,
+            Side::Write => self.write,
+        }
+    }
 }
 
 /// One Application Auto Scaling target of the table or a GSI: a side whose capacity auto
@@ -108,10 +134,20 @@ pub enum TableChange {
         floors: Vec<FloorChange>,
     },
     SwitchToOnDemand,
+    /// `OnDemandThroughput` as it will be (both sides: UpdateTable takes them together).
+    RaiseOnDemandMax(OnDemandMax),
+    /// UpdateContributorInsights ENABLE, mode THROTTLED_KEYS, for the table or one GSI.
+    EnableContributorInsights {
+        index: Option<String>,
+    },
 }
 
 /// Raise provisioned read/write capacity of a table and/or its GSIs.
 pub const SCALE_CAPACITY: Action = Action::named("ScaleCapacity");
+/// Raise an on-demand table's configured maximum throughput (`RAISE_ON_DEMAND_MAX=on`).
+pub const RAISE_ON_DEMAND_MAX: Action = Action::named("RaiseOnDemandMaximum");
+/// Turn Contributor Insights on for a hot key (tag opt-in).
+pub const ENABLE_CONTRIBUTOR_INSIGHTS: Action = Action::named("EnableContributorInsights");
 
 /// One throttled table: the pressure on the table itself and on each named GSI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -33,8 +33,9 @@ use serde_json::{Value, json};
 
 use super::limits::{TABLE_READ_QUOTA, TABLE_WRITE_QUOTA};
 use super::model::{
-    BillingMode, Capacity, Cause, FloorChange, PartMetrics, SCALE_CAPACITY, ScalableTarget, Side,
-    SideMetrics, TableChange, TableMetrics, TableState, TableTarget,
+    BillingMode, Capacity, Cause, ENABLE_CONTRIBUTOR_INSIGHTS, FloorChange, INSIGHTS_TAG, PartMetrics,
+    RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, ScalableTarget, Side, SideMetrics, TableChange, TableMetrics,
+    TableState, TableTarget,
 };
 use crate::core::diagnosis::{Diagnosis, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Pressure, Status};
@@ -52,6 +53,11 @@ pub struct TablePolicy {
     pub on_demand: OnDemandPolicy,
     /// On-demand switches allowed per table per rolling 24 h (AWS allows at most 4).
     pub max_switches_per_day: u32,
+    /// `RAISE_ON_DEMAND_MAX`: raise an on-demand table's configured maximum when it is what
+    /// throttles (off by default: the maximum may be a deliberate cost cap).
+    pub raise_on_demand_max: bool,
+    /// The most request units a raised on-demand maximum may reach.
+    pub max_on_demand: Capacity,
 }
 
 pub fn plan(
@@ -65,7 +71,7 @@ pub fn plan(
     let causes = Causes::find(table, target, diagnosis);
     if table.billing == BillingMode::OnDemand {
         return match causes.finding(table) {
-            Some(finding) => Decision::Diagnosed(finding),
+            Some(finding) => answer(finding, table, &causes, policy),
             None => Decision::hold(
                 SkipReason::AlreadyOnDemand,
                 format!(
@@ -81,7 +87,7 @@ pub fn plan(
     }
     let Some(pressed) = causes.fixable_by_capacity() else {
         return match causes.finding(table) {
-            Some(finding) => Decision::Diagnosed(finding),
+            Some(finding) => answer(finding, table, &causes, policy),
             None => Decision::hold(
                 SkipReason::NotThrottle,
                 format!("nothing of {} is throttled", table.name),
@@ -311,6 +317,117 @@ impl Causes {
     }
 }
 
+/// What a finding leads to: a report alone, or the one change it allows. With
+/// `RAISE_ON_DEMAND_MAX=on` an on-demand maximum is raised (a remediation, by the
+/// `SCALE_FACTOR` step up to `MAX_ON_DEMAND_*_UNITS`); a hot key on a table tagged
+/// `unthrottle:contributor-insights=true` turns Contributor Insights on (still `diagnosed`).
+fn answer(
+    finding: Finding,
+    table: &TableState,
+    causes: &Causes,
+    policy: &TablePolicy,
+) -> Decision<TableChange> {
+    let followed = match finding.code {
+        FindingCode::OnDemandMax if policy.raise_on_demand_max => raise_on_demand_max(table, causes, policy),
+        FindingCode::HotPartition if table.insights_opt_in => {
+            enable_insights(table, causes, &finding.detail).map(Decision::Act)
+        }
+        _ => None,
+    };
+    match (followed, busy(table)) {
+        (Some(Decision::Act(_)), Some(busy)) => Decision::hold(SkipReason::UpdateInProgress, busy),
+        (Some(decision), _) => decision,
+        (None, _) => Decision::Diagnosed(finding),
+    }
+}
+
+/// The table's throttled sides at their on-demand maximum, each raised by the step; a
+/// hold at `MAX_ON_DEMAND_*_UNITS`. `None` when no table side has a maximum to raise (a
+/// GSI's maximum is left to a human).
+fn raise_on_demand_max(
+    table: &TableState,
+    causes: &Causes,
+    policy: &TablePolicy,
+) -> Option<Decision<TableChange>> {
+    let mut after = table.on_demand_max;
+    let mut steps = Vec::new();
+    let mut capped = Vec::new();
+    let at_maximum = causes
+        .0
+        .iter()
+        .filter(|t| t.index.is_none() && t.cause == Some(Cause::MaxOnDemandThroughput));
+    for throttled in at_maximum {
+        let side = throttled.side;
+        let Some(current) = table.on_demand_max.side(side) else {
+            continue;
+        };
+        let (cap, variable) = match side {
+            Side::Read => (policy.max_on_demand.read, "MAX_ON_DEMAND_READ_UNITS"),
+            Side::Write => (policy.max_on_demand.write, "MAX_ON_DEMAND_WRITE_UNITS"),
+        };
+        match policy.growth.raise(current, cap) {
+            Some(raised) => {
+                steps.push(format!(
+                    "{} throttled at the on-demand maximum: table {} Max{}RequestUnits {current} -> {raised}",
+                    side.prefix().to_lowercase(),
+                    table.name,
+                    side.prefix()
+                ));
+                match side {
+                    Side::Read => after.read = Some(raised),
+                    Side::Write => after.write = Some(raised),
+                }
+            }
+            None => capped.push(format!(
+                "Max{}RequestUnits {current} of {variable} {cap}",
+                side.prefix()
+            )),
+        }
+    }
+    if steps.is_empty() {
+        return (!capped.is_empty()).then(|| {
+            Decision::hold(
+                SkipReason::AtCap,
+                format!("{} is at the cap: {}", table.name, capped.join(", ")),
+            )
+        });
+    }
+    Some(Decision::Act(Proposal {
+        action: RAISE_ON_DEMAND_MAX,
+        change: TableChange::RaiseOnDemandMax(after),
+        before: json!({ "onDemandMax": table.on_demand_max }),
+        after: json!({ "onDemandMax": after }),
+        why: steps.join("; "),
+        cause: Some(Cause::MaxOnDemandThroughput.code()),
+        finding: None,
+    }))
+}
+
+/// Contributor Insights (throttled keys) for the table or GSI whose hot key throttles.
+fn enable_insights(table: &TableState, causes: &Causes, detail: &str) -> Option<Proposal<TableChange>> {
+    let hot = causes
+        .0
+        .iter()
+        .find(|t| t.cause == Some(Cause::KeyRangeThroughput))?;
+    Some(Proposal {
+        action: ENABLE_CONTRIBUTOR_INSIGHTS,
+        change: TableChange::EnableContributorInsights {
+            index: hot.index.clone(),
+        },
+        before: json!({}),
+        after: json!({ "contributorInsights": "ENABLE", "mode": "THROTTLED_KEYS", "index": hot.index }),
+        why: format!(
+            "{detail}. {} is tagged {}={}: Contributor Insights turned on for {} (throttled keys)",
+            table.name,
+            INSIGHTS_TAG.0,
+            INSIGHTS_TAG.1,
+            hot.part(&table.name)
+        ),
+        cause: Some(Cause::KeyRangeThroughput.code()),
+        finding: Some(FindingCode::HotPartition),
+    })
+}
+
 fn busy(table: &TableState) -> Option<String> {
     if let Status::Busy(status) = &table.status {
         return Some(format!("{} is {status}; an update is in progress", table.name));
@@ -335,6 +452,7 @@ fn switch_to_on_demand(table: &TableState, why: &str, cause: Option<&'static str
         after: json!({ "billingMode": BillingMode::OnDemand }),
         why: why.to_owned(),
         cause,
+        finding: None,
     })
 }
 
@@ -549,6 +667,7 @@ impl Scaling {
             after: Value::Object(after),
             why,
             cause,
+            finding: None,
         }
     }
 }

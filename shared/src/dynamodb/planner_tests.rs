@@ -6,6 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::core::diagnosis::Sums;
 use crate::core::plan::Hold;
+use crate::dynamodb::model::OnDemandMax;
 use crate::testing::provisioned_table;
 use crate::testing::table_policy as policy;
 
@@ -841,4 +842,103 @@ fn auto_scaled_sides_raise_their_floor_not_the_table() {
     let hold = held(decide(&table, &on_table("orders", Pressure::WRITE)));
     assert_eq!(hold.reason, SkipReason::UpdateInProgress);
     assert!(hold.detail.contains("floor is already 25"), "{}", hold.detail);
+}
+
+/// The changes a finding allows: `RAISE_ON_DEMAND_MAX=on` raises an on-demand maximum by
+/// the step, to `MAX_ON_DEMAND_*_UNITS`; the tag opt-in turns Contributor Insights on for a
+/// hot key, and the result stays a finding.
+#[test]
+fn findings_allow_only_the_change_the_team_opted_into() {
+    let on_demand = |read, write| TableState {
+        billing: BillingMode::OnDemand,
+        on_demand_max: OnDemandMax { read, write },
+        ..provisioned_table("orders", 0, 0, &[])
+    };
+    let reads_at_max = TableTarget {
+        cause: Some(Cause::MaxOnDemandThroughput),
+        ..on_table("orders", Pressure::READ)
+    };
+    let raising = TablePolicy {
+        raise_on_demand_max: true,
+        ..policy(OnDemandPolicy::Never)
+    };
+    let decide = |table: &TableState, target: &TableTarget, policy: &TablePolicy| {
+        plan(table, target, &NO_METRICS, policy, &[], now())
+    };
+
+    // Off by default: a finding, nothing changed.
+    let table = on_demand(Some(400), Some(100));
+    assert!(matches!(
+        decide(&table, &reads_at_max, &policy(OnDemandPolicy::Never)),
+        Decision::Diagnosed(finding) if finding.code == FindingCode::OnDemandMax
+    ));
+
+    // On: the read maximum doubles, the write maximum is sent as it is.
+    let proposal = acted(decide(&table, &reads_at_max, &raising));
+    assert_eq!(
+        proposal.change,
+        TableChange::RaiseOnDemandMax(OnDemandMax {
+            read: Some(800),
+            write: Some(100)
+        })
+    );
+    assert_eq!(proposal.action, RAISE_ON_DEMAND_MAX);
+    assert_eq!(proposal.cause, Some("max-on-demand-throughput"));
+    assert_eq!(proposal.finding, None, "a remediation");
+
+    // Capped by MAX_ON_DEMAND_READ_UNITS (1,000 in the fixture), then held at the cap.
+    let near = on_demand(Some(700), None);
+    assert!(matches!(
+        acted(decide(&near, &reads_at_max, &raising)).change,
+        TableChange::RaiseOnDemandMax(OnDemandMax {
+            read: Some(1_000),
+            write: None
+        })
+    ));
+    let at_cap = on_demand(Some(1_000), None);
+    assert_eq!(
+        held(decide(&at_cap, &reads_at_max, &raising)).reason,
+        SkipReason::AtCap
+    );
+
+    // No maximum on that side: nothing to raise, the finding stands.
+    let unlimited = on_demand(None, None);
+    assert!(matches!(
+        decide(&unlimited, &reads_at_max, &raising),
+        Decision::Diagnosed(_)
+    ));
+
+    // A hot key on a table that opted in: Contributor Insights for the GSI that is hot.
+    let hot = TableTarget {
+        cause: Some(Cause::KeyRangeThroughput),
+        ..on_index("orders", "by-customer", Pressure::WRITE)
+    };
+    let tagged = TableState {
+        insights_opt_in: true,
+        ..provisioned_table("orders", 10, 10, &[("by-customer", 10, 10)])
+    };
+    let proposal = acted(decide(&tagged, &hot, &policy(OnDemandPolicy::Never)));
+    assert_eq!(
+        proposal.change,
+        TableChange::EnableContributorInsights {
+            index: Some("by-customer".into())
+        }
+    );
+    assert_eq!(
+        proposal.finding,
+        Some(FindingCode::HotPartition),
+        "reported as the finding"
+    );
+    assert!(
+        proposal.why.contains("KeyRangeThroughputExceeded"),
+        "{}",
+        proposal.why
+    );
+
+    // Without the tag, only the finding.
+    let untagged = provisioned_table("orders", 10, 10, &[("by-customer", 10, 10)]);
+    assert!(matches!(
+        decide(&untagged, &hot, &policy(OnDemandPolicy::Never)),
+        Decision::Diagnosed(finding) if finding.code == FindingCode::HotPartition
+    ));
 }

@@ -2,7 +2,7 @@
 //! and its `Service` impl, the seam into the shared pipeline.
 
 use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
-use super::model::{BillingMode, TableChange, TableMetrics, TableState, TableTarget};
+use super::model::{BillingMode, Capacity, TableChange, TableMetrics, TableState, TableTarget};
 use super::planner::{self, TablePolicy};
 use chrono::{DateTime, Utc};
 
@@ -35,6 +35,27 @@ pub const MAX_WRITE_CAPACITY: Variable = Variable::new(
 )
 .at_least("1");
 
+pub const RAISE_ON_DEMAND_MAX: Variable = Variable::new(
+    "RAISE_ON_DEMAND_MAX",
+    Some("off"),
+    "on or off",
+    "raise an on-demand table's configured maximum throughput when it is what throttles (off: the maximum may be a deliberate cost cap)",
+);
+pub const MAX_ON_DEMAND_READ_UNITS: Variable = Variable::new(
+    "MAX_ON_DEMAND_READ_UNITS",
+    Some("40000"),
+    "a whole number of request units of at least 1",
+    "the most MaxReadRequestUnits it sets on an on-demand table",
+)
+.at_least("1");
+pub const MAX_ON_DEMAND_WRITE_UNITS: Variable = Variable::new(
+    "MAX_ON_DEMAND_WRITE_UNITS",
+    Some("40000"),
+    "a whole number of request units of at least 1",
+    "the most MaxWriteRequestUnits it sets on an on-demand table",
+)
+.at_least("1");
+
 pub const VARIABLES: &[&Variable] = &[
     &TABLE_ALLOW,
     &SCALE_FACTOR,
@@ -44,6 +65,9 @@ pub const VARIABLES: &[&Variable] = &[
     &MAX_WRITE_CAPACITY,
     &ON_DEMAND,
     &MAX_ON_DEMAND_SWITCHES_PER_DAY,
+    &RAISE_ON_DEMAND_MAX,
+    &MAX_ON_DEMAND_READ_UNITS,
+    &MAX_ON_DEMAND_WRITE_UNITS,
 ];
 
 /// The `dynamodb-throttle` function, as configured.
@@ -112,6 +136,9 @@ impl Service for DynamoDb {
         }
         match change {
             TableChange::SwitchToOnDemand => state.billing == BillingMode::OnDemand,
+            TableChange::RaiseOnDemandMax(max) => state.on_demand_max == *max,
+            // DescribeTable does not show it; enabling again is harmless.
+            TableChange::EnableContributorInsights { .. } => false,
             TableChange::Scale {
                 table,
                 indexes,
@@ -154,6 +181,11 @@ impl DynamoDb {
                 max_write: env.number(&MAX_WRITE_CAPACITY)?,
                 on_demand: config::on_demand(env)?,
                 max_switches_per_day: config::max_switches_per_day(env, SWITCHES_TO_ON_DEMAND_PER_DAY)?,
+                raise_on_demand_max: env.flag(&RAISE_ON_DEMAND_MAX)?,
+                max_on_demand: Capacity {
+                    read: env.number(&MAX_ON_DEMAND_READ_UNITS)?,
+                    write: env.number(&MAX_ON_DEMAND_WRITE_UNITS)?,
+                },
             },
             allow: AllowList::from_env(env, &TABLE_ALLOW)?,
         })

@@ -105,6 +105,7 @@ pub fn plan(
             stream.open_shards
         ),
         cause: None,
+        finding: None,
     })
 }
 
@@ -116,6 +117,7 @@ fn switch_to_on_demand(stream: &StreamState, why: &str) -> Decision<StreamChange
         after: json!({ "streamMode": StreamMode::OnDemand }),
         why: why.to_owned(),
         cause: None,
+        finding: None,
     })
 }
 
