@@ -25,7 +25,7 @@ use crate::dynamodb::{
     BillingMode, Capacity, DynamoDb, IndexState, OnDemandMax, TableChange, TableMetrics, TablePolicy,
     TableState, TableTarget,
 };
-use crate::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
+use crate::kinesis::{Kinesis, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -474,6 +474,8 @@ pub fn provisioned_stream(name: &str, open_shards: u32) -> StreamState {
 pub struct FakeStreams {
     streams: Mutex<BTreeMap<String, StreamState>>,
     updates: Mutex<Vec<(String, StreamChange)>>,
+    /// What each metrics lookup answers (`Unavailable` until set).
+    diagnosis: Option<Diagnosis<StreamMetrics>>,
 }
 
 impl FakeStreams {
@@ -481,6 +483,12 @@ impl FakeStreams {
         let fake = Self::default();
         locked(&fake.streams).insert(stream.name.clone(), stream);
         fake
+    }
+
+    /// Every metrics lookup answers these figures.
+    pub fn measuring(mut self, metrics: StreamMetrics) -> Self {
+        self.diagnosis = Some(Diagnosis::Measured(metrics));
+        self
     }
 
     pub fn state(&self, name: &str) -> Option<StreamState> {
@@ -507,8 +515,10 @@ impl Describe<Kinesis> for FakeStreams {
 }
 
 impl Diagnose<Kinesis> for FakeStreams {
-    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<()> {
-        Diagnosis::NotNeeded
+    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<StreamMetrics> {
+        self.diagnosis
+            .clone()
+            .unwrap_or_else(|| Diagnosis::Unavailable("no metrics in this fake".to_owned()))
     }
 }
 

@@ -371,3 +371,37 @@ async fn a_quota_announcement_that_fails_is_retried_not_held_back() {
     );
     assert!(pipeline.resources.updates().is_empty());
 }
+
+/// Reads of a provisioned stream throttle while it reads far below what its shards serve:
+/// consumers compete for GetRecords calls; a finding, no reshard, nothing written.
+#[tokio::test]
+async fn a_read_throttled_stream_below_capacity_is_read_fan_out_not_a_reshard() {
+    use unthrottle::core::diagnosis::Sums;
+    use unthrottle::kinesis::{Kinesis, StreamMetrics};
+    use unthrottle::testing::{FakeStreams, provisioned_stream};
+
+    let streams = FakeStreams::with(provisioned_stream("clickstream", 4)).measuring(StreamMetrics {
+        read_bytes: Sums(vec![1_048_576.0 * 60.0]),
+        read_throttled: Sums(vec![250.0]),
+        ..StreamMetrics::default()
+    });
+    let service = <Kinesis as unthrottle::core::service::Service>::from_env(
+        &unthrottle::core::config::Env::from_fn(|_| None),
+    )
+    .unwrap();
+    let pipeline = in_memory(service, streams);
+    let event = happened_at(
+        integration_tests::sample("kinesis/alarm-read-provisioned-throughput-exceeded.json"),
+        now(),
+    );
+
+    let mut reports = pipeline.handle(event, now()).await.expect("readable");
+    let report = reports.remove(0);
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("read-fan-out"));
+    assert!(report.reason.contains("enhanced fan-out"), "{}", report.reason);
+    assert!(pipeline.resources.updates().is_empty(), "no UpdateShardCount");
+    assert!(pipeline.snapshots.objects().is_empty());
+    assert_eq!(pipeline.ledger.writes(), 0);
+}

@@ -246,9 +246,12 @@ async fn a_stream_is_described_with_its_open_shards_only() {
     let tags = mock!(aws_sdk_kinesis::Client::list_tags_for_stream)
         .then_http_response(|| http(200, json!({"Tags": [], "HasMoreTags": false})));
     let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&summary, &shards, &tags]);
-    let described = Describe::<Kinesis>::describe(&SdkStreams::new(client), "clickstream")
-        .await
-        .expect("described");
+    let described = Describe::<Kinesis>::describe(
+        &SdkStreams::new(client, integration_tests::mocks::cloudwatch_without_data()),
+        "clickstream",
+    )
+    .await
+    .expect("described");
     assert_eq!(described.state.open_shards, 2);
     assert_eq!(
         shards.num_calls(),

@@ -235,7 +235,7 @@ async fn updating_and_on_demand_streams_are_skipped_without_any_write() {
     let report = world.run(happened_at(event, Utc::now()), Utc::now()).await;
     assert_eq!(
         (report.outcome, report.code),
-        (Outcome::Skipped, Some("already-on-demand")),
+        (Outcome::Diagnosed, Some("on-demand-stream-limit")),
         "{report:?}"
     );
 

@@ -535,3 +535,70 @@ async fn a_tagged_hot_key_turns_contributor_insights_on_and_stays_a_finding() {
     assert_eq!(insights.num_calls(), 1, "the request matched what must be sent");
     assert_eq!(update.num_calls(), 0, "no capacity change for a hot key");
 }
+
+/// The stream's diagnosis asks for its five stream-level metrics as one-minute Sums and
+/// files the answer by query id, gaps and all.
+#[tokio::test]
+async fn get_metric_data_for_a_stream_asks_for_its_metrics_and_reads_gaps() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::MetricDataResult;
+    use unthrottle::core::diagnosis::{Diagnosis, Sums};
+    use unthrottle::kinesis::{StreamTarget, metrics};
+
+    let get = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|request| {
+            let names: Vec<&str> = request
+                .metric_data_queries()
+                .iter()
+                .filter_map(|q| {
+                    let stat = q.metric_stat()?;
+                    let metric = stat.metric()?;
+                    let dimensions = metric.dimensions();
+                    (metric.namespace() == Some("AWS/Kinesis")
+                        && dimensions.len() == 1
+                        && dimensions[0].name() == Some("StreamName")
+                        && dimensions[0].value() == Some("clickstream")
+                        && stat.period() == Some(60)
+                        && stat.stat() == Some("Sum"))
+                    .then_some(metric.metric_name()?)
+                })
+                .collect();
+            names
+                == [
+                    "IncomingBytes",
+                    "IncomingRecords",
+                    "GetRecords.Bytes",
+                    "WriteProvisionedThroughputExceeded",
+                    "ReadProvisionedThroughputExceeded",
+                ]
+        })
+        .then_output(|| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("incoming_bytes")
+                        .set_values(Some(vec![60.0, 120.0]))
+                        .build(),
+                )
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("read_bytes")
+                        .set_values(Some(vec![]))
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&get]);
+    let target = StreamTarget {
+        stream: "clickstream".into(),
+        pressure: unthrottle::core::domain::Pressure::WRITE,
+        scope: None,
+    };
+
+    let Diagnosis::Measured(found) = metrics::diagnose(&client, &target, Utc::now()).await else {
+        panic!("the request did not match what the diagnosis must ask for");
+    };
+    assert_eq!(found.incoming_bytes, Sums(vec![60.0, 120.0]));
+    assert_eq!(found.incoming_bytes.peak_per_second(), Some(2.0));
+    assert!(found.read_bytes.is_empty() && found.incoming_records.is_empty());
+}

@@ -36,7 +36,7 @@ use unthrottle::core::service::Service;
 use unthrottle::dynamodb::{
     BillingMode, Capacity, DynamoDb, TableChange, TableMetrics, TableState, TableTarget,
 };
-use unthrottle::kinesis::{Kinesis, StreamChange, StreamMode, StreamState, StreamTarget};
+use unthrottle::kinesis::{Kinesis, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 use unthrottle::testing::InMemory;
 use unthrottle::testing::{happened_at, in_memory, provisioned_stream, provisioned_table};
 
@@ -731,9 +731,10 @@ impl Describe<Kinesis> for StrictStreams {
     }
 }
 
+/// The simulated stream publishes no metrics: sized by the fixed step.
 impl Diagnose<Kinesis> for StrictStreams {
-    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<()> {
-        Diagnosis::NotNeeded
+    async fn diagnose(&self, _target: &StreamTarget, _now: DateTime<Utc>) -> Diagnosis<StreamMetrics> {
+        Diagnosis::Unavailable("the simulation publishes no metrics".to_owned())
     }
 }
 

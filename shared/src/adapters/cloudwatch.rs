@@ -1,10 +1,15 @@
-//! `METRICS_MODE=put-metric-data`: the same counts through CloudWatch PutMetricData.
+//! CloudWatch: the counts through PutMetricData (`METRICS_MODE=put-metric-data`), and the
+//! GetMetricData reads every service's diagnosis shares.
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat, ScanBy, StandardUnit,
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use crate::adapters::errors::classify;
-use crate::core::error::Result;
+use crate::core::diagnosis::{Diagnosis, MINUTES, PERIOD_SECONDS};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::metrics::data_for;
 use crate::core::ports::Metrics;
 use crate::core::report::Report;
@@ -53,5 +58,97 @@ impl Metrics for PutMetricDataSink {
             .await
             .map(|_| ())
             .map_err(|e| classify("PutMetricData", &self.namespace, &e))
+    }
+}
+
+const GET_METRIC_DATA: &str = "GetMetricData";
+
+/// A query for the one-minute Sums of one metric of one resource.
+pub fn sum_query(id: &str, namespace: &str, metric: &str, dimension: (&str, &str)) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace(namespace)
+        .metric_name(metric)
+        .dimensions(Dimension::builder().name(dimension.0).value(dimension.1).build())
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(PERIOD_SECONDS)
+                .stat("Sum")
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+/// The diagnosis window: the last `MINUTES` whole minutes before `now`.
+pub fn window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+    (end - Duration::minutes(MINUTES), end)
+}
+
+/// Every result of `queries` over the diagnosis window before `now`, pages joined.
+pub async fn get_metric_data(
+    client: &Client,
+    queries: Vec<MetricDataQuery>,
+    now: DateTime<Utc>,
+    resource: &str,
+) -> Result<Vec<MetricDataResult>> {
+    let (start, end) = window(now);
+    let seconds = |time: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(time.timestamp());
+    let mut results = Vec::new();
+    let mut next_token = None;
+    // Five points per series: one page in practice; the loop is for the rare long answer.
+    for _ in 0..10 {
+        let page = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.clone()))
+            .start_time(seconds(start))
+            .end_time(seconds(end))
+            .scan_by(ScanBy::TimestampAscending)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| classify(GET_METRIC_DATA, resource, &e))?;
+        results.extend(page.metric_data_results().iter().cloned());
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(results);
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Invalid,
+        GET_METRIC_DATA,
+        resource,
+        "more than 10 pages of metrics for five minutes of one resource",
+    ))
+}
+
+/// A lookup's answer as a diagnosis: a failure is `Unavailable`, never an error (metrics
+/// advise the fix; losing them must not stop it).
+pub fn diagnosis<E>(read: Result<E>) -> Diagnosis<E> {
+    match read {
+        Ok(evidence) => Diagnosis::Measured(evidence),
+        Err(error) => {
+            tracing::warn!(error = %error, "metrics unavailable: sizing by SCALE_FACTOR");
+            Diagnosis::Unavailable(error.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_the_last_five_whole_minutes() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:17:42Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (start, end) = window(now);
+        assert_eq!(end.to_rfc3339(), "2026-12-02T10:17:00+00:00");
+        assert_eq!(start.to_rfc3339(), "2026-12-02T10:12:00+00:00");
     }
 }

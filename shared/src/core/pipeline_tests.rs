@@ -478,6 +478,7 @@ async fn a_throttled_stream_is_snapshotted_then_resharded_through_the_same_pipel
                 factor: 2.0,
                 min_step: 1,
             },
+            headroom: 1.25,
             max_shards: 64,
             on_demand: OnDemandPolicy::Never,
             max_switches_per_day: 1,

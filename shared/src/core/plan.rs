@@ -109,6 +109,11 @@ pub enum FindingCode {
     OnDemandMax,
     /// A table at its per-table account quota.
     AccountQuota,
+    /// Polling consumers share a shard's 5 GetRecords calls and 2 MiB per second: reads
+    /// throttle below the stream's capacity, which more shards do not fix.
+    ReadFanOut,
+    /// An on-demand stream at a per-shard or account limit.
+    OnDemandStreamLimit,
 }
 
 impl FindingCode {
@@ -122,6 +127,8 @@ impl FindingCode {
             FindingCode::HotPartition => "HotPartition",
             FindingCode::OnDemandMax => "OnDemandMaximum",
             FindingCode::AccountQuota => "AccountQuota",
+            FindingCode::ReadFanOut => "ReadFanOut",
+            FindingCode::OnDemandStreamLimit => "OnDemandStreamLimit",
         }
     }
 }

@@ -4,17 +4,15 @@
 //! DescribeTable answers. A dynamic label names each series the search returns.
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy};
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use aws_sdk_cloudwatch::types::{MetricDataQuery, MetricDataResult};
+use chrono::{DateTime, Utc};
 use strum::IntoEnumIterator;
 
 use super::model::{Cause, PartMetrics, Side, SideMetrics, TableMetrics, TableTarget};
-use crate::adapters::errors::classify;
-use crate::core::diagnosis::{Diagnosis, MINUTES, PERIOD_SECONDS, Sums};
-use crate::core::error::{Error, ErrorKind, Result};
+use crate::adapters::cloudwatch::{self, get_metric_data, sum_query};
+use crate::core::diagnosis::{Diagnosis, PERIOD_SECONDS, Sums};
 
 const NAMESPACE: &str = "AWS/DynamoDB";
-const GET_METRIC_DATA: &str = "GetMetricData";
 /// The id of the SEARCH over the table's GSIs; the table's own queries are `t0`, `t1`, ...
 const GSI_SEARCH: &str = "gsis";
 /// What each series of the GSI search is labelled with: table, GSI and metric, which
@@ -104,22 +102,12 @@ pub fn queries(table: &str, measures: &[Measure]) -> Vec<MetricDataQuery> {
         .iter()
         .enumerate()
         .map(|(n, measure)| {
-            let metric = Metric::builder()
-                .namespace(NAMESPACE)
-                .metric_name(measure.metric_name())
-                .dimensions(Dimension::builder().name("TableName").value(table).build())
-                .build();
-            MetricDataQuery::builder()
-                .id(format!("t{n}"))
-                .metric_stat(
-                    MetricStat::builder()
-                        .metric(metric)
-                        .period(PERIOD_SECONDS)
-                        .stat("Sum")
-                        .build(),
-                )
-                .return_data(true)
-                .build()
+            sum_query(
+                &format!("t{n}"),
+                NAMESPACE,
+                &measure.metric_name(),
+                ("TableName", table),
+            )
         })
         .collect();
     let names: Vec<String> = measures
@@ -179,58 +167,13 @@ pub fn read_results(table: &str, measures: &[Measure], results: &[MetricDataResu
     metrics
 }
 
-/// The diagnosis window: the last `MINUTES` whole minutes before `now`.
-pub fn window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let end = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
-    (end - Duration::minutes(MINUTES), end)
-}
-
 /// Reads the table's metrics, or says why not. (Whether a lookup is needed at all is the
 /// service's call: `Service::needs_diagnosis`.)
 pub async fn diagnose(client: &Client, target: &TableTarget, now: DateTime<Utc>) -> Diagnosis<TableMetrics> {
-    match fetch(client, target, now).await {
-        Ok(metrics) => Diagnosis::Measured(metrics),
-        Err(error) => {
-            tracing::warn!(error = %error, "metrics unavailable: sizing by SCALE_FACTOR");
-            Diagnosis::Unavailable(error.to_string())
-        }
-    }
-}
-
-async fn fetch(client: &Client, target: &TableTarget, now: DateTime<Utc>) -> Result<TableMetrics> {
     let table = target.table.as_str();
     let measures = Measure::for_sides(&sides(target));
-    let (start, end) = window(now);
-    let mut results = Vec::new();
-    let mut next_token = None;
-    // Five points per series: one page in practice; the loop is for the rare long answer.
-    for _ in 0..10 {
-        let page = client
-            .get_metric_data()
-            .set_metric_data_queries(Some(queries(table, &measures)))
-            .start_time(smithy_time(start))
-            .end_time(smithy_time(end))
-            .scan_by(ScanBy::TimestampAscending)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| classify(GET_METRIC_DATA, table, &e))?;
-        results.extend(page.metric_data_results().iter().cloned());
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
-            return Ok(read_results(table, &measures, &results));
-        }
-    }
-    Err(Error::new(
-        ErrorKind::Invalid,
-        GET_METRIC_DATA,
-        table,
-        "more than 10 pages of metrics for five minutes of one table",
-    ))
-}
-
-fn smithy_time(time: DateTime<Utc>) -> aws_smithy_types::DateTime {
-    aws_smithy_types::DateTime::from_secs(time.timestamp())
+    let read = get_metric_data(client, queries(table, &measures), now, table).await;
+    cloudwatch::diagnosis(read.map(|results| read_results(table, &measures, &results)))
 }
 
 #[cfg(test)]

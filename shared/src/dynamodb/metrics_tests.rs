@@ -80,13 +80,3 @@ fn results_are_filed_by_id_and_label_and_strangers_dropped() {
     );
     assert!(gsi.read.throttle_events.is_empty());
 }
-
-#[test]
-fn the_window_is_the_last_five_whole_minutes() {
-    let now = DateTime::parse_from_rfc3339("2026-12-02T10:17:42Z")
-        .unwrap()
-        .with_timezone(&Utc);
-    let (start, end) = window(now);
-    assert_eq!(end.to_rfc3339(), "2026-12-02T10:17:00+00:00");
-    assert_eq!(start.to_rfc3339(), "2026-12-02T10:12:00+00:00");
-}

@@ -11,7 +11,8 @@ use aws_sdk_kinesis::types::{
 };
 use serde_json::{Value, json};
 
-use super::model::{StreamChange, StreamMode, StreamState, StreamTarget};
+use super::metrics;
+use super::model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
@@ -28,12 +29,13 @@ const RATE_LIMIT: &[&str] = &["LimitExceededException"];
 
 pub struct SdkStreams {
     client: Client,
+    metrics: aws_sdk_cloudwatch::Client,
 }
 
 impl Deploy for Kinesis {
     type Resources = SdkStreams;
     fn resources(sdk: &SdkConfig) -> SdkStreams {
-        SdkStreams::new(Client::new(sdk))
+        SdkStreams::new(Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk))
     }
 }
 
@@ -46,8 +48,8 @@ fn open_shards_only(resource: &str) -> Result<ShardFilter> {
 }
 
 impl SdkStreams {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, metrics: aws_sdk_cloudwatch::Client) -> Self {
+        Self { client, metrics }
     }
 
     /// The open shards as ListShards returns them (raw JSON), for the snapshot.
@@ -161,10 +163,13 @@ impl Describe<Kinesis> for SdkStreams {
     }
 }
 
-/// Streams read no metrics yet: they are sized by the fixed `SCALE_FACTOR` step.
 impl Diagnose<Kinesis> for SdkStreams {
-    async fn diagnose(&self, _target: &StreamTarget, _now: chrono::DateTime<chrono::Utc>) -> Diagnosis<()> {
-        Diagnosis::NotNeeded
+    async fn diagnose(
+        &self,
+        target: &StreamTarget,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Diagnosis<StreamMetrics> {
+        metrics::diagnose(&self.metrics, target, now).await
     }
 }
 

@@ -14,3 +14,10 @@ pub const SWITCHES_TO_ON_DEMAND_PER_DAY: u32 = MODE_SWITCHES_PER_DAY / 2;
 pub const SHARDS_PER_STREAM: u32 = 10_000;
 /// UpdateShardCount may at most double the open shards in one call.
 pub const GROWTH_PER_CALL: u32 = 2;
+
+/// What one shard takes in: 1 MiB and 1,000 records per second, and serves out: 2 MiB per
+/// second to polling consumers, shared by all of them, in at most 5 GetRecords calls per
+/// second. Kinesis Data Streams developer guide, "Quotas and limits".
+pub const SHARD_WRITE_BYTES_PER_SECOND: f64 = 1_048_576.0;
+pub const SHARD_WRITE_RECORDS_PER_SECOND: f64 = 1_000.0;
+pub const SHARD_READ_BYTES_PER_SECOND: f64 = 2_097_152.0;

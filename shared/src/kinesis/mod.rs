@@ -4,12 +4,13 @@
 
 pub mod aws;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod planner;
 pub mod settings;
 pub mod trigger;
 
 pub use aws::SdkStreams;
-pub use model::{StreamChange, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
+pub use model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
 pub use planner::StreamPolicy;
 pub use settings::Kinesis;

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::core::diagnosis::Sums;
 use crate::core::domain::{Action, Pressure, Status};
 use crate::core::envelope::Scope;
 use crate::core::trigger::Target;
@@ -32,6 +33,23 @@ pub enum StreamChange {
     UpdateShardCount { target: u32 },
     /// UpdateStreamMode to ON_DEMAND.
     SwitchToOnDemand,
+}
+
+/// What CloudWatch says about a stream over the last minutes (`Service::Evidence`): one-minute
+/// Sums of the stream-level metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamMetrics {
+    /// `IncomingBytes`: bytes written.
+    pub incoming_bytes: Sums,
+    /// `IncomingRecords`: records written.
+    pub incoming_records: Sums,
+    /// `GetRecords.Bytes`: bytes read by polling consumers.
+    pub read_bytes: Sums,
+    /// `WriteProvisionedThroughputExceeded`: records refused.
+    pub write_throttled: Sums,
+    /// `ReadProvisionedThroughputExceeded`: GetRecords calls refused.
+    pub read_throttled: Sums,
 }
 
 /// Change a stream's open shard count (UpdateShardCount).

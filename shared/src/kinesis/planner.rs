@@ -1,11 +1,18 @@
 //! The Kinesis planner: a pure function from what is known to what to do.
 //!
-//! Rules, in order:
-//! 1. An on-demand stream scales itself; a stream that is not ACTIVE cannot take an update.
-//! 2. With `ON_DEMAND=prefer`, switch at once if the guard allows.
-//! 3. Below `MAX_SHARDS`: UpdateShardCount (UNIFORM_SCALING) to
+//! Rules, in order (docs/remediations.md gives the sources):
+//! 1. An on-demand stream scales itself: a throttle there is a per-shard or account limit,
+//!    a finding. A stream that is not ACTIVE cannot take an update.
+//! 2. Only reads throttle, and the metrics show the stream reading below its capacity
+//!    (2 MiB/s per shard): consumers share each shard's 5 GetRecords calls per second, a
+//!    finding (`read-fan-out`), not a reshard.
+//! 3. With `ON_DEMAND=prefer`, switch at once if the guard allows.
+//! 4. Below `MAX_SHARDS`: UpdateShardCount (UNIFORM_SCALING). The step is
 //!    `min(MAX_SHARDS, 2 * open, max(ceil(open * SCALE_FACTOR), open + 1))`: AWS refuses more
-//!    than double in one call. AWS allows 10 such calls per stream per rolling 24 h, counted
+//!    than double in one call. When the busiest minute's demand needs more shards than are
+//!    open (1 MiB/s and 1,000 records/s in, 2 MiB/s out per shard, times `HEADROOM`), the
+//!    target is that many, at least open + 1 and at most the step; demand within the open
+//!    shards' capacity (bursts, or one hot shard) or no figures: the step. AWS allows 10 such calls per stream per rolling 24 h, counted
 //!    in the ledger: the 11th is held ("daily shard-update limit") before AWS would refuse.
 //! 4. At `MAX_SHARDS`: switch to on-demand if `ON_DEMAND` allows and the guard agrees
 //!    (at most one switch per 24 h: AWS allows two mode changes, and undoing the switch is
@@ -14,16 +21,22 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::limits::{GROWTH_PER_CALL, SHARD_UPDATES_PER_DAY, SWITCHES_TO_ON_DEMAND_PER_DAY};
-use super::model::{StreamChange, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
+use super::limits::{
+    GROWTH_PER_CALL, SHARD_READ_BYTES_PER_SECOND, SHARD_UPDATES_PER_DAY, SHARD_WRITE_BYTES_PER_SECOND,
+    SHARD_WRITE_RECORDS_PER_SECOND, SWITCHES_TO_ON_DEMAND_PER_DAY,
+};
+use super::model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
+use crate::core::diagnosis::{Diagnosis, Sums, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Status};
 use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
-use crate::core::plan::{Decision, Proposal, SkipReason};
+use crate::core::plan::{Decision, Finding, FindingCode, Proposal, SkipReason};
 
 /// The team's limits for Kinesis streams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamPolicy {
     pub growth: Growth,
+    /// Capacity to provision per unit of measured peak demand (`HEADROOM`).
+    pub headroom: f64,
     pub max_shards: u32,
     pub on_demand: OnDemandPolicy,
     pub max_switches_per_day: u32,
@@ -32,25 +45,33 @@ pub struct StreamPolicy {
 pub fn plan(
     stream: &StreamState,
     target: &StreamTarget,
+    diagnosis: &Diagnosis<StreamMetrics>,
     policy: &StreamPolicy,
     history: &[HistoryEntry],
     now: DateTime<Utc>,
 ) -> Decision<StreamChange> {
     if stream.mode == StreamMode::OnDemand {
-        return Decision::hold(
-            SkipReason::AlreadyOnDemand,
-            format!(
-                "{} is already on-demand and scales itself; throttling there means a hot partition key \
-                 or a burst above twice the previous peak: spread the partition keys",
+        return Decision::Diagnosed(Finding {
+            code: FindingCode::OnDemandStreamLimit,
+            detail: format!(
+                "{} is on-demand and scales itself; a throttle there is a per-shard limit (a hot partition \
+                 key: 1 MiB/s or 1,000 records/s per shard), traffic above twice the previous peak, or the \
+                 account's on-demand throughput limit: spread the partition keys, or ask for a higher quota",
                 stream.name
             ),
-        );
+            hold_back: false,
+            quota: None,
+        });
     }
     if let Status::Busy(status) = &stream.status {
         return Decision::hold(
             SkipReason::UpdateInProgress,
             format!("{} is {status}; an update is in progress", stream.name),
         );
+    }
+    let metrics = diagnosis.measured();
+    if let Some(finding) = metrics.and_then(|m| read_fan_out(stream, target, m)) {
+        return Decision::Diagnosed(finding);
     }
 
     let switches = RollingWindow {
@@ -89,8 +110,9 @@ pub fn plan(
             ),
         );
     }
-    // `raised` is at most `most_this_call`, a u32.
-    let target_shards = u32::try_from(raised).unwrap_or(most_this_call);
+    let sized = size(stream, target, metrics, policy, raised);
+    // `sized.value` is at most `raised`, itself at most `most_this_call`, a u32.
+    let target_shards = u32::try_from(sized.value).unwrap_or(most_this_call);
     Decision::Act(Proposal {
         action: UPDATE_SHARD_COUNT,
         change: StreamChange::UpdateShardCount {
@@ -99,14 +121,107 @@ pub fn plan(
         before: json!({ "openShards": stream.open_shards }),
         after: json!({ "openShards": target_shards }),
         why: format!(
-            "{} throttled: stream {} shards {} -> {target_shards}",
+            "{} throttled: stream {} shards {} -> {target_shards}{}",
             target.pressure.sides(),
             stream.name,
-            stream.open_shards
+            stream.open_shards,
+            sized.basis
         ),
-        cause: None,
+        cause: metrics.map(|_| "provisioned-throughput"),
         finding: None,
     })
+}
+
+/// Reads throttle while the stream reads below its capacity: consumers compete for each
+/// shard's 5 GetRecords calls per second. Only when reads alone throttle and the figures
+/// say so.
+fn read_fan_out(stream: &StreamState, target: &StreamTarget, metrics: &StreamMetrics) -> Option<Finding> {
+    if target.pressure.write || !target.pressure.read {
+        return None;
+    }
+    let read = metrics.read_bytes.peak_per_second()?;
+    let capacity = f64::from(stream.open_shards) * SHARD_READ_BYTES_PER_SECOND;
+    (read < capacity).then(|| Finding {
+        code: FindingCode::ReadFanOut,
+        detail: format!(
+            "reads of {} throttle while it reads {:.0}% of what its {} shards serve ({:.2} of {:.2} MiB/s in the \
+             busiest minute): the consumers share each shard's 5 GetRecords calls per second, which more shards \
+             only spread thinner. Move consumers to enhanced fan-out (SubscribeToShard: 2 MiB/s each), poll \
+             less often, or run fewer polling consumers",
+            stream.name,
+            read / capacity * 100.0,
+            stream.open_shards,
+            read / 1_048_576.0,
+            capacity / 1_048_576.0
+        ),
+        hold_back: false,
+        quota: None,
+    })
+}
+
+/// A shard count and what it was sized from.
+struct Sized {
+    value: u64,
+    basis: String,
+}
+
+/// The shards the busiest minute's demand needs with `HEADROOM`, within the step (`step`):
+/// at least open + 1. Demand the open shards carry (bursts within the minute, or a hot
+/// shard the stream total hides) or no figures: the step.
+fn size(
+    stream: &StreamState,
+    target: &StreamTarget,
+    metrics: Option<&StreamMetrics>,
+    policy: &StreamPolicy,
+    step: u64,
+) -> Sized {
+    let Some(metrics) = metrics else {
+        return Sized {
+            value: step,
+            basis: String::new(),
+        };
+    };
+    let shards_for = |sums: &Sums, per_shard: f64| {
+        sums.peak_per_second()
+            .and_then(|rate| with_headroom(rate / per_shard, policy.headroom))
+    };
+    let mut needed: Vec<(u64, &str)> = Vec::new();
+    if target.pressure.write {
+        needed.extend(
+            shards_for(&metrics.incoming_bytes, SHARD_WRITE_BYTES_PER_SECOND).map(|n| (n, "bytes in")),
+        );
+        needed.extend(
+            shards_for(&metrics.incoming_records, SHARD_WRITE_RECORDS_PER_SECOND).map(|n| (n, "records in")),
+        );
+    }
+    if target.pressure.read {
+        needed.extend(shards_for(&metrics.read_bytes, SHARD_READ_BYTES_PER_SECOND).map(|n| (n, "bytes out")));
+    }
+    let open = u64::from(stream.open_shards);
+    match needed.into_iter().max_by_key(|(shards, _)| *shards) {
+        Some((shards, by)) if shards > open => {
+            let value = shards.max(open + 1).min(step);
+            let clamp = if shards > step { ", at most the step" } else { "" };
+            Sized {
+                value,
+                basis: format!(
+                    " (the busiest minute's {by} need {shards} shards with HEADROOM {}{clamp})",
+                    policy.headroom
+                ),
+            }
+        }
+        Some((shards, by)) => Sized {
+            value: step,
+            basis: format!(
+                " (the busiest minute's {by} fit {shards} shard(s): the throttle came in bursts or on one hot \
+                 shard; SCALE_FACTOR step)"
+            ),
+        },
+        None => Sized {
+            value: step,
+            basis: " (no demand figures: SCALE_FACTOR step)".to_owned(),
+        },
+    }
 }
 
 fn switch_to_on_demand(stream: &StreamState, why: &str) -> Decision<StreamChange> {

@@ -14,11 +14,15 @@ fn policy(on_demand: OnDemandPolicy, max_shards: u32) -> StreamPolicy {
             factor: 2.0,
             min_step: 1,
         },
+        headroom: 1.25,
         max_shards,
         on_demand,
         max_switches_per_day: 4,
     }
 }
+
+/// The planner's answer when no metrics could be read: the fixed step.
+const NO_METRICS: Diagnosis<StreamMetrics> = Diagnosis::NotNeeded;
 
 fn writes() -> StreamTarget {
     StreamTarget {
@@ -58,6 +62,7 @@ fn shard_count_follows_the_formula_and_never_more_than_doubles() {
         let decision = plan(
             &provisioned_stream("clickstream", open),
             &writes(),
+            &NO_METRICS,
             &policy,
             &[],
             now(),
@@ -82,12 +87,15 @@ fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
     let policy = policy(OnDemandPolicy::Never, 64);
     let nine = entries(crate::kinesis::UPDATE_SHARD_COUNT, 9, 2);
     assert!(
-        matches!(plan(&stream, &writes(), &policy, &nine, now()), Decision::Act(_)),
+        matches!(
+            plan(&stream, &writes(), &NO_METRICS, &policy, &nine, now()),
+            Decision::Act(_)
+        ),
         "the 10th is allowed"
     );
 
     let ten = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 2);
-    let Decision::Hold(hold) = plan(&stream, &writes(), &policy, &ten, now()) else {
+    let Decision::Hold(hold) = plan(&stream, &writes(), &NO_METRICS, &policy, &ten, now()) else {
         panic!("11th acted")
     };
     assert_eq!(hold.reason, SkipReason::DailyLimit);
@@ -100,28 +108,56 @@ fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
 
     let old = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 25);
     assert!(
-        matches!(plan(&stream, &writes(), &policy, &old, now()), Decision::Act(_)),
+        matches!(
+            plan(&stream, &writes(), &NO_METRICS, &policy, &old, now()),
+            Decision::Act(_)
+        ),
         "a rolling 24 h window"
     );
 }
 
 #[test]
-fn streams_that_cannot_or_need_not_change_are_held() {
+fn an_on_demand_stream_that_throttles_is_a_finding_whatever_the_policy() {
     let mut on_demand = provisioned_stream("clickstream", 4);
     on_demand.mode = StreamMode::OnDemand;
+    for on_demand_policy in [
+        OnDemandPolicy::Never,
+        OnDemandPolicy::Allow,
+        OnDemandPolicy::Prefer,
+    ] {
+        let Decision::Diagnosed(finding) = plan(
+            &on_demand,
+            &writes(),
+            &NO_METRICS,
+            &policy(on_demand_policy, 64),
+            &[],
+            now(),
+        ) else {
+            panic!("not a finding for {on_demand_policy:?}")
+        };
+        assert_eq!(finding.code, FindingCode::OnDemandStreamLimit);
+        assert!(finding.detail.contains("hot partition key"), "{}", finding.detail);
+    }
+}
+
+#[test]
+fn streams_that_cannot_change_are_held() {
     let mut updating = provisioned_stream("clickstream", 4);
     updating.status = Status::Busy("UPDATING".into());
-    for (stream, reason, words) in [
-        (on_demand, SkipReason::AlreadyOnDemand, "hot partition key"),
-        (updating, SkipReason::UpdateInProgress, "UPDATING"),
-    ] {
+    for (stream, reason, words) in [(updating, SkipReason::UpdateInProgress, "UPDATING")] {
         for on_demand_policy in [
             OnDemandPolicy::Never,
             OnDemandPolicy::Allow,
             OnDemandPolicy::Prefer,
         ] {
-            let Decision::Hold(hold) = plan(&stream, &writes(), &policy(on_demand_policy, 64), &[], now())
-            else {
+            let Decision::Hold(hold) = plan(
+                &stream,
+                &writes(),
+                &NO_METRICS,
+                &policy(on_demand_policy, 64),
+                &[],
+                now(),
+            ) else {
                 panic!("acted on {stream:?}")
             };
             assert_eq!(hold.reason, reason);
@@ -167,7 +203,7 @@ fn at_max_shards_the_on_demand_policy_and_guard_decide() {
             ..policy(on_demand, 8)
         };
         let history = entries(Action::SWITCH_TO_ON_DEMAND, earlier, 3);
-        match plan(&at_cap, &writes(), &policy, &history, now()) {
+        match plan(&at_cap, &writes(), &NO_METRICS, &policy, &history, now()) {
             Decision::Act(proposal) => {
                 assert!(switches, "{on_demand:?} with {earlier} switched");
                 assert_eq!(proposal.change, StreamChange::SwitchToOnDemand);
@@ -189,6 +225,7 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
     let first = plan(
         &stream,
         &writes(),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Prefer, 64),
         &[],
         now(),
@@ -206,6 +243,7 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
     let refused = plan(
         &stream,
         &writes(),
+        &NO_METRICS,
         &policy(OnDemandPolicy::Prefer, 64),
         &entries(Action::SWITCH_TO_ON_DEMAND, 2, 1),
         now(),
@@ -220,4 +258,86 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
         ),
         "{refused:?}"
     );
+}
+
+fn reads() -> StreamTarget {
+    StreamTarget {
+        pressure: Pressure::READ,
+        ..writes()
+    }
+}
+
+/// One-minute Sums: bytes in, records in, bytes out.
+fn measured(bytes_in: f64, records_in: f64, bytes_out: f64) -> Diagnosis<StreamMetrics> {
+    use crate::core::diagnosis::Sums;
+    Diagnosis::Measured(StreamMetrics {
+        incoming_bytes: Sums(vec![bytes_in]),
+        incoming_records: Sums(vec![records_in]),
+        read_bytes: Sums(vec![bytes_out]),
+        ..StreamMetrics::default()
+    })
+}
+
+const MIB_PER_MINUTE: f64 = 1_048_576.0 * 60.0;
+
+/// Demand sizes the reshard; reads below capacity are consumer fan-out, not shards.
+#[test]
+fn the_reshard_follows_demand_and_read_fan_out_is_a_finding() {
+    let stream = provisioned_stream("clickstream", 4);
+    let decide = |target: &StreamTarget, diagnosis: &Diagnosis<StreamMetrics>| {
+        plan(
+            &stream,
+            target,
+            diagnosis,
+            &policy(OnDemandPolicy::Never, 64),
+            &[],
+            now(),
+        )
+    };
+    let shards = |decision: Decision<StreamChange>| match decision {
+        Decision::Act(Proposal {
+            change: StreamChange::UpdateShardCount { target },
+            why,
+            ..
+        }) => (target, why),
+        other => panic!("{other:?}"),
+    };
+
+    // 4.4 MiB/s in x 1.25 = 5.5: 6 shards, under the doubling to 8.
+    let (target, why) = shards(decide(&writes(), &measured(4.4 * MIB_PER_MINUTE, 1_000.0, 0.0)));
+    assert_eq!(target, 6, "{why}");
+    assert!(why.contains("bytes in need 6 shards with HEADROOM 1.25"), "{why}");
+
+    // Records decide when they need more: 5,000/s x 1.25 = 6.25 -> 7.
+    let (target, why) = shards(decide(&writes(), &measured(MIB_PER_MINUTE, 300_000.0, 0.0)));
+    assert_eq!(target, 7, "{why}");
+    assert!(why.contains("records in"), "{why}");
+
+    // Demand far above: at most the step (double).
+    let (target, _) = shards(decide(&writes(), &measured(40.0 * MIB_PER_MINUTE, 0.0, 0.0)));
+    assert_eq!(target, 8);
+
+    // Demand the open shards carry: bursts or a hot shard, the step.
+    let (target, why) = shards(decide(&writes(), &measured(MIB_PER_MINUTE, 1_000.0, 0.0)));
+    assert_eq!(target, 8, "{why}");
+    assert!(why.contains("bursts or on one hot shard"), "{why}");
+
+    // No figures: the step, as before.
+    let (target, _) = shards(decide(&writes(), &Diagnosis::Unavailable("denied".into())));
+    assert_eq!(target, 8);
+
+    // Reads throttle at 1 MiB/s out of 8 MiB/s of capacity: consumers compete; no reshard.
+    let Decision::Diagnosed(finding) = decide(&reads(), &measured(0.0, 0.0, MIB_PER_MINUTE)) else {
+        panic!("reads below capacity must be a finding")
+    };
+    assert_eq!(finding.code, FindingCode::ReadFanOut);
+    assert!(finding.detail.contains("enhanced fan-out"), "{}", finding.detail);
+
+    // Reads at capacity (9 MiB/s out of 8): more shards, sized from the bytes out.
+    let (target, why) = shards(decide(&reads(), &measured(0.0, 0.0, 9.0 * MIB_PER_MINUTE)));
+    assert_eq!(target, 6, "9 x 1.25 / 2 = 5.6: {why}");
+
+    // Reads with no figures: the step, as before.
+    let (target, _) = shards(decide(&reads(), &NO_METRICS));
+    assert_eq!(target, 8);
 }

@@ -2,12 +2,13 @@
 //! and its `Service` impl, the seam into the shared pipeline.
 
 use super::limits::SWITCHES_TO_ON_DEMAND_PER_DAY;
-use super::model::{StreamChange, StreamMode, StreamState, StreamTarget};
+use super::model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 use super::planner::{self, StreamPolicy};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{
-    self, AllowList, ConfigError, Env, MAX_ON_DEMAND_SWITCHES_PER_DAY, ON_DEMAND, SCALE_FACTOR, Variable,
+    self, AllowList, ConfigError, Env, HEADROOM, MAX_ON_DEMAND_SWITCHES_PER_DAY, ON_DEMAND, SCALE_FACTOR,
+    Variable,
 };
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ServiceId, Status};
@@ -31,6 +32,7 @@ pub const MAX_SHARDS: Variable = Variable::new(
 pub const VARIABLES: &[&Variable] = &[
     &STREAM_ALLOW,
     &SCALE_FACTOR,
+    &HEADROOM,
     &MAX_SHARDS,
     &ON_DEMAND,
     &MAX_ON_DEMAND_SWITCHES_PER_DAY,
@@ -53,12 +55,7 @@ impl Service for Kinesis {
     type Target = StreamTarget;
     type State = StreamState;
     type Change = StreamChange;
-    /// Not read yet: streams are sized by the fixed `SCALE_FACTOR` step.
-    type Evidence = ();
-
-    fn needs_diagnosis(_target: &StreamTarget) -> bool {
-        false
-    }
+    type Evidence = StreamMetrics;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Self::settings(env)
@@ -84,11 +81,11 @@ impl Service for Kinesis {
         &self,
         target: &StreamTarget,
         state: &StreamState,
-        _diagnosis: &Diagnosis<()>,
+        diagnosis: &Diagnosis<StreamMetrics>,
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<StreamChange> {
-        planner::plan(state, target, &self.policy, history, now)
+        planner::plan(state, target, diagnosis, &self.policy, history, now)
     }
 }
 
@@ -98,6 +95,7 @@ impl Kinesis {
             policy: StreamPolicy {
                 // The shard formula's minimum step is one shard (open + 1): no MIN_STEP.
                 growth: config::growth(env, None)?,
+                headroom: env.number(&HEADROOM)?,
                 max_shards: env.number(&MAX_SHARDS)?,
                 on_demand: config::on_demand(env)?,
                 max_switches_per_day: config::max_switches_per_day(env, SWITCHES_TO_ON_DEMAND_PER_DAY)?,

@@ -1,0 +1,56 @@
+//! Why a stream throttled, from CloudWatch: one `GetMetricData` call, made beside the
+//! describe, over the last five one-minute periods of the stream-level metrics.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{MetricDataQuery, MetricDataResult};
+use chrono::{DateTime, Utc};
+
+use super::model::{StreamMetrics, StreamTarget};
+use crate::adapters::cloudwatch::{self, get_metric_data, sum_query};
+use crate::core::diagnosis::{Diagnosis, Sums};
+
+const NAMESPACE: &str = "AWS/Kinesis";
+
+/// Each metric read, by its query id.
+const METRICS: [(&str, &str); 5] = [
+    ("incoming_bytes", "IncomingBytes"),
+    ("incoming_records", "IncomingRecords"),
+    ("read_bytes", "GetRecords.Bytes"),
+    ("write_throttled", "WriteProvisionedThroughputExceeded"),
+    ("read_throttled", "ReadProvisionedThroughputExceeded"),
+];
+
+pub fn queries(stream: &str) -> Vec<MetricDataQuery> {
+    METRICS
+        .iter()
+        .map(|(id, metric)| sum_query(id, NAMESPACE, metric, ("StreamName", stream)))
+        .collect()
+}
+
+/// Files each returned series by its query id; a later page extends a series.
+pub fn read_results(results: &[MetricDataResult]) -> StreamMetrics {
+    let mut metrics = StreamMetrics::default();
+    for result in results {
+        let series: &mut Sums = match result.id() {
+            Some("incoming_bytes") => &mut metrics.incoming_bytes,
+            Some("incoming_records") => &mut metrics.incoming_records,
+            Some("read_bytes") => &mut metrics.read_bytes,
+            Some("write_throttled") => &mut metrics.write_throttled,
+            Some("read_throttled") => &mut metrics.read_throttled,
+            _ => continue,
+        };
+        series.0.extend(result.values());
+    }
+    metrics
+}
+
+/// Reads the stream's metrics, or says why not.
+pub async fn diagnose(
+    client: &Client,
+    target: &StreamTarget,
+    now: DateTime<Utc>,
+) -> Diagnosis<StreamMetrics> {
+    let stream = target.stream.as_str();
+    let read = get_metric_data(client, queries(stream), now, stream).await;
+    cloudwatch::diagnosis(read.map(|results| read_results(&results)))
+}
