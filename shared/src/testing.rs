@@ -16,7 +16,7 @@ use crate::core::envelope::Scope;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
-use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Ticket};
+use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Sighting, Ticket};
 use crate::core::pipeline::{Invocation, Pipeline};
 use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots};
 use crate::core::report::{Outcome, Report};
@@ -55,6 +55,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
         auto_scaling: Vec::new(),
         on_demand_max: OnDemandMax::default(),
         insights_opt_in: false,
+        insights: Vec::new(),
     }
 }
 
@@ -238,6 +239,8 @@ struct LedgerState {
     claims: HashMap<String, Claim>,
     history: HashMap<String, Vec<HistoryEntry>>,
     refusals: HashMap<String, Refusal>,
+    /// (resource key, sighting key) -> the distinct events seen.
+    sightings: HashMap<(String, String), std::collections::BTreeSet<String>>,
     writes: u32,
 }
 
@@ -334,6 +337,17 @@ impl Ledger for MemoryLedger {
         state.refusals.insert(resource.key(), refusal.clone());
         state.writes += 1;
         Ok(())
+    }
+
+    async fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> Result<u32> {
+        let mut state = locked(&self.state);
+        state.writes += 1;
+        let seen = state
+            .sightings
+            .entry((resource.key(), sighting.key()))
+            .or_default();
+        seen.insert(sighting.event_id.clone());
+        Ok(u32::try_from(seen.len()).unwrap_or(u32::MAX))
     }
 
     async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
@@ -605,6 +619,7 @@ pub fn in_memory<S: Service, R>(service: S, resources: R) -> InMemory<S, R> {
             max_event_age: None,
             settle: chrono::Duration::seconds(60),
             verify_window: Some(chrono::Duration::minutes(30)),
+            sustain: None,
             step_budget: std::time::Duration::from_secs(10),
         },
     }

@@ -382,7 +382,6 @@ async fn a_read_throttled_stream_below_capacity_is_read_fan_out_not_a_reshard() 
 
     let streams = FakeStreams::with(provisioned_stream("clickstream", 4)).measuring(StreamMetrics {
         read_bytes: Sums(vec![1_048_576.0 * 60.0]),
-        read_throttled: Sums(vec![250.0]),
         ..StreamMetrics::default()
     });
     let service = <Kinesis as unthrottle::core::service::Service>::from_env(
@@ -404,4 +403,52 @@ async fn a_read_throttled_stream_below_capacity_is_read_fan_out_not_a_reshard() 
     assert!(pipeline.resources.updates().is_empty(), "no UpdateShardCount");
     assert!(pipeline.snapshots.objects().is_empty());
     assert_eq!(pipeline.ledger.writes(), 0);
+}
+
+/// With MIN_THROTTLE_EVENTS=3, CloudTrail throttles of one table act only at the third
+/// distinct event in one SUSTAIN_SECONDS window; a redelivered event counts once; an alarm
+/// (sustained already) is never counted.
+#[tokio::test]
+async fn only_sustained_cloudtrail_throttles_act() {
+    let pipeline = fixture_with_sustain(FakeTables::with(provisioned_table("orders", 5, 10, &[])));
+    let throttle = |id: &str| {
+        let mut event = sample("dynamodb/cloudtrail-putitem-throttled.json");
+        event["detail"]["eventID"] = json!(id);
+        event
+    };
+
+    let first = one(&pipeline, throttle("one")).await;
+    let again = one(&pipeline, throttle("one")).await;
+    let second = one(&pipeline, throttle("two")).await;
+    for report in [&first, &again, &second] {
+        assert_eq!(report.code, Some("not-sustained"), "{report:?}");
+    }
+    assert!(second.reason.contains("2 throttle event(s)"), "{}", second.reason);
+    assert_eq!(
+        pipeline.resources.describe_calls(),
+        0,
+        "nothing described before it is sustained"
+    );
+
+    let third = one(&pipeline, throttle("three")).await;
+    assert_eq!(third.outcome, Outcome::Remediated, "{third:?}");
+    assert_eq!(pipeline.resources.updates().len(), 1);
+
+    // An alarm on another table is not counted: it acts at once.
+    let alarmed = fixture_with_sustain(FakeTables::with(provisioned_table("customers", 5, 10, &[])));
+    let report = one(
+        &alarmed,
+        sample("dynamodb/alarm-write-account-limit-throttle.json"),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+}
+
+fn fixture_with_sustain(tables: FakeTables) -> Fixture {
+    let mut pipeline = fixture(tables);
+    pipeline.options.sustain = Some(unthrottle::core::config::Sustain {
+        min_events: 3,
+        window: chrono::Duration::seconds(60),
+    });
+    pipeline
 }

@@ -588,3 +588,32 @@ async fn an_account_quota_is_announced_and_nothing_changes() {
     let later = world.run(again, Utc::now()).await;
     assert_eq!(later.code, Some("backing-off"), "{later:?}");
 }
+
+/// MIN_THROTTLE_EVENTS against the real ledger adapter on dynalite: two distinct CloudTrail
+/// throttles in one window are not enough for 3, the third acts; the sighting is one item
+/// per dimension and window, its events a set.
+#[tokio::test]
+async fn a_burst_below_min_throttle_events_is_not_sustained_and_the_third_event_acts() {
+    let world = world(&[("MIN_THROTTLE_EVENTS", "3"), ("SUSTAIN_SECONDS", "3600")]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let now = Utc::now();
+    let throttle = |id: &str| {
+        let mut event = world.event_at("cloudtrail-putitem-throttled.json", now);
+        event["detail"]["eventID"] = json!(id);
+        event
+    };
+
+    for id in ["one", "one", "two"] {
+        let report = world.run(throttle(id), now).await;
+        assert_eq!(report.code, Some("not-sustained"), "{report:?}");
+    }
+    assert_eq!(
+        world.capacity().await,
+        (5, 5),
+        "nothing changed before it is sustained"
+    );
+
+    let third = world.run(throttle("three"), now).await;
+    assert_eq!(third.outcome, Outcome::Remediated, "{third:?}");
+    assert_eq!(world.capacity().await, (5, 10));
+}

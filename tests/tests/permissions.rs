@@ -134,7 +134,15 @@ struct Extra {
     function: Option<&'static str>,
 }
 
-const EXTRAS: [Extra; 6] = [
+const EXTRAS: [Extra; 7] = [
+    // The first UpdateContributorInsights in an account creates DynamoDB's service-linked
+    // role for it (DynamoDB Developer Guide, "Using service-linked roles for Contributor
+    // Insights"); the template scopes it to that one service with a condition.
+    Extra {
+        action: "iam:CreateServiceLinkedRole",
+        needed_by: Some("dynamodb:UpdateContributorInsights"),
+        function: Some("dynamodb-throttle"),
+    },
     // The Lambda service writes the function's logs to its log group with the function's role.
     Extra {
         action: "logs:CreateLogStream",

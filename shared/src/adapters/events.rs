@@ -12,6 +12,18 @@ use crate::core::ports::Announce;
 pub const SOURCE: &str = "unthrottle";
 const PUT_EVENTS: &str = "PutEvents";
 
+/// What a refused entry's `ErrorCode` says: a retry helps only with a transient failure.
+fn entry_kind(code: Option<&str>) -> ErrorKind {
+    match code {
+        Some("AccessDeniedException" | "NotAuthorizedForSourceException") => ErrorKind::AccessDenied,
+        Some("ValidationException" | "InvalidArgument" | "MalformedDetail" | "MalformedEventBus") => {
+            ErrorKind::Invalid
+        }
+        Some("ThrottlingException") => ErrorKind::Throttled,
+        _ => ErrorKind::Transient,
+    }
+}
+
 pub struct EventBridgeBus {
     client: Client,
 }
@@ -40,7 +52,7 @@ impl Announce for EventBridgeBus {
         match output.entries().first() {
             Some(entry) if entry.event_id().is_some() => Ok(()),
             entry => Err(Error::new(
-                ErrorKind::Transient,
+                entry_kind(entry.and_then(|e| e.error_code())),
                 PUT_EVENTS,
                 "the default event bus",
                 format!(

@@ -6,6 +6,7 @@
 //! | claim   | `{service}#{acct}#{region}#{name}` | `claim`             | holder, until (epoch s) |
 //! | history | same as claim              | `history#{rfc3339}#{event}` | action, at, event_id    |
 //! | event   | `event#{event id}`         | resource key                | at                      |
+//! | sighting | same as claim             | `sustain#{dimension}#{bucket epoch}` | events (a string set) |
 //!
 //! Claims and history share a partition so one Query reads both.
 
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -23,7 +24,7 @@ use crate::core::domain::{Action, HistoryEntry, ResourceRef};
 use crate::core::error::{Error, Result};
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Ticket, event_retention, history_retention,
+    Admission, Claim, LedgerView, Refusal, Sighting, Ticket, event_retention, history_retention,
 };
 use crate::core::ports::Ledger;
 
@@ -276,6 +277,37 @@ impl Ledger for DynamoDbLedger {
             .await
             .map_err(|e| self.failed("DeleteItem (refusal)", &e))?;
         Ok(())
+    }
+
+    async fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> Result<u32> {
+        // One atomic ADD to a set of event ids: concurrent invocations each see the count
+        // with their own event in it, and a redelivered event adds nothing.
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(resource.key()))
+            .key("sk", s(sighting.key()))
+            .update_expression("ADD events :event SET expires_at = :expires")
+            .expression_attribute_values(":event", AttributeValue::Ss(vec![sighting.event_id.clone()]))
+            .expression_attribute_values(":expires", epoch(sighting.expires))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| self.failed("UpdateItem (sighting)", &e))?;
+        let seen = updated
+            .attributes()
+            .and_then(|item| item.get("events"))
+            .and_then(|events| events.as_ss().ok())
+            .map(Vec::len)
+            .ok_or_else(|| {
+                Error::missing(
+                    "UpdateItem",
+                    &format!("ledger table {} item {}", self.table, sighting.key()),
+                    "events",
+                )
+            })?;
+        Ok(u32::try_from(seen).unwrap_or(u32::MAX))
     }
 
     async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {

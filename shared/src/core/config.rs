@@ -232,6 +232,20 @@ pub const VERIFY_WINDOW_SECONDS: Variable = Variable::new(
     "a throttle this soon after unthrottle's last change (and after it settled) means the change did not hold: FixIneffective",
 )
 .between("0", "86400");
+pub const MIN_THROTTLE_EVENTS: Variable = Variable::new(
+    "MIN_THROTTLE_EVENTS",
+    Some("1"),
+    "a whole number from 1 to 1000",
+    "act on a CloudTrail throttle only once this many distinct throttle events of the resource fall in one SUSTAIN_SECONDS window (1: the first)",
+)
+.between("1", "1000");
+pub const SUSTAIN_SECONDS: Variable = Variable::new(
+    "SUSTAIN_SECONDS",
+    Some("60"),
+    "whole seconds from 1 to 3600",
+    "the window MIN_THROTTLE_EVENTS counts in",
+)
+.between("1", "3600");
 pub const S3_FORCE_PATH_STYLE: Variable = Variable::new(
     "S3_FORCE_PATH_STYLE",
     Some("false"),
@@ -250,6 +264,8 @@ pub const CORE_VARIABLES: &[&Variable] = &[
     &MAX_EVENT_AGE_SECONDS,
     &SETTLE_SECONDS,
     &VERIFY_WINDOW_SECONDS,
+    &MIN_THROTTLE_EVENTS,
+    &SUSTAIN_SECONDS,
     &S3_FORCE_PATH_STYLE,
 ];
 
@@ -331,9 +347,18 @@ pub struct RunOptions {
     /// A throttle within this of unthrottle's last change (after it settled) means that
     /// change did not hold; `None`: not checked.
     pub verify_window: Option<Duration>,
+    /// CloudTrail throttles act only when sustained; `None`: on the first.
+    pub sustain: Option<Sustain>,
     /// The longest one call to AWS may take (the SDK clients' operation timeout): no step is
     /// started with less of the invocation left than the steps it commits to.
     pub step_budget: std::time::Duration,
+}
+
+/// `MIN_THROTTLE_EVENTS` distinct throttle events within one `SUSTAIN_SECONDS` window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sustain {
+    pub min_events: u32,
+    pub window: Duration,
 }
 
 /// Settings every function shares.
@@ -367,6 +392,15 @@ impl CoreSettings {
                 verify_window: Some(env.number::<i64>(&VERIFY_WINDOW_SECONDS)?)
                     .filter(|seconds| *seconds > 0)
                     .map(Duration::seconds),
+                sustain: Some(env.number::<u32>(&MIN_THROTTLE_EVENTS)?)
+                    .filter(|events| *events > 1)
+                    .map(|min_events| {
+                        env.number::<i64>(&SUSTAIN_SECONDS).map(|seconds| Sustain {
+                            min_events,
+                            window: Duration::seconds(seconds),
+                        })
+                    })
+                    .transpose()?,
                 // The wiring sets it from the clients it builds.
                 step_budget: std::time::Duration::ZERO,
             },

@@ -144,6 +144,15 @@ impl Pressure {
         self.write |= other.write;
     }
 
+    /// `r`, `w` or `rw`, for a key.
+    pub fn short(self) -> &'static str {
+        match (self.read, self.write) {
+            (true, true) => "rw",
+            (true, false) => "r",
+            _ => "w",
+        }
+    }
+
     /// "reads", "writes" or "reads and writes", for a human.
     pub fn sides(self) -> &'static str {
         match (self.read, self.write) {

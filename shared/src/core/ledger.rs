@@ -5,11 +5,14 @@
 //! - an event record per (event, resource): a re-delivered event is a duplicate;
 //! - a claim per resource, held for the cooldown: one change per incident, and two
 //!   concurrent invocations cannot both change one resource;
-//! - history entries per resource: what the daily-limit guards count.
+//! - history entries per resource: what the daily-limit guards count;
+//! - sightings per resource, dimension and `SUSTAIN_SECONDS` bucket: the distinct throttle
+//!   events seen (only with `MIN_THROTTLE_EVENTS` above 1).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::core::domain::{HistoryEntry, ResourceRef};
+use crate::core::guards::rolling_day;
 
 /// Who holds a resource, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,4 +88,36 @@ pub fn event_retention() -> Duration {
 /// How long history entries are kept: the rolling day the guards count, plus a margin.
 pub fn history_retention() -> Duration {
     Duration::hours(48)
+}
+
+/// One throttle event seen on one dimension of a resource, counted in the `SUSTAIN_SECONDS`
+/// bucket that holds its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// e.g. `w`, or `by-customer/r`: what throttled (see `Target::dimension`).
+    pub dimension: String,
+    pub event_id: String,
+    /// The bucket's start.
+    pub bucket: DateTime<Utc>,
+    /// When the record may go (TTL): a day after the bucket.
+    pub expires: DateTime<Utc>,
+}
+
+impl Sighting {
+    pub fn new(dimension: String, event_id: &str, at: DateTime<Utc>, window: Duration) -> Self {
+        let seconds = window.num_seconds().max(1);
+        let start = at.timestamp().div_euclid(seconds) * seconds;
+        let bucket = DateTime::from_timestamp(start, 0).unwrap_or(at);
+        Self {
+            dimension,
+            event_id: event_id.to_owned(),
+            bucket,
+            expires: bucket + window + rolling_day(),
+        }
+    }
+
+    /// The record's sort key: one per dimension and bucket.
+    pub fn key(&self) -> String {
+        format!("sustain#{}#{}", self.dimension, self.bucket.timestamp())
+    }
 }

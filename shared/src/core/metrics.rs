@@ -1,7 +1,8 @@
 //! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
 //! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
 //! and for a cause no change fixes the finding's own metric (`HotPartition`,
-//! `OnDemandMaximum`, `AccountQuota`; dimension `Service`). A throttle that came back after
+//! `OnDemandMaximum`, `AccountQuota`, `ReadFanOut`, `OnDemandStreamLimit`; dimension
+//! `Service`). A throttle that came back after
 //! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`).
 //! Dry runs publish nothing. The port is `core::ports::Metrics`.
 

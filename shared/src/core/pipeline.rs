@@ -16,10 +16,10 @@ use tracing::{error, info, warn};
 use crate::core::config::RunOptions;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
-use crate::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
+use crate::core::envelope::{Envelope, Incident, Origin, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
-use crate::core::ledger::{Admission, Refusal, Ticket};
+use crate::core::ledger::{Admission, Refusal, Sighting, Ticket};
 use crate::core::plan::{Decision, Proposal, QUOTA_PRESSURE, SkipReason};
 use crate::core::ports::{
     Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots,
@@ -122,8 +122,13 @@ pub mod calls {
     pub const COMMIT: u32 = 10;
     /// PutMetricData, when metrics are not EMF lines.
     pub const METRICS: u32 = 1;
+    /// The sighting of a CloudTrail throttle, when `MIN_THROTTLE_EVENTS` is above 1.
+    pub const SIGHTING: u32 = 1;
+    /// A finding's announcement and its refusal (less than a change's `COMMIT`, which the
+    /// worst case already holds).
+    pub const ANNOUNCE: u32 = 2;
     /// One resource, start to end: what the function timeout must hold.
-    pub const WORST_CASE: u32 = VIEW + DESCRIBE + COMMIT + METRICS;
+    pub const WORST_CASE: u32 = VIEW + SIGHTING + DESCRIBE + COMMIT + METRICS;
 }
 
 /// One service's function: its settings, the AWS resources it changes (`R`, describe,
@@ -283,6 +288,33 @@ where
             );
         }
 
+        // A CloudTrail throttle acts only when sustained (alarms are sustained already).
+        if let Some(sustain) = self.options.sustain.filter(|_| !self.options.dry_run)
+            && matches!(incident.origin, Origin::ApiCall { .. })
+        {
+            if let Some(late) = self.out_of_time(invocation, calls::SIGHTING, "UpdateItem (ledger)", name) {
+                return failed(Failure::Deadline, late);
+            }
+            let sighting = Sighting::new(target.dimension(), &incident.event_id, happened, sustain.window);
+            match self.ledger.sight(&resource, &sighting).await {
+                Ok(seen) if seen < sustain.min_events => {
+                    return skipped(
+                        SkipReason::NotSustained,
+                        format!(
+                            "{seen} throttle event(s) on {name} ({}) in the {} s from {}, and MIN_THROTTLE_EVENTS is {}: \
+                             a short burst that adaptive capacity and the callers' retries absorb",
+                            sighting.dimension,
+                            sustain.window.num_seconds(),
+                            sighting.bucket.to_rfc3339(),
+                            sustain.min_events
+                        ),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return failed(Failure::Ledger, e),
+            }
+        }
+
         if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
             return failed(Failure::Deadline, late);
         }
@@ -351,6 +383,11 @@ where
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
             Decision::Diagnosed(finding) => {
                 if let Some(quota) = finding.quota.filter(|_| !self.options.dry_run) {
+                    if let Some(late) =
+                        self.out_of_time(invocation, calls::ANNOUNCE, "PutEvents and the refusal", name)
+                    {
+                        return failed(Failure::Deadline, late).with_evidence(evidence);
+                    }
                     // Before the finding holds later events back: a failed announcement is
                     // retried by Lambda, and the retry must find the resource not held back.
                     let detail = json!({
@@ -451,7 +488,11 @@ where
                     action: proposal.action.clone(),
                     event_id: incident.event_id.clone(),
                 };
-                if let Err(e) = self.ledger.record(&resource, &entry).await {
+                // A change made for a finding (turning on a diagnostic tool) is no fix: it
+                // counts against no daily limit and makes no later event stale.
+                if proposal.finding.is_none()
+                    && let Err(e) = self.ledger.record(&resource, &entry).await
+                {
                     // The change is made; only the daily-limit count will miss it, and AWS
                     // still enforces its own limits.
                     warn!(error = %e, resource = %resource, "change made but not recorded in the ledger");

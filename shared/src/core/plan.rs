@@ -89,6 +89,9 @@ pub enum SkipReason {
     CoolingDown,
     /// AWS refused the last change for a reason that persists; the next try waits.
     BackingOff,
+    /// Fewer than `MIN_THROTTLE_EVENTS` throttle events within `SUSTAIN_SECONDS`: a burst
+    /// DynamoDB's adaptive capacity (or the caller's retries) absorbs.
+    NotSustained,
 }
 
 impl SkipReason {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::Result;
-use crate::core::ledger::{Admission, LedgerView, Refusal, Ticket};
+use crate::core::ledger::{Admission, LedgerView, Refusal, Sighting, Ticket};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
@@ -73,6 +73,9 @@ pub trait Ledger: Send + Sync {
     -> impl Future<Output = Result<()>> + Send;
     /// Remembers that AWS refused a change, so the resource is left alone until it expires.
     fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> impl Future<Output = Result<()>> + Send;
+    /// Counts a throttle event on a dimension of a resource: returns how many distinct events
+    /// its bucket holds, this one included (a redelivered event counts once).
+    fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> impl Future<Output = Result<u32>> + Send;
     /// Forgets a refusal once a change went through.
     fn forgive(&self, resource: &ResourceRef) -> impl Future<Output = Result<()>> + Send;
 }

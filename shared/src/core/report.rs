@@ -170,13 +170,19 @@ impl Report {
         )
         .with_proposal(proposal);
         report.snapshot = Some(snapshot);
-        if let Some(finding) = proposal.finding {
+        if proposal.finding.is_some() {
             // A change made for a finding (turning on what finds a hot key) fixes nothing:
             // the result is the finding's.
             report.outcome = Outcome::Diagnosed;
-            report.code = Some(finding.code());
         }
-        report
+        report.with_finding_code(proposal)
+    }
+
+    fn with_finding_code<C>(mut self, proposal: &Proposal<C>) -> Self {
+        if let Some(finding) = proposal.finding {
+            self.code = Some(finding.code());
+        }
+        self
     }
 
     pub fn planned<C>(
@@ -193,6 +199,7 @@ impl Report {
             format!("DRY_RUN: {}", proposal.why),
         )
         .with_proposal(proposal)
+        .with_finding_code(proposal)
     }
 
     pub fn skipped(

@@ -117,6 +117,11 @@ pub trait Target {
         None
     }
     fn absorb(&mut self, other: Self);
+    /// What throttled, as a short stable key (`w`, `by-customer/r`): throttle events are
+    /// counted per resource and dimension for `MIN_THROTTLE_EVENTS`.
+    fn dimension(&self) -> String {
+        String::new()
+    }
 }
 
 /// What a throttled call from the service's own event source means.

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::metrics;
 use super::model::{
-    BillingMode, Capacity, FloorChange, INSIGHTS_TAG, IndexState, OnDemandMax, ScalableTarget, Side,
-    TableChange, TableMetrics, TableState, TableTarget,
+    BillingMode, Capacity, FloorChange, INSIGHTS_TAG, IndexState, InsightsState, OnDemandMax, ScalableTarget,
+    Side, TableChange, TableMetrics, TableState, TableTarget,
 };
 use super::settings::DynamoDb;
 use crate::adapters::Deploy;
@@ -277,6 +277,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
         on_demand_max: on_demand_max(resource, table.on_demand_throughput())?,
         // Read from the tags, after DescribeTable.
         insights_opt_in: false,
+        insights: Vec::new(),
     })
 }
 
@@ -338,6 +339,11 @@ impl Describe<DynamoDb> for SdkTables {
         state.insights_opt_in = tags
             .get(INSIGHTS_TAG.0)
             .is_some_and(|value| value.trim().eq_ignore_ascii_case(INSIGHTS_TAG.1));
+        if state.insights_opt_in {
+            // Only for a table that opted in: a hot key must never narrow a mode set by
+            // hand, and the snapshot keeps what was on.
+            state.insights = self.insights(&state).await?;
+        }
         Ok(Described { state, tags, raw })
     }
 }
@@ -349,6 +355,33 @@ impl Diagnose<DynamoDb> for SdkTables {
 }
 
 impl SdkTables {
+    /// DescribeContributorInsights for the table and each GSI.
+    async fn insights(&self, table: &TableState) -> Result<Vec<InsightsState>> {
+        let parts = std::iter::once(None).chain(table.indexes.iter().map(|gsi| Some(gsi.name.clone())));
+        let mut states = Vec::new();
+        for index in parts {
+            let described = self
+                .client
+                .describe_contributor_insights()
+                .table_name(&table.name)
+                .set_index_name(index.clone())
+                .send()
+                .await
+                .map_err(|e| classify("DescribeContributorInsights", &table.name, &e))?;
+            states.push(InsightsState {
+                index,
+                status: described
+                    .contributor_insights_status()
+                    .map_or("DISABLED", |status| status.as_str())
+                    .to_owned(),
+                mode: described
+                    .contributor_insights_mode()
+                    .map(|mode| mode.as_str().to_owned()),
+            });
+        }
+        Ok(states)
+    }
+
     /// RegisterScalableTarget for each raised floor (idempotent: the same call again sets
     /// the same bounds).
     async fn raise_floors(&self, table: &str, floors: &[FloorChange]) -> Result<()> {

@@ -58,6 +58,29 @@ pub struct TableState {
     /// GSIs may turn CloudWatch Contributor Insights on (it shows key values in plain text
     /// and is billed, so it is off unless asked for).
     pub insights_opt_in: bool,
+    /// Contributor Insights as DescribeContributorInsights reports it for the table
+    /// (`index: None`) and each GSI; read only for a table that opted in.
+    pub insights: Vec<InsightsState>,
+}
+
+/// Contributor Insights on the table or one GSI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InsightsState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// `ENABLED`, `ENABLING`, `DISABLED`, ...
+    pub status: String,
+    /// `THROTTLED_KEYS` or `ACCESSED_AND_THROTTLED_KEYS`, when reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+impl InsightsState {
+    /// On, or turning on, in whatever mode: never touched again.
+    pub fn on(&self) -> bool {
+        matches!(self.status.as_str(), "ENABLED" | "ENABLING")
+    }
 }
 
 /// The tag that lets unthrottle turn Contributor Insights on for a hot key.
@@ -346,6 +369,19 @@ impl Target for TableTarget {
 
     fn scope(&self) -> Option<&Scope> {
         self.scope.as_ref()
+    }
+
+    fn dimension(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.on_table.any() {
+            parts.push(self.on_table.short().to_owned());
+        }
+        parts.extend(
+            self.on_indexes
+                .iter()
+                .map(|(index, pressure)| format!("{index}/{}", pressure.short())),
+        );
+        parts.join(",")
     }
 
     fn absorb(&mut self, other: Self) {

@@ -33,9 +33,9 @@ use serde_json::{Value, json};
 
 use super::limits::{TABLE_READ_QUOTA, TABLE_WRITE_QUOTA};
 use super::model::{
-    BillingMode, Capacity, Cause, ENABLE_CONTRIBUTOR_INSIGHTS, FloorChange, INSIGHTS_TAG, PartMetrics,
-    RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, ScalableTarget, Side, SideMetrics, TableChange, TableMetrics,
-    TableState, TableTarget,
+    BillingMode, Capacity, Cause, ENABLE_CONTRIBUTOR_INSIGHTS, FloorChange, INSIGHTS_TAG, InsightsState,
+    PartMetrics, RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, ScalableTarget, Side, SideMetrics, TableChange,
+    TableMetrics, TableState, TableTarget,
 };
 use crate::core::diagnosis::{Diagnosis, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Pressure, Status};
@@ -335,6 +335,10 @@ fn answer(
         _ => None,
     };
     match (followed, busy(table)) {
+        // Contributor Insights waits for a busy table; the finding is the answer meanwhile.
+        (Some(Decision::Act(proposal)), Some(_)) if proposal.finding.is_some() => {
+            Decision::Diagnosed(finding)
+        }
         (Some(Decision::Act(_)), Some(busy)) => Decision::hold(SkipReason::UpdateInProgress, busy),
         (Some(decision), _) => decision,
         (None, _) => Decision::Diagnosed(finding),
@@ -403,19 +407,25 @@ fn raise_on_demand_max(
     }))
 }
 
-/// Contributor Insights (throttled keys) for the table or GSI whose hot key throttles.
+/// Contributor Insights (throttled keys) for the table or GSI whose hot key throttles,
+/// unless it is on already, in whatever mode (an ACCESSED_AND_THROTTLED_KEYS set by hand is
+/// never narrowed).
 fn enable_insights(table: &TableState, causes: &Causes, detail: &str) -> Option<Proposal<TableChange>> {
     let hot = causes
         .0
         .iter()
         .find(|t| t.cause == Some(Cause::KeyRangeThroughput))?;
+    let now = table.insights.iter().find(|state| state.index == hot.index);
+    if now.is_some_and(InsightsState::on) {
+        return None;
+    }
     Some(Proposal {
         action: ENABLE_CONTRIBUTOR_INSIGHTS,
         change: TableChange::EnableContributorInsights {
             index: hot.index.clone(),
         },
-        before: json!({}),
-        after: json!({ "contributorInsights": "ENABLE", "mode": "THROTTLED_KEYS", "index": hot.index }),
+        before: json!({ "contributorInsights": now }),
+        after: json!({ "contributorInsights": { "index": hot.index, "status": "ENABLED", "mode": "THROTTLED_KEYS" } }),
         why: format!(
             "{detail}. {} is tagged {}={}: Contributor Insights turned on for {} (throttled keys)",
             table.name,
@@ -423,7 +433,7 @@ fn enable_insights(table: &TableState, causes: &Causes, detail: &str) -> Option<
             INSIGHTS_TAG.1,
             hot.part(&table.name)
         ),
-        cause: Some(Cause::KeyRangeThroughput.code()),
+        cause: Some(FindingCode::HotPartition.code()),
         finding: Some(FindingCode::HotPartition),
     })
 }

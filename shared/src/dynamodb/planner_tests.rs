@@ -935,6 +935,20 @@ fn findings_allow_only_the_change_the_team_opted_into() {
         proposal.why
     );
 
+    // On already (a wider mode set by hand): never narrowed, only the finding.
+    let already = TableState {
+        insights: vec![crate::dynamodb::model::InsightsState {
+            index: Some("by-customer".into()),
+            status: "ENABLED".into(),
+            mode: Some("ACCESSED_AND_THROTTLED_KEYS".into()),
+        }],
+        ..tagged.clone()
+    };
+    assert!(matches!(
+        decide(&already, &hot, &policy(OnDemandPolicy::Never)),
+        Decision::Diagnosed(finding) if finding.code == FindingCode::HotPartition
+    ));
+
     // Without the tag, only the finding.
     let untagged = provisioned_table("orders", 10, 10, &[("by-customer", 10, 10)]);
     assert!(matches!(

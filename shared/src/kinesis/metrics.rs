@@ -1,5 +1,5 @@
 //! Why a stream throttled, from CloudWatch: one `GetMetricData` call, made beside the
-//! describe, over the last five one-minute periods of the stream-level metrics.
+//! describe, over the last five one-minute periods of the stream-level demand metrics.
 
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{MetricDataQuery, MetricDataResult};
@@ -12,12 +12,12 @@ use crate::core::diagnosis::{Diagnosis, Sums};
 const NAMESPACE: &str = "AWS/Kinesis";
 
 /// Each metric read, by its query id.
-const METRICS: [(&str, &str); 5] = [
+/// (The throttle counts are not read: the trigger already says which side throttled, and
+/// counts do not size anything.)
+const METRICS: [(&str, &str); 3] = [
     ("incoming_bytes", "IncomingBytes"),
     ("incoming_records", "IncomingRecords"),
     ("read_bytes", "GetRecords.Bytes"),
-    ("write_throttled", "WriteProvisionedThroughputExceeded"),
-    ("read_throttled", "ReadProvisionedThroughputExceeded"),
 ];
 
 pub fn queries(stream: &str) -> Vec<MetricDataQuery> {
@@ -35,8 +35,6 @@ pub fn read_results(results: &[MetricDataResult]) -> StreamMetrics {
             Some("incoming_bytes") => &mut metrics.incoming_bytes,
             Some("incoming_records") => &mut metrics.incoming_records,
             Some("read_bytes") => &mut metrics.read_bytes,
-            Some("write_throttled") => &mut metrics.write_throttled,
-            Some("read_throttled") => &mut metrics.read_throttled,
             _ => continue,
         };
         series.0.extend(result.values());

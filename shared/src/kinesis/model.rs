@@ -44,12 +44,8 @@ pub struct StreamMetrics {
     pub incoming_bytes: Sums,
     /// `IncomingRecords`: records written.
     pub incoming_records: Sums,
-    /// `GetRecords.Bytes`: bytes read by polling consumers.
+    /// `GetRecords.Bytes`: bytes read by polling consumers (enhanced fan-out not included).
     pub read_bytes: Sums,
-    /// `WriteProvisionedThroughputExceeded`: records refused.
-    pub write_throttled: Sums,
-    /// `ReadProvisionedThroughputExceeded`: GetRecords calls refused.
-    pub read_throttled: Sums,
 }
 
 /// Change a stream's open shard count (UpdateShardCount).
@@ -77,5 +73,9 @@ impl Target for StreamTarget {
 
     fn absorb(&mut self, other: Self) {
         self.pressure.merge(other.pressure);
+    }
+
+    fn dimension(&self) -> String {
+        self.pressure.short().to_owned()
     }
 }

@@ -70,7 +70,7 @@ pub fn plan(
         );
     }
     let metrics = diagnosis.measured();
-    if let Some(finding) = metrics.and_then(|m| read_fan_out(stream, target, m)) {
+    if let Some(finding) = metrics.and_then(|m| read_fan_out(stream, target, m, policy)) {
         return Decision::Diagnosed(finding);
     }
 
@@ -127,7 +127,7 @@ pub fn plan(
             stream.open_shards,
             sized.basis
         ),
-        cause: metrics.map(|_| "provisioned-throughput"),
+        cause: sized.cause,
         finding: None,
     })
 }
@@ -135,13 +135,19 @@ pub fn plan(
 /// Reads throttle while the stream reads below its capacity: consumers compete for each
 /// shard's 5 GetRecords calls per second. Only when reads alone throttle and the figures
 /// say so.
-fn read_fan_out(stream: &StreamState, target: &StreamTarget, metrics: &StreamMetrics) -> Option<Finding> {
+fn read_fan_out(
+    stream: &StreamState,
+    target: &StreamTarget,
+    metrics: &StreamMetrics,
+    policy: &StreamPolicy,
+) -> Option<Finding> {
     if target.pressure.write || !target.pressure.read {
         return None;
     }
     let read = metrics.read_bytes.peak_per_second()?;
     let capacity = f64::from(stream.open_shards) * SHARD_READ_BYTES_PER_SECOND;
-    (read < capacity).then(|| Finding {
+    // Served reads never exceed the capacity: within HEADROOM of it, the shards are full.
+    (read * policy.headroom < capacity).then(|| Finding {
         code: FindingCode::ReadFanOut,
         detail: format!(
             "reads of {} throttle while it reads {:.0}% of what its {} shards serve ({:.2} of {:.2} MiB/s in the \
@@ -159,10 +165,11 @@ fn read_fan_out(stream: &StreamState, target: &StreamTarget, metrics: &StreamMet
     })
 }
 
-/// A shard count and what it was sized from.
+/// A shard count, what it was sized from, and the cause when demand explains it.
 struct Sized {
     value: u64,
     basis: String,
+    cause: Option<&'static str>,
 }
 
 /// The shards the busiest minute's demand needs with `HEADROOM`, within the step (`step`):
@@ -179,6 +186,7 @@ fn size(
         return Sized {
             value: step,
             basis: String::new(),
+            cause: None,
         };
     };
     let shards_for = |sums: &Sums, per_shard: f64| {
@@ -208,6 +216,7 @@ fn size(
                     " (the busiest minute's {by} need {shards} shards with HEADROOM {}{clamp})",
                     policy.headroom
                 ),
+                cause: Some("provisioned-throughput"),
             }
         }
         Some((shards, by)) => Sized {
@@ -216,10 +225,12 @@ fn size(
                 " (the busiest minute's {by} fit {shards} shard(s): the throttle came in bursts or on one hot \
                  shard; SCALE_FACTOR step)"
             ),
+            cause: Some("unknown"),
         },
         None => Sized {
             value: step,
             basis: " (no demand figures: SCALE_FACTOR step)".to_owned(),
+            cause: Some("unknown"),
         },
     }
 }

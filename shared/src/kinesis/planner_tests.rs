@@ -21,8 +21,10 @@ fn policy(on_demand: OnDemandPolicy, max_shards: u32) -> StreamPolicy {
     }
 }
 
-/// The planner's answer when no metrics could be read: the fixed step.
-const NO_METRICS: Diagnosis<StreamMetrics> = Diagnosis::NotNeeded;
+/// No metrics could be read (the lookup failed): the fixed step.
+fn no_metrics() -> Diagnosis<StreamMetrics> {
+    Diagnosis::Unavailable("GetMetricData refused".into())
+}
 
 fn writes() -> StreamTarget {
     StreamTarget {
@@ -62,7 +64,7 @@ fn shard_count_follows_the_formula_and_never_more_than_doubles() {
         let decision = plan(
             &provisioned_stream("clickstream", open),
             &writes(),
-            &NO_METRICS,
+            &no_metrics(),
             &policy,
             &[],
             now(),
@@ -88,14 +90,14 @@ fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
     let nine = entries(crate::kinesis::UPDATE_SHARD_COUNT, 9, 2);
     assert!(
         matches!(
-            plan(&stream, &writes(), &NO_METRICS, &policy, &nine, now()),
+            plan(&stream, &writes(), &no_metrics(), &policy, &nine, now()),
             Decision::Act(_)
         ),
         "the 10th is allowed"
     );
 
     let ten = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 2);
-    let Decision::Hold(hold) = plan(&stream, &writes(), &NO_METRICS, &policy, &ten, now()) else {
+    let Decision::Hold(hold) = plan(&stream, &writes(), &no_metrics(), &policy, &ten, now()) else {
         panic!("11th acted")
     };
     assert_eq!(hold.reason, SkipReason::DailyLimit);
@@ -109,7 +111,7 @@ fn the_eleventh_update_in_a_day_is_held_before_aws_refuses() {
     let old = entries(crate::kinesis::UPDATE_SHARD_COUNT, 10, 25);
     assert!(
         matches!(
-            plan(&stream, &writes(), &NO_METRICS, &policy, &old, now()),
+            plan(&stream, &writes(), &no_metrics(), &policy, &old, now()),
             Decision::Act(_)
         ),
         "a rolling 24 h window"
@@ -128,7 +130,7 @@ fn an_on_demand_stream_that_throttles_is_a_finding_whatever_the_policy() {
         let Decision::Diagnosed(finding) = plan(
             &on_demand,
             &writes(),
-            &NO_METRICS,
+            &no_metrics(),
             &policy(on_demand_policy, 64),
             &[],
             now(),
@@ -153,7 +155,7 @@ fn streams_that_cannot_change_are_held() {
             let Decision::Hold(hold) = plan(
                 &stream,
                 &writes(),
-                &NO_METRICS,
+                &no_metrics(),
                 &policy(on_demand_policy, 64),
                 &[],
                 now(),
@@ -203,7 +205,7 @@ fn at_max_shards_the_on_demand_policy_and_guard_decide() {
             ..policy(on_demand, 8)
         };
         let history = entries(Action::SWITCH_TO_ON_DEMAND, earlier, 3);
-        match plan(&at_cap, &writes(), &NO_METRICS, &policy, &history, now()) {
+        match plan(&at_cap, &writes(), &no_metrics(), &policy, &history, now()) {
             Decision::Act(proposal) => {
                 assert!(switches, "{on_demand:?} with {earlier} switched");
                 assert_eq!(proposal.change, StreamChange::SwitchToOnDemand);
@@ -225,7 +227,7 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
     let first = plan(
         &stream,
         &writes(),
-        &NO_METRICS,
+        &no_metrics(),
         &policy(OnDemandPolicy::Prefer, 64),
         &[],
         now(),
@@ -243,7 +245,7 @@ fn prefer_switches_first_then_scales_when_the_guard_refuses() {
     let refused = plan(
         &stream,
         &writes(),
-        &NO_METRICS,
+        &no_metrics(),
         &policy(OnDemandPolicy::Prefer, 64),
         &entries(Action::SWITCH_TO_ON_DEMAND, 2, 1),
         now(),
@@ -274,7 +276,6 @@ fn measured(bytes_in: f64, records_in: f64, bytes_out: f64) -> Diagnosis<StreamM
         incoming_bytes: Sums(vec![bytes_in]),
         incoming_records: Sums(vec![records_in]),
         read_bytes: Sums(vec![bytes_out]),
-        ..StreamMetrics::default()
     })
 }
 
@@ -333,11 +334,17 @@ fn the_reshard_follows_demand_and_read_fan_out_is_a_finding() {
     assert_eq!(finding.code, FindingCode::ReadFanOut);
     assert!(finding.detail.contains("enhanced fan-out"), "{}", finding.detail);
 
-    // Reads at capacity (9 MiB/s out of 8): more shards, sized from the bytes out.
-    let (target, why) = shards(decide(&reads(), &measured(0.0, 0.0, 9.0 * MIB_PER_MINUTE)));
-    assert_eq!(target, 6, "9 x 1.25 / 2 = 5.6: {why}");
+    // Reads within HEADROOM of capacity (7.5 MiB/s of 8): the shards are full; more, sized
+    // from the bytes out: 7.5 x 1.25 / 2 = 4.7 -> 5.
+    let (target, why) = shards(decide(&reads(), &measured(0.0, 0.0, 7.5 * MIB_PER_MINUTE)));
+    assert_eq!(target, 5, "{why}");
+    // Just under it (6 of 8, x 1.25 = 7.5): consumers, not shards.
+    assert!(matches!(
+        decide(&reads(), &measured(0.0, 0.0, 6.0 * MIB_PER_MINUTE)),
+        Decision::Diagnosed(_)
+    ));
 
     // Reads with no figures: the step, as before.
-    let (target, _) = shards(decide(&reads(), &NO_METRICS));
+    let (target, _) = shards(decide(&reads(), &no_metrics()));
     assert_eq!(target, 8);
 }
