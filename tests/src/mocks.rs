@@ -55,3 +55,9 @@ pub fn no_auto_scaling() -> aws_sdk_applicationautoscaling::Client {
         .then_http_response(|| http(200, json!({"ScalableTargets": []})));
     mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, [&none])
 }
+
+/// The DynamoDB adapter over `dynamodb` (mocked), with CloudWatch holding no data and no
+/// auto scaling: what most SDK-mock tests of the table path need.
+pub fn tables(dynamodb: aws_sdk_dynamodb::Client) -> unthrottle::dynamodb::SdkTables {
+    unthrottle::dynamodb::SdkTables::new(dynamodb, cloudwatch_without_data(), no_auto_scaling())
+}

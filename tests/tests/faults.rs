@@ -62,11 +62,7 @@ async fn each_error_updatetable_can_answer_ends_in_its_documented_outcome() {
         let update =
             mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(move || aws_error(status, code));
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
-        let pipeline = pipeline(SdkTables::new(
-            client,
-            integration_tests::mocks::cloudwatch_without_data(),
-            integration_tests::mocks::no_auto_scaling(),
-        ));
+        let pipeline = pipeline(integration_tests::mocks::tables(client));
 
         let reports = pipeline.handle(put_item(), Utc::now()).await.expect("readable");
         let report = reports[0].clone();
@@ -112,11 +108,7 @@ async fn an_update_whose_answer_is_lost_is_recorded_as_made_once() {
     let update = mock!(aws_sdk_dynamodb::Client::update_table)
         .then_http_response(|| aws_error(500, "InternalServerError"));
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
-    let pipeline = pipeline(SdkTables::new(
-        client,
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
-    ));
+    let pipeline = pipeline(integration_tests::mocks::tables(client));
 
     let report = pipeline
         .handle(put_item(), Utc::now())
@@ -171,10 +163,8 @@ async fn a_hung_endpoint_fails_within_the_timeouts_as_a_retryable_error() {
         .credentials_provider(Credentials::new("test", "test", None, None, "faults"))
         .endpoint_url(format!("http://{address}"))
         .build();
-    let pipeline = pipeline(SdkTables::new(
+    let pipeline = pipeline(integration_tests::mocks::tables(
         aws_sdk_dynamodb::Client::from_conf(config),
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
     ));
 
     let started = Instant::now();

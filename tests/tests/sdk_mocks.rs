@@ -56,11 +56,7 @@ async fn update_table_refused_by_aws_fails_keeps_the_snapshot_and_frees_the_tabl
             )
         });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
-    let pipeline = pipeline(SdkTables::new(
-        client,
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
-    ));
+    let pipeline = pipeline(integration_tests::mocks::tables(client));
 
     let reports = pipeline
         .handle(
@@ -110,11 +106,7 @@ async fn describe_table_throttled_itself_fails_without_any_write() {
         .then_http_response(|| aws_error("ThrottlingException", "Rate exceeded"));
     let update = mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(|| http(200, json!({})));
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &update]);
-    let pipeline = pipeline(SdkTables::new(
-        client,
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
-    ));
+    let pipeline = pipeline(integration_tests::mocks::tables(client));
 
     let reports = pipeline
         .handle(
@@ -153,17 +145,13 @@ async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
         )
     });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe]);
-    let reports = pipeline(SdkTables::new(
-        client,
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
-    ))
-    .handle(
-        dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
-        Utc::now(),
-    )
-    .await
-    .expect("readable");
+    let reports = pipeline(integration_tests::mocks::tables(client))
+        .handle(
+            dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
+            Utc::now(),
+        )
+        .await
+        .expect("readable");
     assert_eq!(
         (reports[0].outcome, reports[0].code),
         (Outcome::Skipped, Some("not-found")),
@@ -444,14 +432,7 @@ async fn raising_an_on_demand_maximum_sends_both_maximums_in_one_update_table() 
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
     let mut service = default_dynamodb().expect("default settings");
     service.policy.raise_on_demand_max = true;
-    let pipeline = in_memory(
-        service,
-        SdkTables::new(
-            client,
-            integration_tests::mocks::cloudwatch_without_data(),
-            integration_tests::mocks::no_auto_scaling(),
-        ),
-    );
+    let pipeline = in_memory(service, integration_tests::mocks::tables(client));
 
     let reports = pipeline
         .handle(
@@ -516,11 +497,7 @@ async fn a_tagged_hot_key_turns_contributor_insights_on_and_stays_a_finding() {
         RuleMode::MatchAny,
         [&describe, &tags, &status, &insights, &update]
     );
-    let pipeline = pipeline(SdkTables::new(
-        client,
-        integration_tests::mocks::cloudwatch_without_data(),
-        integration_tests::mocks::no_auto_scaling(),
-    ));
+    let pipeline = pipeline(integration_tests::mocks::tables(client));
 
     let reports = pipeline
         .handle(
