@@ -25,7 +25,7 @@ use crate::dynamodb::{
     BillingMode, Capacity, DynamoDb, IndexState, OnDemandMax, TableChange, TableMetrics, TablePolicy,
     TableState, TableTarget,
 };
-use crate::kinesis::{Kinesis, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
+use crate::kinesis::{Kinesis, Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -472,14 +472,28 @@ pub fn happened_at(mut event: serde_json::Value, time: DateTime<Utc>) -> serde_j
     event
 }
 
-/// A provisioned, ACTIVE stream with this many open shards.
+/// A provisioned, ACTIVE stream with this many open shards, `shardId-00000000000N`, each
+/// an equal part of the hash-key space.
 pub fn provisioned_stream(name: &str, open_shards: u32) -> StreamState {
+    let width = u128::MAX / u128::from(open_shards.max(1));
     StreamState {
         name: name.to_owned(),
         arn: format!("arn:aws:kinesis:us-east-1:123456789012:stream/{name}"),
         status: Status::Active,
         mode: StreamMode::Provisioned,
         open_shards,
+        shards: (0..open_shards)
+            .map(|n| Shard {
+                id: format!("shardId-{n:012}"),
+                parent: None,
+                start: width * u128::from(n),
+                end: if n + 1 == open_shards {
+                    u128::MAX
+                } else {
+                    width * u128::from(n + 1) - 1
+                },
+            })
+            .collect(),
     }
 }
 
@@ -542,11 +556,29 @@ impl Apply<Kinesis> for FakeStreams {
         let state = streams
             .get_mut(&stream.name)
             .ok_or_else(|| not_found("UpdateShardCount", format!("stream {}", stream.name)))?;
-        match *change {
-            StreamChange::UpdateShardCount { target } => state.open_shards = target,
+        match change {
+            StreamChange::UpdateShardCount { target } => state.open_shards = *target,
             StreamChange::SwitchToOnDemand => state.mode = StreamMode::OnDemand,
+            StreamChange::SplitShard { shard, at } => {
+                let at: u128 = at.parse().map_err(|_| not_found("SplitShard", at.clone()))?;
+                let parent = state
+                    .shards
+                    .iter()
+                    .position(|open| &open.id == shard)
+                    .ok_or_else(|| not_found("SplitShard", shard.clone()))?;
+                let split = state.shards.remove(parent);
+                for (n, (start, end)) in [(split.start, at - 1), (at, split.end)].into_iter().enumerate() {
+                    state.shards.push(Shard {
+                        id: format!("{}-child-{n}", split.id),
+                        parent: Some(split.id.clone()),
+                        start,
+                        end,
+                    });
+                }
+                state.open_shards += 1;
+            }
         }
-        locked(&self.updates).push((stream.name.clone(), *change));
+        locked(&self.updates).push((stream.name.clone(), change.clone()));
         Ok(())
     }
 }

@@ -310,3 +310,50 @@ async fn no_snapshot_means_no_change() {
         "claim released"
     );
 }
+
+/// The stream adapter reads each open shard's hash-key range from ListShards and splits one
+/// at its middle key with SplitShard (kinesis-local serves both): the parent closes, two
+/// children open, and the state says the split is made.
+#[tokio::test]
+async fn a_hot_shard_split_closes_the_parent_and_opens_two_children() {
+    use unthrottle::core::ports::{Apply, Describe};
+    use unthrottle::core::service::Service;
+    use unthrottle::kinesis::StreamChange;
+
+    let world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
+    let before = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.name)
+        .await
+        .expect("described")
+        .state;
+    assert_eq!(before.shards.len(), 2, "{:?}", before.shards);
+    let hot = before.shards[0].clone();
+    assert_eq!(hot.start, 0, "the first shard starts at hash key 0");
+    let at = hot.midpoint().expect("a range to split");
+    let split = StreamChange::SplitShard {
+        shard: hot.id.clone(),
+        at: at.to_string(),
+    };
+
+    Apply::<Kinesis>::apply(&world.pipeline.resources, &before, &split)
+        .await
+        .expect("SplitShard");
+
+    assert_eq!(world.aws.wait_stream_active(&world.name).await.open_shards, 3);
+    let after = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.name)
+        .await
+        .expect("described")
+        .state;
+    assert!(Kinesis::applied(&after, &split), "{:?}", after.shards);
+    let children: Vec<(u128, u128)> = after
+        .shards
+        .iter()
+        .filter(|shard| shard.parent.as_deref() == Some(hot.id.as_str()))
+        .map(|shard| (shard.start, shard.end))
+        .collect();
+    assert_eq!(children.len(), 2, "{:?}", after.shards);
+    assert!(
+        children.contains(&(hot.start, at - 1)) && children.contains(&(at, hot.end)),
+        "{children:?}"
+    );
+}

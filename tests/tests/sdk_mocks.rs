@@ -556,7 +556,17 @@ async fn get_metric_data_for_a_stream_asks_for_its_metrics_and_reads_gaps() {
                     .then_some(metric.metric_name()?)
                 })
                 .collect();
+            let by_shard: Vec<&str> = request
+                .metric_data_queries()
+                .iter()
+                .filter_map(|q| q.expression())
+                .collect();
             names == ["IncomingBytes", "IncomingRecords", "GetRecords.Bytes"]
+                && by_shard
+                    == [
+                        "SELECT SUM(WriteProvisionedThroughputExceeded) FROM SCHEMA(\"AWS/Kinesis\", ShardId, StreamName) \
+                         WHERE StreamName = 'clickstream' GROUP BY ShardId",
+                    ]
         })
         .then_output(|| {
             GetMetricDataOutput::builder()
@@ -570,6 +580,13 @@ async fn get_metric_data_for_a_stream_asks_for_its_metrics_and_reads_gaps() {
                     MetricDataResult::builder()
                         .id("read_bytes")
                         .set_values(Some(vec![]))
+                        .build(),
+                )
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("by_shard")
+                        .label("shardId-000000000001")
+                        .set_values(Some(vec![7.0, 3.0]))
                         .build(),
                 )
                 .build()
@@ -587,4 +604,8 @@ async fn get_metric_data_for_a_stream_asks_for_its_metrics_and_reads_gaps() {
     assert_eq!(found.incoming_bytes, Sums(vec![60.0, 120.0]));
     assert_eq!(found.incoming_bytes.peak_per_second(), Some(2.0));
     assert!(found.read_bytes.is_empty() && found.incoming_records.is_empty());
+    assert_eq!(
+        found.throttled_by_shard["shardId-000000000001"],
+        Sums(vec![7.0, 3.0])
+    );
 }

@@ -574,6 +574,8 @@ impl StreamAws {
         }
         let open = self.stream.open_shards;
         match *change {
+            // The simulated stream publishes no shard-level metrics: never asked for.
+            StreamChange::SplitShard { .. } => Some(format!("the simulation does not model {change:?}")),
             StreamChange::UpdateShardCount { target } => {
                 let updates = in_last_day(&self.shard_updates, now);
                 if self.stream.mode == StreamMode::OnDemand {
@@ -745,6 +747,7 @@ impl Apply<Kinesis> for StrictStreams {
         let operation = match change {
             StreamChange::UpdateShardCount { .. } => "UpdateShardCount",
             StreamChange::SwitchToOnDemand => "UpdateStreamMode",
+            StreamChange::SplitShard { .. } => "SplitShard",
         };
         let mut aws = self.aws();
         let mut journal = locked(&self.journal);
@@ -757,6 +760,7 @@ impl Apply<Kinesis> for StrictStreams {
         }
         let mut after = aws.stream.clone();
         let (what, takes) = match *change {
+            StreamChange::SplitShard { .. } => unreachable!("refused above: {change:?}"),
             StreamChange::UpdateShardCount { target } => {
                 aws.shard_updates.push(now);
                 after.open_shards = target;

@@ -117,6 +117,9 @@ pub enum FindingCode {
     ReadFanOut,
     /// An on-demand stream at a per-shard or account limit.
     OnDemandStreamLimit,
+    /// One partition key takes more than a shard serves: a split shard's child still
+    /// throttles.
+    HotPartitionKey,
 }
 
 impl FindingCode {
@@ -132,6 +135,7 @@ impl FindingCode {
             FindingCode::AccountQuota => "AccountQuota",
             FindingCode::ReadFanOut => "ReadFanOut",
             FindingCode::OnDemandStreamLimit => "OnDemandStreamLimit",
+            FindingCode::HotPartitionKey => "HotPartitionKey",
         }
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_kinesis::types::{
 use serde_json::{Value, json};
 
 use super::metrics;
-use super::model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
+use super::model::{Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
@@ -114,6 +114,27 @@ impl SdkStreams {
     }
 }
 
+/// One listed shard in our terms (ListShards JSON, as the snapshot keeps it).
+fn shard_of(shard: &Value, resource: &str) -> Result<Shard> {
+    let field = |name: &str| shard.get(name).and_then(Value::as_str);
+    let key = |name: &str| {
+        shard
+            .get("HashKeyRange")
+            .and_then(|range| range.get(name))
+            .and_then(Value::as_str)
+            .and_then(|key| key.parse::<u128>().ok())
+            .ok_or_else(|| Error::missing("ListShards", resource, &format!("HashKeyRange.{name}")))
+    };
+    Ok(Shard {
+        id: field("ShardId")
+            .ok_or_else(|| Error::missing("ListShards", resource, "ShardId"))?
+            .to_owned(),
+        parent: field("ParentShardId").map(str::to_owned),
+        start: key("StartingHashKey")?,
+        end: key("EndingHashKey")?,
+    })
+}
+
 impl Describe<Kinesis> for SdkStreams {
     async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
         let resource = stream.to_owned();
@@ -153,8 +174,16 @@ impl Describe<Kinesis> for SdkStreams {
             status: Status::from_aws(summary.stream_status().as_str()),
             mode,
             open_shards,
+            shards: Vec::new(),
         };
         let shards = self.open_shards(stream, &resource).await?;
+        let state = StreamState {
+            shards: shards
+                .iter()
+                .map(|shard| shard_of(shard, &resource))
+                .collect::<Result<_>>()?,
+            ..state
+        };
         Ok(Described {
             state,
             tags: self.tags(stream, &resource).await?,
@@ -176,8 +205,18 @@ impl Diagnose<Kinesis> for SdkStreams {
 impl Apply<Kinesis> for SdkStreams {
     async fn apply(&self, stream: &StreamState, change: &StreamChange) -> Result<()> {
         let resource = stream.name.clone();
-        match *change {
-            StreamChange::UpdateShardCount { target } => {
+        match change {
+            StreamChange::SplitShard { shard, at } => self
+                .client
+                .split_shard()
+                .stream_name(&stream.name)
+                .shard_to_split(shard)
+                .new_starting_hash_key(at)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("SplitShard", &resource, &e)),
+            &StreamChange::UpdateShardCount { target } => {
                 let target = i32::try_from(target).map_err(|_| {
                     Error::new(
                         ErrorKind::Invalid,

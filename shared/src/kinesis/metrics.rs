@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{StreamMetrics, StreamTarget};
 use crate::adapters::cloudwatch::{self, get_metric_data, sum_query};
-use crate::core::diagnosis::{Diagnosis, Sums};
+use crate::core::diagnosis::{Diagnosis, PERIOD_SECONDS, Sums};
 
 const NAMESPACE: &str = "AWS/Kinesis";
 
@@ -20,17 +20,46 @@ const METRICS: [(&str, &str); 3] = [
     ("read_bytes", "GetRecords.Bytes"),
 ];
 
+/// The id of the Metrics Insights query of throttled records per shard (one query is all
+/// GetMetricData allows); each series it returns is labelled with its shard id.
+const BY_SHARD: &str = "by_shard";
+
 pub fn queries(stream: &str) -> Vec<MetricDataQuery> {
-    METRICS
+    let mut queries: Vec<MetricDataQuery> = METRICS
         .iter()
         .map(|(id, metric)| sum_query(id, NAMESPACE, metric, ("StreamName", stream)))
-        .collect()
+        .collect();
+    // Stream names are letters, digits, `_`, `.` and `-` (checked by the trigger): nothing in
+    // one can end the quoted string.
+    queries.push(
+        MetricDataQuery::builder()
+            .id(BY_SHARD)
+            .expression(format!(
+                "SELECT SUM(WriteProvisionedThroughputExceeded) FROM SCHEMA(\"{NAMESPACE}\", ShardId, StreamName) \
+                 WHERE StreamName = '{stream}' GROUP BY ShardId"
+            ))
+            .period(PERIOD_SECONDS)
+            .return_data(true)
+            .build(),
+    );
+    queries
 }
 
 /// Files each returned series by its query id; a later page extends a series.
 pub fn read_results(results: &[MetricDataResult]) -> StreamMetrics {
     let mut metrics = StreamMetrics::default();
     for result in results {
+        if result.id() == Some(BY_SHARD) {
+            if let Some(shard) = result.label().filter(|label| !label.is_empty()) {
+                metrics
+                    .throttled_by_shard
+                    .entry(shard.to_owned())
+                    .or_default()
+                    .0
+                    .extend(result.values());
+            }
+            continue;
+        }
         let series: &mut Sums = match result.id() {
             Some("incoming_bytes") => &mut metrics.incoming_bytes,
             Some("incoming_records") => &mut metrics.incoming_records,

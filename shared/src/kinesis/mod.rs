@@ -11,6 +11,9 @@ pub mod settings;
 pub mod trigger;
 
 pub use aws::SdkStreams;
-pub use model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
+pub use model::{
+    SPLIT_SHARD, Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget,
+    UPDATE_SHARD_COUNT,
+};
 pub use planner::StreamPolicy;
 pub use settings::Kinesis;

@@ -1,5 +1,7 @@
 //! What unthrottle knows about a stream and the changes it can make, in our own types.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::core::diagnosis::Sums;
@@ -24,15 +26,44 @@ pub struct StreamState {
     pub status: Status,
     pub mode: StreamMode,
     pub open_shards: u32,
+    /// The open shards as ListShards lists them (empty where not read).
+    pub shards: Vec<Shard>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// One open shard: its id, the shard it was split or merged from, its hash-key range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shard {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Hash keys are 128-bit: kept as numbers, written as AWS writes them (decimal).
+    #[serde(serialize_with = "decimal")]
+    pub start: u128,
+    #[serde(serialize_with = "decimal")]
+    pub end: u128,
+}
+
+fn decimal<S: serde::Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
+}
+
+impl Shard {
+    /// The hash key that splits it in two halves, or `None` for a shard of one key.
+    pub fn midpoint(&self) -> Option<u128> {
+        (self.end > self.start).then(|| self.start + (self.end - self.start) / 2 + 1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum StreamChange {
     /// UpdateShardCount with UNIFORM_SCALING to this many open shards.
     UpdateShardCount { target: u32 },
     /// UpdateStreamMode to ON_DEMAND.
     SwitchToOnDemand,
+    /// SplitShard of one hot shard at this hash key (decimal).
+    SplitShard { shard: String, at: String },
 }
 
 /// What CloudWatch says about a stream over the last minutes (`Service::Evidence`): one-minute
@@ -46,7 +77,14 @@ pub struct StreamMetrics {
     pub incoming_records: Sums,
     /// `GetRecords.Bytes`: bytes read by polling consumers (enhanced fan-out not included).
     pub read_bytes: Sums,
+    /// `WriteProvisionedThroughputExceeded` per shard (shard-level metrics; empty when the
+    /// stream does not publish them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttled_by_shard: BTreeMap<String, Sums>,
 }
+
+/// Split the one shard that carries most of the throttled traffic (SplitShard).
+pub const SPLIT_SHARD: Action = Action::named("SplitShard");
 
 /// Change a stream's open shard count (UpdateShardCount).
 pub const UPDATE_SHARD_COUNT: Action = Action::named("UpdateShardCount");

@@ -25,10 +25,12 @@ use super::limits::{
     GROWTH_PER_CALL, SHARD_READ_BYTES_PER_SECOND, SHARD_UPDATES_PER_DAY, SHARD_WRITE_BYTES_PER_SECOND,
     SHARD_WRITE_RECORDS_PER_SECOND, SWITCHES_TO_ON_DEMAND_PER_DAY,
 };
-use super::model::{StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT};
+use super::model::{
+    SPLIT_SHARD, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT,
+};
 use crate::core::diagnosis::{Diagnosis, Sums, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Status};
-use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow};
+use crate::core::guards::{Growth, ModeSwitchGuard, RollingWindow, rolling_day};
 use crate::core::plan::{Decision, Finding, FindingCode, Proposal, SkipReason};
 
 /// The team's limits for Kinesis streams.
@@ -72,6 +74,9 @@ pub fn plan(
     let metrics = diagnosis.measured();
     if let Some(finding) = metrics.and_then(|m| read_fan_out(stream, target, m, policy)) {
         return Decision::Diagnosed(finding);
+    }
+    if let Some(decision) = metrics.and_then(|m| hot_shard(stream, target, m, policy, history, now)) {
+        return decision;
     }
 
     let switches = RollingWindow {
@@ -165,6 +170,101 @@ fn read_fan_out(
     })
 }
 
+/// The shards `sums`' busiest minute needs at `per_shard` a second, with `HEADROOM`.
+fn shards_for(sums: &Sums, per_shard: f64, policy: &StreamPolicy) -> Option<u64> {
+    sums.peak_per_second()
+        .and_then(|rate| with_headroom(rate / per_shard, policy.headroom))
+}
+
+/// The shards the busiest minute's write demand needs, by bytes and by records.
+fn write_demand(metrics: &StreamMetrics, policy: &StreamPolicy) -> Vec<(u64, &'static str)> {
+    let mut needed = Vec::new();
+    needed.extend(
+        shards_for(&metrics.incoming_bytes, SHARD_WRITE_BYTES_PER_SECOND, policy).map(|n| (n, "bytes in")),
+    );
+    needed.extend(
+        shards_for(&metrics.incoming_records, SHARD_WRITE_RECORDS_PER_SECOND, policy)
+            .map(|n| (n, "records in")),
+    );
+    needed
+}
+
+/// One shard carries most of the throttled writes (shard-level metrics) while the stream's
+/// demand fits its open shards: split that shard at the middle of its hash-key range rather
+/// than double them all. A child of a split made within 24 h that is hot again, or a shard
+/// of a single hash key, is one hot partition key: no split helps.
+fn hot_shard(
+    stream: &StreamState,
+    target: &StreamTarget,
+    metrics: &StreamMetrics,
+    policy: &StreamPolicy,
+    history: &[HistoryEntry],
+    now: DateTime<Utc>,
+) -> Option<Decision<StreamChange>> {
+    if !target.pressure.write {
+        return None;
+    }
+    let open = u64::from(stream.open_shards);
+    if write_demand(metrics, policy)
+        .iter()
+        .any(|(shards, _)| *shards > open)
+    {
+        return None;
+    }
+    let total: f64 = metrics.throttled_by_shard.values().map(Sums::total).sum();
+    let (hot_id, hot) = metrics
+        .throttled_by_shard
+        .iter()
+        .map(|(id, sums)| (id, sums.total()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if total <= 0.0 || hot * 2.0 < total {
+        return None;
+    }
+    let shard = stream.shards.iter().find(|shard| &shard.id == hot_id)?;
+    let split_lately = history
+        .iter()
+        .any(|entry| entry.action == SPLIT_SHARD && now - entry.at < rolling_day());
+    let key_finding = |why: String| {
+        Decision::Diagnosed(Finding {
+            code: FindingCode::HotPartitionKey,
+            detail: format!(
+                "{why}: one partition key takes more than a shard serves (1 MiB/s, 1,000 records/s); no \
+                 split or reshard spreads one key. Add a random or computed suffix to that key"
+            ),
+            hold_back: false,
+            quota: None,
+        })
+    };
+    if shard.parent.is_some() && split_lately {
+        return Some(key_finding(format!(
+            "shard {} of {} still throttles after a split within 24 h",
+            shard.id, stream.name
+        )));
+    }
+    let Some(at) = shard.midpoint() else {
+        return Some(key_finding(format!(
+            "shard {} of {} holds one hash key",
+            shard.id, stream.name
+        )));
+    };
+    Some(Decision::Act(Proposal {
+        action: SPLIT_SHARD,
+        change: StreamChange::SplitShard {
+            shard: shard.id.clone(),
+            at: at.to_string(),
+        },
+        before: json!({ "openShards": stream.open_shards, "hotShard": shard }),
+        after: json!({ "openShards": stream.open_shards.saturating_add(1), "splitAt": at.to_string() }),
+        why: format!(
+            "writes throttled on one shard of {}: {} carries {hot:.0} of {total:.0} throttled records while the \
+             stream's demand fits its {} shards; split at its middle hash key rather than resharding all",
+            stream.name, shard.id, stream.open_shards
+        ),
+        cause: Some("hot-shard"),
+        finding: None,
+    }))
+}
+
 /// A shard count, what it was sized from, and the cause when demand explains it.
 struct Sized {
     value: u64,
@@ -189,21 +289,14 @@ fn size(
             cause: None,
         };
     };
-    let shards_for = |sums: &Sums, per_shard: f64| {
-        sums.peak_per_second()
-            .and_then(|rate| with_headroom(rate / per_shard, policy.headroom))
-    };
     let mut needed: Vec<(u64, &str)> = Vec::new();
     if target.pressure.write {
-        needed.extend(
-            shards_for(&metrics.incoming_bytes, SHARD_WRITE_BYTES_PER_SECOND).map(|n| (n, "bytes in")),
-        );
-        needed.extend(
-            shards_for(&metrics.incoming_records, SHARD_WRITE_RECORDS_PER_SECOND).map(|n| (n, "records in")),
-        );
+        needed.extend(write_demand(metrics, policy));
     }
     if target.pressure.read {
-        needed.extend(shards_for(&metrics.read_bytes, SHARD_READ_BYTES_PER_SECOND).map(|n| (n, "bytes out")));
+        needed.extend(
+            shards_for(&metrics.read_bytes, SHARD_READ_BYTES_PER_SECOND, policy).map(|n| (n, "bytes out")),
+        );
     }
     let open = u64::from(stream.open_shards);
     match needed.into_iter().max_by_key(|(shards, _)| *shards) {
@@ -223,7 +316,12 @@ fn size(
             value: step,
             basis: format!(
                 " (the busiest minute's {by} fit {shards} shard(s): the throttle came in bursts or on one hot \
-                 shard; SCALE_FACTOR step)"
+                 shard; SCALE_FACTOR step{})",
+                if metrics.throttled_by_shard.is_empty() {
+                    "; enable shard-level metrics (WriteProvisionedThroughputExceeded) so a hot shard is split instead"
+                } else {
+                    ""
+                }
             ),
             cause: Some("unknown"),
         },

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{Duration, TimeZone};
 
 use super::*;
@@ -266,6 +268,7 @@ fn measured(bytes_in: f64, records_in: f64, bytes_out: f64) -> Diagnosis<StreamM
         incoming_bytes: Sums(vec![bytes_in]),
         incoming_records: Sums(vec![records_in]),
         read_bytes: Sums(vec![bytes_out]),
+        throttled_by_shard: BTreeMap::new(),
     })
 }
 
@@ -337,4 +340,90 @@ fn the_reshard_follows_demand_and_read_fan_out_is_a_finding() {
     // Reads with no figures: the step, as before.
     let (target, _) = shards(decide(&reads(), &no_metrics()));
     assert_eq!(target, 8);
+}
+
+/// One shard carries most throttled writes while the stream's demand fits its shards:
+/// split it at its middle hash key. A hot child of a split made today is one hot key.
+#[test]
+fn a_hot_shard_is_split_and_a_hot_child_is_one_hot_key() {
+    use crate::core::diagnosis::Sums;
+    let stream = provisioned_stream("clickstream", 4);
+    let hot = |throttled: &[(&str, f64)]| {
+        Diagnosis::Measured(StreamMetrics {
+            incoming_bytes: Sums(vec![2.0 * MIB_PER_MINUTE]),
+            incoming_records: Sums(vec![60_000.0]),
+            read_bytes: Sums::default(),
+            throttled_by_shard: throttled
+                .iter()
+                .map(|(id, n)| ((*id).to_owned(), Sums(vec![*n])))
+                .collect(),
+        })
+    };
+    let decide = |stream: &StreamState, diagnosis: &Diagnosis<StreamMetrics>, history: &[HistoryEntry]| {
+        plan(
+            stream,
+            &writes(),
+            diagnosis,
+            &policy(OnDemandPolicy::Never, 64),
+            history,
+            now(),
+        )
+    };
+
+    let split = hot(&[("shardId-000000000002", 90.0), ("shardId-000000000001", 10.0)]);
+    let Decision::Act(proposal) = decide(&stream, &split, &[]) else {
+        panic!("a hot shard is split")
+    };
+    let third = &stream.shards[2];
+    assert_eq!(
+        proposal.change,
+        StreamChange::SplitShard {
+            shard: "shardId-000000000002".into(),
+            at: (third.start + (third.end - third.start) / 2 + 1).to_string(),
+        }
+    );
+    assert_eq!(proposal.action, SPLIT_SHARD);
+    assert_eq!(proposal.cause, Some("hot-shard"));
+
+    // Spread throttles (no shard with half): the step, as before.
+    let spread = hot(&[
+        ("shardId-000000000000", 30.0),
+        ("shardId-000000000001", 30.0),
+        ("shardId-000000000002", 40.0),
+    ]);
+    assert!(matches!(
+        decide(&stream, &spread, &[]),
+        Decision::Act(Proposal {
+            change: StreamChange::UpdateShardCount { target: 8 },
+            ..
+        })
+    ));
+
+    // Demand the shards cannot carry: a reshard, not a split.
+    let Diagnosis::Measured(mut busy) = split.clone() else {
+        unreachable!()
+    };
+    busy.incoming_bytes = Sums(vec![6.0 * MIB_PER_MINUTE]);
+    assert!(matches!(
+        decide(&stream, &Diagnosis::Measured(busy), &[]),
+        Decision::Act(Proposal {
+            change: StreamChange::UpdateShardCount { .. },
+            ..
+        })
+    ));
+
+    // A child of today's split throttles again: one hot partition key.
+    let mut after_split = stream.clone();
+    after_split.shards[2].parent = Some("shardId-000000000009".into());
+    let today = entries(SPLIT_SHARD, 1, 2);
+    let Decision::Diagnosed(finding) = decide(&after_split, &split, &today) else {
+        panic!("a hot child is one key")
+    };
+    assert_eq!(finding.code, FindingCode::HotPartitionKey);
+    // The split was more than a day ago: split again.
+    let long_ago = entries(SPLIT_SHARD, 1, 30);
+    assert!(matches!(
+        decide(&after_split, &split, &long_ago),
+        Decision::Act(_)
+    ));
 }

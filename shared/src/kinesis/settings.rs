@@ -71,9 +71,13 @@ impl Service for Kinesis {
 
     fn applied(state: &StreamState, change: &StreamChange) -> bool {
         matches!(state.status, Status::Busy(_))
-            || match *change {
-                StreamChange::UpdateShardCount { target } => state.open_shards == target,
+            || match change {
+                StreamChange::UpdateShardCount { target } => state.open_shards == *target,
                 StreamChange::SwitchToOnDemand => state.mode == StreamMode::OnDemand,
+                // The parent closes and two children open.
+                StreamChange::SplitShard { shard, .. } => {
+                    !state.shards.is_empty() && !state.shards.iter().any(|open| &open.id == shard)
+                }
             }
     }
 
