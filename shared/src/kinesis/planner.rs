@@ -201,7 +201,8 @@ fn hot_shard(
     history: &[HistoryEntry],
     now: DateTime<Utc>,
 ) -> Option<Decision<StreamChange>> {
-    if !target.pressure.write {
+    // A split opens one more shard: not past MAX_SHARDS (the cap rules decide there).
+    if !target.pressure.write || stream.open_shards >= policy.max_shards {
         return None;
     }
     let open = u64::from(stream.open_shards);

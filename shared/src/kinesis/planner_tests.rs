@@ -412,6 +412,20 @@ fn a_hot_shard_is_split_and_a_hot_child_is_one_hot_key() {
         })
     ));
 
+    // At MAX_SHARDS a split would pass the cap: the cap rules decide (here, at cap).
+    let capped = plan(
+        &stream,
+        &writes(),
+        &split,
+        &policy(OnDemandPolicy::Never, 4),
+        &[],
+        now(),
+    );
+    assert!(
+        matches!(capped, Decision::Hold(ref hold) if hold.reason == SkipReason::AtCap),
+        "{capped:?}"
+    );
+
     // A child of today's split throttles again: one hot partition key.
     let mut after_split = stream.clone();
     after_split.shards[2].parent = Some("shardId-000000000009".into());
