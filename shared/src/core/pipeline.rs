@@ -365,7 +365,6 @@ where
         let history: Vec<HistoryEntry> = view.history.iter().chain(&unrecorded).cloned().collect();
         // A throttle after unthrottle's own last change settled, and soon after it: that
         // change did not hold. Whatever is decided now says so (and is sized from demand).
-        let happened = incident.time.min(now);
         let fix_did_not_hold = self.options.verify_window.and_then(|window| {
             view.history
                 .iter()
@@ -420,7 +419,7 @@ where
         let ours = history.iter().map(|entry| entry.at).max();
         let last_change = ours.max(S::last_change(&described.state, target));
         if let Some(changed) = last_change
-            && incident.time.min(now) < changed + self.options.settle
+            && happened < changed + self.options.settle
         {
             return skipped(
                 SkipReason::Stale,

@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{MetricDataQuery, MetricDataResult};
 use chrono::{DateTime, Utc};
 use strum::IntoEnumIterator;
 
-use super::model::{Cause, PartMetrics, Side, SideMetrics, TableMetrics, TableTarget};
+use super::model::{Cause, PartMetrics, Side, TableMetrics, TableTarget};
 use crate::adapters::cloudwatch::{self, get_metric_data, sum_query};
 use crate::core::diagnosis::{Diagnosis, PERIOD_SECONDS, Sums};
 
@@ -65,26 +65,14 @@ impl Measure {
     }
 
     fn record(self, part: &mut PartMetrics, sums: Sums) {
-        let (side, slot) = match self {
-            Measure::Consumed(side) => (side, Slot::Consumed),
-            Measure::Throttles(side) => (side, Slot::Throttles),
-            Measure::ByCause(side, cause) => (side, Slot::Cause(cause)),
-        };
-        let metrics: &mut SideMetrics = part.side_mut(side);
-        let series = match slot {
-            Slot::Consumed => &mut metrics.consumed,
-            Slot::Throttles => &mut metrics.throttle_events,
-            Slot::Cause(cause) => metrics.by_cause.entry(cause).or_default(),
+        let series = match self {
+            Measure::Consumed(side) => &mut part.side_mut(side).consumed,
+            Measure::Throttles(side) => &mut part.side_mut(side).throttle_events,
+            Measure::ByCause(side, cause) => part.side_mut(side).by_cause.entry(cause).or_default(),
         };
         // A later page continues a series the first one began.
         series.0.extend(sums.0);
     }
-}
-
-enum Slot {
-    Consumed,
-    Throttles,
-    Cause(Cause),
 }
 
 /// The sides the event pressed, on the table or any index.

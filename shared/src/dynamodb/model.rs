@@ -18,6 +18,22 @@ pub struct Capacity {
     pub write: u64,
 }
 
+impl Capacity {
+    pub fn side(self, side: Side) -> u64 {
+        match side {
+            Side::Read => self.read,
+            Side::Write => self.write,
+        }
+    }
+
+    pub fn set(&mut self, side: Side, units: u64) {
+        match side {
+            Side::Read => self.read = units,
+            Side::Write => self.write = units,
+        }
+    }
+}
+
 /// A table's capacity mode, serialised as DynamoDB names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BillingMode {
@@ -98,6 +114,13 @@ impl OnDemandMax {
         match side {
             Side::Read => self.read,
             Side::Write => self.write,
+        }
+    }
+
+    pub fn set(&mut self, side: Side, units: Option<u64>) {
+        match side {
+            Side::Read => self.read = units,
+            Side::Write => self.write = units,
         }
     }
 }
@@ -259,10 +282,11 @@ impl Side {
         }
     }
 
-    pub fn of(self, capacity: Capacity) -> u64 {
+    /// Pressure on this side only.
+    pub fn pressure(self) -> Pressure {
         match self {
-            Side::Read => capacity.read,
-            Side::Write => capacity.write,
+            Side::Read => Pressure::READ,
+            Side::Write => Pressure::WRITE,
         }
     }
 

@@ -216,10 +216,7 @@ impl Causes {
     fn fixable_by_capacity(&self) -> Option<TableTarget> {
         let mut pressed = TableTarget::default();
         for throttled in self.0.iter().filter(|t| t.capacity_fixes()) {
-            let side = match throttled.side {
-                Side::Read => Pressure::READ,
-                Side::Write => Pressure::WRITE,
-            };
+            let side = throttled.side.pressure();
             match &throttled.index {
                 Some(index) => pressed.on_indexes.entry(index.clone()).or_default().merge(side),
                 None => pressed.on_table.merge(side),
@@ -377,10 +374,7 @@ fn raise_on_demand_max(
                     table.name,
                     side.prefix()
                 ));
-                match side {
-                    Side::Read => after.read = Some(raised),
-                    Side::Write => after.write = Some(raised),
-                }
+                after.set(side, Some(raised));
             }
             None => capped.push(format!(
                 "Max{}RequestUnits {current} of {variable} {cap}",
@@ -581,9 +575,10 @@ impl Scaling {
             if !side.pressed(pressure) {
                 continue;
             }
-            let (current, max, variable) = match side {
-                Side::Read => (capacity.read, policy.max_read, "MAX_READ_CAPACITY"),
-                Side::Write => (capacity.write, policy.max_write, "MAX_WRITE_CAPACITY"),
+            let current = capacity.side(side);
+            let (max, variable) = match side {
+                Side::Read => (policy.max_read, "MAX_READ_CAPACITY"),
+                Side::Write => (policy.max_write, "MAX_WRITE_CAPACITY"),
             };
             let floor = match side {
                 Side::Write => write_floor.map(|floor| floor.min(max)),
@@ -627,10 +622,7 @@ impl Scaling {
                 }
                 None => self.update_steps.push(step),
             }
-            match side {
-                Side::Read => wanted.read = value,
-                Side::Write => wanted.write = value,
-            }
+            wanted.set(side, value);
         }
         wanted
     }
@@ -685,19 +677,13 @@ impl Scaling {
 /// What UpdateTable sets for the table (`index: None`) or a GSI: the wanted capacity on the
 /// sides auto scaling does not manage, the current one on those it does.
 fn by_update_table(table: &TableState, index: Option<&str>, current: Capacity, wanted: Capacity) -> Capacity {
-    let managed = |side| table.scalable(index, side).is_some();
-    Capacity {
-        read: if managed(Side::Read) {
-            current.read
-        } else {
-            wanted.read
-        },
-        write: if managed(Side::Write) {
-            current.write
-        } else {
-            wanted.write
-        },
+    let mut sent = wanted;
+    for side in [Side::Read, Side::Write] {
+        if table.scalable(index, side).is_some() {
+            sent.set(side, current.side(side));
+        }
     }
+    sent
 }
 
 /// A new capacity for one side and what it was sized from.

@@ -287,7 +287,7 @@ fn size(
         return Sized {
             value: step,
             basis: String::new(),
-            cause: None,
+            cause: Some("unknown"),
         };
     };
     let mut needed: Vec<(u64, &str)> = Vec::new();

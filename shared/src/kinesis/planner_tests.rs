@@ -208,7 +208,7 @@ fn at_max_shards_the_on_demand_policy_and_guard_decide() {
                 assert_eq!(hold.reason, SkipReason::AtCap);
                 assert!(hold.detail.contains(words), "{}", hold.detail);
             }
-            Decision::Diagnosed(finding) => panic!("streams find nothing yet: {finding:?}"),
+            Decision::Diagnosed(finding) => panic!("a stream at the cap is no finding: {finding:?}"),
         }
     }
 }
