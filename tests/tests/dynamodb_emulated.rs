@@ -221,6 +221,11 @@ async fn an_on_demand_table_is_skipped_without_any_write() {
         "{report:?}"
     );
     assert!(report.reason.contains("hot keys"), "{}", report.reason);
+    assert_eq!(
+        report.cause,
+        Some("unknown"),
+        "a hold names the cause too: no metrics here"
+    );
     world.assert_nothing_written().await;
 }
 
@@ -507,11 +512,18 @@ async fn an_auto_scaled_side_gets_a_higher_floor_and_the_table_is_not_updated() 
         .await
         .expect("RegisterScalableTarget on moto");
 
+    // The sample's alarm on a cause metric: no metrics lookup, the SCALE_FACTOR step.
+    let sample = integration_tests::sample_event(
+        "dynamodb/alarm-write-provisioned-throttle-auto-scaled.json",
+        "inventory",
+        &world.name,
+    );
     let report = world
-        .run(world.event("cloudtrail-putitem-throttled.json"), Utc::now())
+        .run(unthrottle::testing::happened_at(sample, Utc::now()), Utc::now())
         .await;
 
     assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(report.cause, Some("provisioned-throughput"));
     assert!(
         report.reason.contains("auto scaling floor 5 -> 10"),
         "{}",

@@ -379,7 +379,7 @@ where
             .service
             .plan(target, &described.state, &diagnosis, &history, now)
         {
-            Decision::Hold(hold) => return skipped(hold.reason, hold.detail),
+            Decision::Hold(hold) => return skipped(hold.reason, hold.detail).with_cause(hold.cause),
             Decision::Diagnosed(finding) => {
                 if let Some(quota) = finding.quota.filter(|_| !self.options.dry_run) {
                     if let Some(late) =

@@ -19,6 +19,21 @@ impl<C> Decision<C> {
     pub fn hold(reason: SkipReason, detail: impl Into<String>) -> Self {
         Decision::Hold(Hold::new(reason, detail))
     }
+
+    /// Names `cause` on a change or a hold that names none yet, so every result says what
+    /// the diagnosis found, `unknown` included. A finding is its own cause.
+    pub fn with_cause(mut self, cause: &'static str) -> Self {
+        match &mut self {
+            Decision::Act(proposal) => {
+                proposal.cause.get_or_insert(cause);
+            }
+            Decision::Hold(hold) => {
+                hold.cause.get_or_insert(cause);
+            }
+            Decision::Diagnosed(_) => {}
+        }
+        self
+    }
 }
 
 /// A change a planner wants made, with the before/after a human will read.
@@ -43,6 +58,8 @@ pub struct Proposal<C> {
 pub struct Hold {
     pub reason: SkipReason,
     pub detail: String,
+    /// The cause the diagnosis found before holding (at the cap, busy, already on-demand).
+    pub cause: Option<&'static str>,
 }
 
 impl Hold {
@@ -50,6 +67,7 @@ impl Hold {
         Self {
             reason,
             detail: detail.into(),
+            cause: None,
         }
     }
 }
@@ -110,7 +128,8 @@ pub enum FindingCode {
     HotPartition,
     /// An on-demand table at the maximum throughput it is configured for.
     OnDemandMax,
-    /// A table at its per-table account quota.
+    /// A resource at an account quota: a DynamoDB table's per-table throughput, the
+    /// region's Kinesis shards.
     AccountQuota,
     /// Polling consumers share a shard's 5 GetRecords calls and 2 MiB per second: reads
     /// throttle below the stream's capacity, which more shards do not fix.

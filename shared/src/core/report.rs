@@ -130,6 +130,12 @@ impl Report {
         self
     }
 
+    /// The cause the planner found before holding.
+    pub fn with_cause(mut self, cause: Option<&'static str>) -> Self {
+        self.cause = cause.or(self.cause);
+        self
+    }
+
     /// The figures the plan read, when a diagnosis was made.
     pub fn with_evidence(mut self, evidence: Option<Value>) -> Self {
         self.evidence = evidence;

@@ -69,9 +69,20 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Decision<TableChange> {
     let causes = Causes::find(table, target, diagnosis);
+    decide(table, &causes, diagnosis, policy, history, now).with_cause(causes.named())
+}
+
+fn decide(
+    table: &TableState,
+    causes: &Causes,
+    diagnosis: &Diagnosis<TableMetrics>,
+    policy: &TablePolicy,
+    history: &[HistoryEntry],
+    now: DateTime<Utc>,
+) -> Decision<TableChange> {
     if table.billing == BillingMode::OnDemand {
         return match causes.finding(table) {
-            Some(finding) => answer(finding, table, &causes, policy),
+            Some(finding) => answer(finding, table, causes, policy),
             None => Decision::hold(
                 SkipReason::AlreadyOnDemand,
                 format!(
@@ -87,7 +98,7 @@ pub fn plan(
     }
     let Some(pressed) = causes.fixable_by_capacity() else {
         return match causes.finding(table) {
-            Some(finding) => answer(finding, table, &causes, policy),
+            Some(finding) => answer(finding, table, causes, policy),
             None => Decision::hold(
                 SkipReason::NotThrottle,
                 format!("nothing of {} is throttled", table.name),
@@ -236,6 +247,15 @@ impl Causes {
         } else {
             "unknown"
         }
+    }
+
+    /// The cause a result names: the one capacity answers when any side's is, else the
+    /// first side's known cause, else `unknown`.
+    fn named(&self) -> &'static str {
+        if self.fixable_by_capacity().is_some() {
+            return self.capacity_cause();
+        }
+        self.0.iter().find_map(|t| t.cause).map_or("unknown", Cause::code)
     }
 
     /// Sides a capacity change leaves alone, for the result's sentence.

@@ -495,7 +495,8 @@ fn the_fix_follows_the_cause_and_is_sized_from_demand() {
         /// The table's new WCU, the cause named, and words of the why.
         Raise(u64, &'static str, &'static str),
         Finding(FindingCode, &'static str),
-        Held(SkipReason),
+        /// Held, and the cause the result still names.
+        Held(SkipReason, &'static str),
     }
     struct Case {
         name: &'static str,
@@ -645,7 +646,28 @@ fn the_fix_follows_the_cause_and_is_sized_from_demand() {
             ..case(
                 "",
                 Diagnosis::NotNeeded,
-                Expect::Held(SkipReason::AlreadyOnDemand),
+                Expect::Held(SkipReason::AlreadyOnDemand, "unknown"),
+            )
+        },
+        Case {
+            name: "at the cap, the measured cause still named",
+            table: provisioned_table("orders", 10, 100, &[]),
+            ..case(
+                "",
+                table_writes(side(&[6_600.0], &[(ProvisionedThroughput, 40.0)])),
+                Expect::Held(SkipReason::AtCap, "provisioned-throughput"),
+            )
+        },
+        Case {
+            name: "busy table: held, the measured cause named",
+            table: TableState {
+                status: Status::Busy("UPDATING".into()),
+                ..provisioned.clone()
+            },
+            ..case(
+                "",
+                table_writes(side(&[720.0], &[(ProvisionedThroughput, 40.0)])),
+                Expect::Held(SkipReason::UpdateInProgress, "provisioned-throughput"),
             )
         },
     ];
@@ -685,7 +707,10 @@ fn the_fix_follows_the_cause_and_is_sized_from_demand() {
                     finding.detail
                 );
             }
-            (Expect::Held(reason), Decision::Hold(hold)) => assert_eq!(hold.reason, reason, "{}", case.name),
+            (Expect::Held(reason, cause), Decision::Hold(hold)) => {
+                assert_eq!(hold.reason, reason, "{}", case.name);
+                assert_eq!(hold.cause, Some(cause), "{}", case.name);
+            }
             (_, other) => panic!("{}: {other:?}", case.name),
         }
     }
