@@ -494,6 +494,7 @@ pub fn provisioned_stream(name: &str, open_shards: u32) -> StreamState {
                 },
             })
             .collect(),
+        account: None,
     }
 }
 

@@ -235,7 +235,19 @@ async fn a_stream_is_described_with_its_open_shards_only() {
         .then_http_response(|| http(200, json!({"Shards": []})));
     let tags = mock!(aws_sdk_kinesis::Client::list_tags_for_stream)
         .then_http_response(|| http(200, json!({"Tags": [], "HasMoreTags": false})));
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&summary, &shards, &tags]);
+    // DescribeLimits allows one request per second per account: refused, the describe goes on
+    // without the account's shard quota.
+    let limits = mock!(aws_sdk_kinesis::Client::describe_limits).then_http_response(|| {
+        http(
+            400,
+            json!({"__type": "LimitExceededException", "message": "Rate exceeded"}),
+        )
+    });
+    let client = mock_client!(
+        aws_sdk_kinesis,
+        RuleMode::MatchAny,
+        [&summary, &shards, &tags, &limits]
+    );
     let described = Describe::<Kinesis>::describe(
         &SdkStreams::new(client, integration_tests::mocks::cloudwatch_without_data()),
         "clickstream",
@@ -243,6 +255,8 @@ async fn a_stream_is_described_with_its_open_shards_only() {
     .await
     .expect("described");
     assert_eq!(described.state.open_shards, 2);
+    assert_eq!(described.state.account, None, "planned without the quota");
+    assert!(limits.num_calls() >= 1, "DescribeLimits was asked");
     assert_eq!(
         shards.num_calls(),
         1,

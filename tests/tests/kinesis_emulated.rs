@@ -357,3 +357,29 @@ async fn a_hot_shard_split_closes_the_parent_and_opens_two_children() {
         "{children:?}"
     );
 }
+
+/// The describe reads the account's shard quota beside the stream (DescribeLimits, which
+/// kinesis-local answers with its SHARD_LIMIT, 5000 in scripts/emulators.sh): the planner
+/// never asks for more shards than the account has room for.
+#[tokio::test]
+async fn the_describe_reads_the_accounts_shard_quota_beside_the_stream() {
+    use unthrottle::core::ports::Describe;
+    let world = world(&[]).await;
+    world.aws.create_stream(&world.name, 2).await;
+    world.aws.wait_stream_active(&world.name).await;
+
+    let described = world
+        .pipeline
+        .resources
+        .describe(&world.name)
+        .await
+        .expect("describe on kinesis-local");
+
+    let account = described.state.account.expect("DescribeLimits answered");
+    assert_eq!(account.quota, 5000, "kinesis-local's SHARD_LIMIT");
+    assert!(
+        account.open >= 2,
+        "the account's open shards include this stream's: {account:?}"
+    );
+    assert_eq!(described.state.shards.len(), 2, "ListShards beside it");
+}

@@ -1,5 +1,5 @@
 //! The Kinesis adapter: DescribeStreamSummary, ListShards, ListTagsForStream,
-//! UpdateShardCount and UpdateStreamMode through aws-sdk-kinesis. Nothing is defaulted: a
+//! DescribeLimits, UpdateShardCount, SplitShard and UpdateStreamMode through aws-sdk-kinesis. Nothing is defaulted: a
 //! response that lacks what the planner needs is an error.
 
 use std::collections::HashMap;
@@ -10,9 +10,12 @@ use aws_sdk_kinesis::types::{
     ScalingType, ShardFilter, ShardFilterType, StreamMode as AwsStreamMode, StreamModeDetails,
 };
 use serde_json::{Value, json};
+use tracing::warn;
 
 use super::metrics;
-use super::model::{Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
+use super::model::{
+    AccountShards, Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget,
+};
 use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
@@ -136,8 +139,37 @@ fn shard_of(shard: &Value, resource: &str) -> Result<Shard> {
 }
 
 impl Describe<Kinesis> for SdkStreams {
+    /// DescribeStreamSummary, ListShards, ListTagsForStream and DescribeLimits all take the
+    /// stream's name or nothing: one round trip, four calls beside each other.
     async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
         let resource = stream.to_owned();
+        let (summary, shards, tags, account) = tokio::join!(
+            self.summary(stream, &resource),
+            self.open_shards(stream, &resource),
+            self.tags(stream, &resource),
+            self.account_shards(&resource),
+        );
+        let (state, raw_summary) = summary?;
+        let shards = shards?;
+        let state = StreamState {
+            shards: shards
+                .iter()
+                .map(|shard| shard_of(shard, &resource))
+                .collect::<Result<_>>()?,
+            account,
+            ..state
+        };
+        Ok(Described {
+            state,
+            tags: tags?,
+            raw: json!({ "DescribeStreamSummary": raw_summary, "OpenShards": shards }),
+        })
+    }
+}
+
+impl SdkStreams {
+    /// The stream's summary in our terms, and as AWS wrote it for the snapshot.
+    async fn summary(&self, stream: &str, resource: &str) -> Result<(StreamState, Value)> {
         let capture = CaptureResponse::default();
         let output = self
             .client
@@ -147,11 +179,11 @@ impl Describe<Kinesis> for SdkStreams {
             .interceptor(capture.clone())
             .send()
             .await
-            .map_err(|e| classify_with(DESCRIBE, &resource, &e, RATE_LIMIT))?;
+            .map_err(|e| classify_with(DESCRIBE, resource, &e, RATE_LIMIT))?;
         let summary = output
             .stream_description_summary()
-            .ok_or_else(|| Error::missing(DESCRIBE, &resource, "StreamDescriptionSummary"))?;
-        let raw_summary = capture.json(DESCRIBE, &resource)?;
+            .ok_or_else(|| Error::missing(DESCRIBE, resource, "StreamDescriptionSummary"))?;
+        let raw_summary = capture.json(DESCRIBE, resource)?;
         let mode = match summary.stream_mode_details().map(|details| details.stream_mode()) {
             Some(AwsStreamMode::OnDemand) => StreamMode::OnDemand,
             // Streams created before on-demand existed carry no mode: they are provisioned.
@@ -161,7 +193,7 @@ impl Describe<Kinesis> for SdkStreams {
             Error::new(
                 ErrorKind::Invalid,
                 DESCRIBE,
-                &resource,
+                resource,
                 format!(
                     "OpenShardCount is {}, not a shard count",
                     summary.open_shard_count()
@@ -175,20 +207,26 @@ impl Describe<Kinesis> for SdkStreams {
             mode,
             open_shards,
             shards: Vec::new(),
+            account: None,
         };
-        let shards = self.open_shards(stream, &resource).await?;
-        let state = StreamState {
-            shards: shards
-                .iter()
-                .map(|shard| shard_of(shard, &resource))
-                .collect::<Result<_>>()?,
-            ..state
-        };
-        Ok(Described {
-            state,
-            tags: self.tags(stream, &resource).await?,
-            raw: json!({ "DescribeStreamSummary": raw_summary, "OpenShards": shards }),
-        })
+        Ok((state, raw_summary))
+    }
+
+    /// The account's shard quota and open shards in this region. DescribeLimits allows one
+    /// request per second per account, so in a storm it is refused: then the planner goes
+    /// without, and UpdateShardCount's own refusal backs the stream off.
+    async fn account_shards(&self, resource: &str) -> Option<AccountShards> {
+        match self.client.describe_limits().send().await {
+            Ok(limits) => Some(AccountShards {
+                quota: u32::try_from(limits.shard_limit()).ok()?,
+                open: u32::try_from(limits.open_shard_count()).ok()?,
+            }),
+            Err(e) => {
+                let error = classify_with("DescribeLimits", resource, &e, RATE_LIMIT);
+                warn!(error = %error, "the account's shard quota was not read; planning without it");
+                None
+            }
+        }
     }
 }
 

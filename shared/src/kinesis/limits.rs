@@ -1,6 +1,8 @@
 //! Kinesis Data Streams' own limits that the planner and settings respect, with their
 //! sources (Kinesis API reference, UpdateShardCount and UpdateStreamMode).
 
+use crate::core::plan::Quota;
+
 /// UpdateShardCount calls AWS allows per stream per rolling 24 h.
 pub const SHARD_UPDATES_PER_DAY: u32 = 10;
 /// UpdateStreamMode calls AWS allows per stream per rolling 24 h, either way and by anyone.
@@ -21,3 +23,11 @@ pub const GROWTH_PER_CALL: u32 = 2;
 pub const SHARD_WRITE_BYTES_PER_SECOND: f64 = 1_048_576.0;
 pub const SHARD_WRITE_RECORDS_PER_SECOND: f64 = 1_000.0;
 pub const SHARD_READ_BYTES_PER_SECOND: f64 = 2_097_152.0;
+
+/// The account's shards in one region (Service Quotas, service `kinesis`; DescribeLimits
+/// reports it as `ShardLimit`). Kinesis developer guide, "Quotas and limits".
+pub const SHARD_QUOTA: Quota = Quota {
+    service_code: "kinesis",
+    quota_code: "L-0918CF54",
+    quota_name: "Shards per Region",
+};

@@ -28,6 +28,24 @@ pub struct StreamState {
     pub open_shards: u32,
     /// The open shards as ListShards lists them (empty where not read).
     pub shards: Vec<Shard>,
+    /// The account's shard quota in this region and its open shards, when DescribeLimits
+    /// answered (`None`: plan without it; AWS refuses a reshard past the quota).
+    pub account: Option<AccountShards>,
+}
+
+/// Shards per Region (`L-0918CF54`) and how many of them are open, per DescribeLimits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountShards {
+    pub quota: u32,
+    pub open: u32,
+}
+
+impl AccountShards {
+    /// Shards the account may still open.
+    pub fn room(self) -> u32 {
+        self.quota.saturating_sub(self.open)
+    }
 }
 
 /// One open shard: its id, the shard it was split or merged from, its hash-key range.

@@ -6,15 +6,22 @@
 //! 2. Only reads throttle, and the metrics show the stream reading below its capacity
 //!    (2 MiB/s per shard): consumers share each shard's 5 GetRecords calls per second, a
 //!    finding (`read-fan-out`), not a reshard.
-//! 3. With `ON_DEMAND=prefer`, switch at once if the guard allows.
-//! 4. Below `MAX_SHARDS`: UpdateShardCount (UNIFORM_SCALING). The step is
+//! 3. The account has no room for another shard (DescribeLimits: `ShardLimit` reached): a
+//!    finding (`account-quota`, `L-0918CF54`) announced as `Quota Pressure`; with room, no
+//!    step goes past it.
+//! 4. One shard carries most of the throttled writes while the stream's total is below its
+//!    capacity: split that shard at the midpoint of its hash keys (a child that throttles
+//!    again is one hot partition key, a finding).
+//! 5. With `ON_DEMAND=prefer`, switch at once if the guard allows.
+//! 6. Below `MAX_SHARDS`: UpdateShardCount (UNIFORM_SCALING). The step is
 //!    `min(MAX_SHARDS, 2 * open, max(ceil(open * SCALE_FACTOR), open + 1))`: AWS refuses more
 //!    than double in one call. When the busiest minute's demand needs more shards than are
 //!    open (1 MiB/s and 1,000 records/s in, 2 MiB/s out per shard, times `HEADROOM`), the
 //!    target is that many, at least open + 1 and at most the step; demand within the open
-//!    shards' capacity (bursts, or one hot shard) or no figures: the step. AWS allows 10 such calls per stream per rolling 24 h, counted
-//!    in the ledger: the 11th is held ("daily shard-update limit") before AWS would refuse.
-//! 4. At `MAX_SHARDS`: switch to on-demand if `ON_DEMAND` allows and the guard agrees
+//!    shards' capacity (bursts, or one hot shard) or no figures: the step; never more than
+//!    the account's room. AWS allows 10 such calls per stream per rolling 24 h, counted in
+//!    the ledger: the 11th is held ("daily shard-update limit") before AWS would refuse.
+//! 7. At `MAX_SHARDS`: switch to on-demand if `ON_DEMAND` allows and the guard agrees
 //!    (at most one switch per 24 h: AWS allows two mode changes, and undoing the switch is
 //!    the second), else hold "at cap".
 
@@ -22,11 +29,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::limits::{
-    GROWTH_PER_CALL, SHARD_READ_BYTES_PER_SECOND, SHARD_UPDATES_PER_DAY, SHARD_WRITE_BYTES_PER_SECOND,
-    SHARD_WRITE_RECORDS_PER_SECOND, SWITCHES_TO_ON_DEMAND_PER_DAY,
+    GROWTH_PER_CALL, SHARD_QUOTA, SHARD_READ_BYTES_PER_SECOND, SHARD_UPDATES_PER_DAY,
+    SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND, SWITCHES_TO_ON_DEMAND_PER_DAY,
 };
 use super::model::{
-    SPLIT_SHARD, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget, UPDATE_SHARD_COUNT,
+    AccountShards, SPLIT_SHARD, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget,
+    UPDATE_SHARD_COUNT,
 };
 use crate::core::diagnosis::{Diagnosis, Sums, with_headroom};
 use crate::core::domain::{Action, HistoryEntry, OnDemandPolicy, Status};
@@ -45,6 +53,17 @@ pub struct StreamPolicy {
 }
 
 pub fn plan(
+    stream: &StreamState,
+    target: &StreamTarget,
+    diagnosis: &Diagnosis<StreamMetrics>,
+    policy: &StreamPolicy,
+    history: &[HistoryEntry],
+    now: DateTime<Utc>,
+) -> Decision<StreamChange> {
+    decide(stream, target, diagnosis, policy, history, now).with_cause("unknown")
+}
+
+fn decide(
     stream: &StreamState,
     target: &StreamTarget,
     diagnosis: &Diagnosis<StreamMetrics>,
@@ -75,6 +94,10 @@ pub fn plan(
     if let Some(finding) = metrics.and_then(|m| read_fan_out(stream, target, m, policy)) {
         return Decision::Diagnosed(finding);
     }
+    // Neither a split nor a reshard opens a shard the account has no room for.
+    if let Some(account) = stream.account.filter(|account| account.room() == 0) {
+        return Decision::Diagnosed(shard_quota(stream, account));
+    }
     if let Some(decision) = metrics.and_then(|m| hot_shard(stream, target, m, policy, history, now)) {
         return decision;
     }
@@ -88,9 +111,11 @@ pub fn plan(
         return switch_to_on_demand(stream, "ON_DEMAND=prefer switches on the first throttle");
     }
 
+    let room = stream.account.map(AccountShards::room);
     let most_this_call = policy
         .max_shards
-        .min(stream.open_shards.saturating_mul(GROWTH_PER_CALL));
+        .min(stream.open_shards.saturating_mul(GROWTH_PER_CALL))
+        .min(stream.open_shards.saturating_add(room.unwrap_or(u32::MAX)));
     let Some(raised) = policy
         .growth
         .raise(u64::from(stream.open_shards), u64::from(most_this_call))
@@ -118,6 +143,15 @@ pub fn plan(
     let sized = size(stream, target, metrics, policy, raised);
     // `sized.value` is at most `raised`, itself at most `most_this_call`, a u32.
     let target_shards = u32::try_from(sized.value).unwrap_or(most_this_call);
+    let quota_bound = room
+        .filter(|room| stream.open_shards.saturating_add(*room) == target_shards)
+        .map(|room| {
+            format!(
+                "; the account's shard quota ({}, {}) has room for {room} more",
+                SHARD_QUOTA.quota_name, SHARD_QUOTA.quota_code
+            )
+        })
+        .unwrap_or_default();
     Decision::Act(Proposal {
         action: UPDATE_SHARD_COUNT,
         change: StreamChange::UpdateShardCount {
@@ -126,7 +160,7 @@ pub fn plan(
         before: json!({ "openShards": stream.open_shards }),
         after: json!({ "openShards": target_shards }),
         why: format!(
-            "{} throttled: stream {} shards {} -> {target_shards}{}",
+            "{} throttled: stream {} shards {} -> {target_shards}{}{quota_bound}",
             target.pressure.sides(),
             stream.name,
             stream.open_shards,
@@ -135,6 +169,24 @@ pub fn plan(
         cause: sized.cause,
         finding: None,
     })
+}
+
+/// The account has no room for another shard in this region: a quota, not the stream.
+fn shard_quota(stream: &StreamState, account: AccountShards) -> Finding {
+    Finding {
+        code: FindingCode::AccountQuota,
+        detail: format!(
+            "{} throttles and the account has {} of its {} shards open in this region: no reshard can open              another. Request an increase of Service Quotas {} ({}), service {}, or close unused streams.              Nothing was changed; later events for this stream are held back",
+            stream.name,
+            account.open,
+            account.quota,
+            SHARD_QUOTA.quota_code,
+            SHARD_QUOTA.quota_name,
+            SHARD_QUOTA.service_code
+        ),
+        hold_back: true,
+        quota: Some(SHARD_QUOTA),
+    }
 }
 
 /// Reads throttle while the stream reads below its capacity: consumers compete for each

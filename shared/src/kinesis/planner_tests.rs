@@ -154,6 +154,7 @@ fn streams_that_cannot_or_need_not_change() {
             Decision::Hold(hold) => {
                 assert_eq!(hold.reason, SkipReason::UpdateInProgress);
                 assert!(hold.detail.contains("UPDATING"), "{}", hold.detail);
+                assert_eq!(hold.cause, Some("unknown"), "a hold names the cause too");
             }
             other => panic!("{on_demand_policy:?}: {other:?}"),
         }
@@ -440,4 +441,67 @@ fn a_hot_shard_is_split_and_a_hot_child_is_one_hot_key() {
         decide(&after_split, &split, &long_ago),
         Decision::Act(_)
     ));
+}
+
+/// The account's shard quota (DescribeLimits): no room is a finding announced as quota
+/// pressure, little room bounds the step, an unread quota leaves the step as it was.
+#[test]
+fn the_account_shard_quota_bounds_the_step_and_a_full_account_is_a_finding() {
+    let with_account = |quota, open| StreamState {
+        account: Some(AccountShards { quota, open }),
+        ..provisioned_stream("clickstream", 4)
+    };
+    let decide = |stream: &StreamState| {
+        plan(
+            stream,
+            &writes(),
+            &no_metrics(),
+            &policy(OnDemandPolicy::Never, 64),
+            &[],
+            now(),
+        )
+    };
+    let cases = [
+        (
+            "unread: the doubling step",
+            provisioned_stream("clickstream", 4),
+            Some(8),
+        ),
+        (
+            "plenty of room: the doubling step",
+            with_account(500, 40),
+            Some(8),
+        ),
+        ("room for one: 4 -> 5", with_account(500, 499), Some(5)),
+        ("no room: a finding", with_account(500, 500), None),
+        ("over the quota: a finding", with_account(500, 510), None),
+    ];
+    for (name, stream, expected) in cases {
+        match (decide(&stream), expected) {
+            (Decision::Act(proposal), Some(target)) => {
+                assert_eq!(
+                    proposal.change,
+                    StreamChange::UpdateShardCount { target },
+                    "{name}"
+                );
+                assert_eq!(
+                    proposal.why.contains("L-0918CF54"),
+                    target == 5,
+                    "{name}: the why names the quota only when it bounds the step: {}",
+                    proposal.why
+                );
+            }
+            (Decision::Diagnosed(finding), None) => {
+                assert_eq!(finding.code, FindingCode::AccountQuota, "{name}");
+                assert_eq!(finding.quota, Some(SHARD_QUOTA), "{name}");
+                assert!(finding.hold_back, "{name}: later events back off");
+                assert!(
+                    finding.detail.contains("500 shards"),
+                    "{name}: {}",
+                    finding.detail
+                );
+            }
+            (other, _) => panic!("{name}: {other:?}"),
+        }
+    }
 }
