@@ -6,7 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke fuzz
+.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke fuzz bench
 
 # --- tools ---
 # Stamp files make each install re-run only when its lock/requirements file changes.
@@ -50,6 +50,7 @@ emulators-down:
 help:
 	@echo "make demo       emulators up, a throttled table and stream healed through the real Lambda runtime"
 	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
+	@echo "make bench      AWS calls and latency per event on its own emulators -> docs/benchmarks.md"
 	@echo "make fuzz       100,000 generated and mutated events through both triggers (tests/tests/bad_input.rs)"
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
 	@echo "make lint-template   cfn-lint, sam validate --lint, checkov on template.yaml"
@@ -83,6 +84,10 @@ test: tools-node tools-python check lint-template release
 BAD_INPUT_CASES ?= 100000
 fuzz:
 	BAD_INPUT_CASES=$(BAD_INPUT_CASES) cargo test --locked -p integration-tests --test bad_input -- --nocapture
+
+# What each kind of event costs, measured (not a test: nothing here fails on a figure).
+bench: tools-node tools-python
+	bash scripts/bench.sh
 
 # The demo's configuration; everything else takes its default.
 DEMO_ENV := SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger S3_FORCE_PATH_STYLE=true

@@ -6,8 +6,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE=$ROOT/.emulators        # pid and log files
-ENV_FILE=$ROOT/.emulators.env # endpoints for the tests
+# A second set (make bench's) lives beside the tests' with its own state, env file and ports.
+STATE=${UNTHROTTLE_EMULATORS_STATE:-$ROOT/.emulators}        # pid and log files
+ENV_FILE=${UNTHROTTLE_EMULATORS_ENV:-$ROOT/.emulators.env}  # endpoints for the tests
 HOST=127.0.0.1
 
 DYNAMODB_PORT=${UNTHROTTLE_DYNAMODB_PORT:-45670}

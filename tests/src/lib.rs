@@ -2,6 +2,7 @@
 //! the emulators `make emulators-up` starts (their endpoints come from the standard
 //! `AWS_ENDPOINT_URL_<SERVICE>` variables, which `make test` loads from `.emulators.env`).
 
+pub mod calls;
 pub mod mocks;
 pub mod template;
 
@@ -30,6 +31,8 @@ use unthrottle::testing::RecordedMetrics;
 #[derive(Clone)]
 pub struct Emulators {
     pub sdk: SdkConfig,
+    /// Every AWS call made through `sdk`, the function's adapters' included.
+    pub calls: calls::CallRecorder,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub kinesis: aws_sdk_kinesis::Client,
     pub s3: aws_sdk_s3::Client,
@@ -55,7 +58,8 @@ impl Emulators {
                 ));
             }
         }
-        let sdk = unthrottle::adapters::clients::load_sdk_config().await;
+        let calls = calls::CallRecorder::default();
+        let sdk = calls.record(&unthrottle::adapters::clients::load_sdk_config().await);
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build();
@@ -65,6 +69,7 @@ impl Emulators {
             s3: aws_sdk_s3::Client::from_conf(s3),
             scaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
             sdk,
+            calls,
         })
     }
 

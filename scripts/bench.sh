@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make bench: its own emulators on free ports (beside any the tests use), the measurements
+# of tests/src/bin/bench.rs written to docs/benchmarks.md, the emulators stopped afterwards.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+STATE=$ROOT/.bench
+mkdir -p "$STATE"
+
+# Four ports the kernel says are free now.
+read -r dynamodb moto kinesis kinesis_tls < <(python3 - <<'PY'
+import socket
+sockets = [socket.socket() for _ in range(4)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in sockets))
+for s in sockets:
+    s.close()
+PY
+)
+
+export UNTHROTTLE_EMULATORS_STATE=$STATE/emulators
+export UNTHROTTLE_EMULATORS_ENV=$STATE/emulators.env
+export UNTHROTTLE_DYNAMODB_PORT=$dynamodb UNTHROTTLE_MOTO_PORT=$moto
+export UNTHROTTLE_KINESIS_PORT=$kinesis UNTHROTTLE_KINESIS_TLS_PORT=$kinesis_tls
+
+trap 'bash scripts/emulators.sh down' EXIT
+bash scripts/emulators.sh up
+set -a
+# shellcheck source=/dev/null
+. "$UNTHROTTLE_EMULATORS_ENV"
+set +a
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+export BENCH_COMMIT
+cargo run --quiet --locked -p integration-tests --bin bench -- docs/benchmarks.md
+echo "bench: docs/benchmarks.md written"

@@ -1,0 +1,114 @@
+//! The AWS calls each kind of event costs, counted on the wire (tests/src/calls.rs) while the
+//! functions' real adapters run against the emulators: what a remediation, a duplicate, an
+//! event in cooldown and a non-throttle event send, and that the metrics lookup rides beside
+//! the describe. `make bench` reports the same figures in docs/benchmarks.md.
+
+use chrono::Utc;
+use integration_tests::calls::{Call, operations, overlapped, sequential_round_trips};
+use integration_tests::{World, expected_skips};
+use serde_json::json;
+use unthrottle::adapters::Deploy;
+use unthrottle::core::report::Outcome;
+use unthrottle::dynamodb::DynamoDb;
+use unthrottle::kinesis::Kinesis;
+
+fn only<'a>(calls: &'a [Call], operation: &str) -> &'a Call {
+    let found: Vec<&Call> = calls.iter().filter(|c| c.operation == operation).collect();
+    assert_eq!(found.len(), 1, "one {operation}: {:?}", operations(calls));
+    found[0]
+}
+
+/// The lookup beside the describe adds at most one sequential round trip: the critical path
+/// with it is at most one longer than the same calls without it.
+fn assert_lookup_rides_beside(calls: &[Call], describe: &str) {
+    let lookup = only(calls, "GetMetricData");
+    assert!(
+        overlapped(lookup, only(calls, describe)),
+        "GetMetricData in flight with {describe}: {:?}",
+        operations(calls)
+    );
+    let without: Vec<Call> = calls
+        .iter()
+        .filter(|c| c.operation != "GetMetricData")
+        .cloned()
+        .collect();
+    assert!(
+        sequential_round_trips(calls) <= sequential_round_trips(&without) + 1,
+        "{} round trips with the lookup, {} without",
+        sequential_round_trips(calls),
+        sequential_round_trips(&without)
+    );
+}
+
+/// A duplicate and an event of the same incident in cooldown: one ledger Query each, no
+/// metrics lookup, no describe.
+async fn assert_repeats_cost_one_call<S: Deploy>(world: &World<S>, event: serde_json::Value) {
+    let again = world.run(event.clone(), Utc::now()).await;
+    assert_eq!(again.code, Some("duplicate"), "{again:?}");
+    assert_eq!(operations(&world.aws.calls.take()), ["Query"], "a duplicate");
+
+    let mut other = event;
+    other["id"] = json!("another-event-of-the-incident");
+    if other["detail"]["eventID"].is_string() {
+        other["detail"]["eventID"] = json!("another-cloudtrail-record");
+    }
+    let cooling = world.run(other, Utc::now()).await;
+    assert_eq!(cooling.code, Some("cooling-down"), "{cooling:?}");
+    assert_eq!(operations(&world.aws.calls.take()), ["Query"], "in cooldown");
+}
+
+#[tokio::test]
+async fn a_table_remediation_reads_metrics_beside_the_describe_and_repeats_cost_one_call() {
+    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    world.aws.calls.take();
+
+    let event = world.event("cloudtrail-putitem-throttled.json");
+    let report = world.run(event.clone(), Utc::now()).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    let calls = world.aws.calls.take();
+    assert!(
+        only(&calls, "UpdateTable").started > only(&calls, "PutObject").ended,
+        "the snapshot before the change"
+    );
+    assert_lookup_rides_beside(&calls, "DescribeTable");
+
+    assert_repeats_cost_one_call(&world, event).await;
+}
+
+#[tokio::test]
+async fn a_stream_remediation_reads_metrics_beside_the_describe_and_repeats_cost_one_call() {
+    let world: World<Kinesis> = World::new(("kinesis", "clickstream"), &[]).await;
+    world.aws.create_stream(&world.name, 2).await;
+    world.aws.calls.take();
+
+    let event = world.event("cloudtrail-putrecord-throttled.json");
+    let report = world.run(event.clone(), Utc::now()).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    let calls = world.aws.calls.take();
+    assert_lookup_rides_beside(&calls, "DescribeStreamSummary");
+    for beside in ["ListShards", "ListTagsForStream", "DescribeLimits"] {
+        assert!(
+            overlapped(only(&calls, beside), only(&calls, "DescribeStreamSummary")),
+            "{beside} beside the summary: {:?}",
+            operations(&calls)
+        );
+    }
+
+    assert_repeats_cost_one_call(&world, event).await;
+}
+
+/// Events that are not throttles are answered from the event alone.
+#[tokio::test]
+async fn a_non_throttle_event_makes_no_call() {
+    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    world.aws.calls.take();
+    for (sample, code) in expected_skips("dynamodb", "dynamodb-throttle") {
+        let report = world.run(world.event(&sample), Utc::now()).await;
+        assert_eq!(report.code, Some(code.as_str()), "{sample}: {report:?}");
+        assert!(
+            world.aws.calls.take().is_empty(),
+            "{sample} ({code}) made AWS calls"
+        );
+    }
+}
