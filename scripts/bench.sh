@@ -31,7 +31,8 @@ set -a
 # shellcheck source=/dev/null
 . "$UNTHROTTLE_EMULATORS_ENV"
 set +a
-BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# A run on uncommitted changes says so: the figures are not those of the commit.
+BENCH_COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 export BENCH_COMMIT
 cargo run --quiet --locked -p integration-tests --bin bench -- docs/benchmarks.md
 echo "bench: docs/benchmarks.md written"

@@ -681,6 +681,8 @@ pub fn metric_report(
         retryable: None,
         cause: None,
         evidence: None,
+        advice: None,
+        quota: None,
         fix_did_not_hold: None,
     }
 }

@@ -360,6 +360,7 @@ async fn a_quota_announcement_that_fails_is_retried_not_held_back() {
 
     assert_eq!(report.outcome, Outcome::Failed, "{report:?}");
     assert_eq!(report.code, Some("announce"));
+    assert_eq!(report.cause, Some("account-quota"));
     assert_eq!(report.retryable, Some(true));
     let customers = unthrottle::core::domain::ResourceRef {
         name: "customers".into(),
@@ -451,4 +452,138 @@ fn fixture_with_sustain(tables: FakeTables) -> Fixture {
         window: chrono::Duration::seconds(60),
     });
     pipeline
+}
+
+fn kinesis_pipeline(
+    streams: unthrottle::testing::FakeStreams,
+) -> InMemory<unthrottle::kinesis::Kinesis, unthrottle::testing::FakeStreams> {
+    let service = <unthrottle::kinesis::Kinesis as unthrottle::core::service::Service>::from_env(
+        &unthrottle::core::config::Env::from_fn(|_| None),
+    )
+    .unwrap();
+    in_memory(service, streams)
+}
+
+const MIB_PER_MINUTE: f64 = 1_048_576.0 * 60.0;
+
+fn stream_ref(name: &str) -> unthrottle::core::domain::ResourceRef {
+    unthrottle::core::domain::ResourceRef {
+        service: <unthrottle::kinesis::Kinesis as unthrottle::core::service::Service>::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+    }
+}
+
+/// Writes above what the open shards carry: the reshard is sized from the busiest minute
+/// (3 MiB/s x HEADROOM 1.25 = 3.75, so 4 shards), not the fixed step, and says so.
+#[tokio::test]
+async fn a_write_throttled_stream_is_resharded_to_what_its_demand_needs() {
+    use unthrottle::kinesis::{StreamChange, StreamMetrics};
+    use unthrottle::testing::{FakeStreams, provisioned_stream};
+
+    let streams = FakeStreams::with(provisioned_stream("clickstream", 2)).measuring(StreamMetrics {
+        incoming_bytes: Sums(vec![MIB_PER_MINUTE, 3.0 * MIB_PER_MINUTE]),
+        ..StreamMetrics::default()
+    });
+    let pipeline = kinesis_pipeline(streams);
+    let report = {
+        let mut reports = pipeline
+            .handle(
+                sample("kinesis/alarm-write-provisioned-throughput-exceeded.json"),
+                now(),
+            )
+            .await
+            .expect("readable");
+        reports.remove(0)
+    };
+
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(report.cause, Some("provisioned-throughput"));
+    assert_eq!(
+        pipeline.resources.updates(),
+        [(
+            "clickstream".to_owned(),
+            StreamChange::UpdateShardCount { target: 4 }
+        )]
+    );
+    assert!(report.reason.contains("2 -> 4"), "{}", report.reason);
+    assert!(report.evidence.is_some(), "the figures the plan read");
+    assert_eq!(pipeline.snapshots.objects().len(), 1);
+}
+
+/// One shard carries the throttled writes while the stream's total fits its shards (the
+/// hot-shard sample): that shard is split at its midpoint, and the history names it, so
+/// only its own children count as its lineage later.
+#[tokio::test]
+async fn a_hot_shard_is_split_and_its_history_names_the_shard() {
+    use unthrottle::kinesis::{SPLIT_SHARD, StreamChange, StreamMetrics};
+    use unthrottle::testing::{FakeStreams, provisioned_stream};
+
+    let streams = FakeStreams::with(provisioned_stream("clickstream", 4)).measuring(StreamMetrics {
+        incoming_bytes: Sums(vec![MIB_PER_MINUTE]),
+        throttled_by_shard: BTreeMap::from([
+            ("shardId-000000000001".to_owned(), Sums(vec![90.0])),
+            ("shardId-000000000002".to_owned(), Sums(vec![10.0])),
+        ]),
+        ..StreamMetrics::default()
+    });
+    let pipeline = kinesis_pipeline(streams);
+    let mut reports = pipeline
+        .handle(sample("kinesis/alarm-hot-shard-write-throttled.json"), now())
+        .await
+        .expect("readable");
+    let report = reports.remove(0);
+
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(report.cause, Some("hot-shard"));
+    let updates = pipeline.resources.updates();
+    assert!(
+        matches!(&updates[..], [(_, StreamChange::SplitShard { shard, .. })] if shard == "shardId-000000000001"),
+        "{updates:?}"
+    );
+    let history = pipeline.ledger.history(&stream_ref("clickstream"));
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, SPLIT_SHARD);
+    assert_eq!(history[0].subject.as_deref(), Some("shardId-000000000001"));
+}
+
+/// A child of a shard split within the day throttles again: one partition key, which no
+/// split spreads. Nothing changes.
+#[tokio::test]
+async fn a_hot_child_of_todays_split_is_one_hot_partition_key() {
+    use unthrottle::core::domain::HistoryEntry;
+    use unthrottle::kinesis::{SPLIT_SHARD, StreamMetrics};
+    use unthrottle::testing::{FakeStreams, provisioned_stream};
+
+    let mut stream = provisioned_stream("clickstream", 4);
+    stream.shards[1].parent = Some("shardId-000000000009".into());
+    let streams = FakeStreams::with(stream).measuring(StreamMetrics {
+        incoming_bytes: Sums(vec![MIB_PER_MINUTE]),
+        throttled_by_shard: BTreeMap::from([("shardId-000000000001".to_owned(), Sums(vec![90.0]))]),
+        ..StreamMetrics::default()
+    });
+    let pipeline = kinesis_pipeline(streams);
+    let split = HistoryEntry {
+        at: now() - chrono::Duration::hours(3),
+        action: SPLIT_SHARD,
+        event_id: "the-split".into(),
+        subject: Some("shardId-000000000009".into()),
+    };
+    unthrottle::core::ports::Ledger::record(&pipeline.ledger, &stream_ref("clickstream"), &split)
+        .await
+        .unwrap();
+    let writes_before = pipeline.ledger.writes();
+
+    let mut reports = pipeline
+        .handle(sample("kinesis/alarm-hot-shard-write-throttled.json"), now())
+        .await
+        .expect("readable");
+    let report = reports.remove(0);
+
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(report.code, Some("hot-partition-key"));
+    assert!(pipeline.resources.updates().is_empty());
+    assert!(pipeline.snapshots.objects().is_empty());
+    assert_eq!(pipeline.ledger.writes(), writes_before, "nothing written");
 }

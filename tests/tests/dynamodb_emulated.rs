@@ -629,3 +629,46 @@ async fn a_burst_below_min_throttle_events_is_not_sustained_and_the_third_event_
     assert_eq!(third.outcome, Outcome::Remediated, "{third:?}");
     assert_eq!(world.capacity().await, (5, 10));
 }
+
+/// A history record keeps the part it changed (the shard a split split) through dynalite,
+/// and one written without it reads back without it.
+#[tokio::test]
+async fn the_ledger_keeps_the_subject_of_a_change() {
+    use unthrottle::core::domain::{Action, HistoryEntry, ResourceRef};
+    use unthrottle::core::ports::Ledger;
+    use unthrottle::core::service::Service;
+
+    let world = world(&[]).await;
+    let ledger = world.aws.ledger(&world.stores.ledger);
+    let resource = ResourceRef {
+        service: DynamoDb::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: world.name.clone(),
+    };
+    let now = Utc::now();
+    let split = HistoryEntry {
+        at: now - Duration::minutes(2),
+        action: Action::named("SplitShard"),
+        event_id: "evt-split".into(),
+        subject: Some("shardId-000000000001".into()),
+    };
+    let whole = HistoryEntry {
+        at: now - Duration::minutes(1),
+        action: Action::named("UpdateTable"),
+        event_id: "evt-update".into(),
+        subject: None,
+    };
+    ledger.record(&resource, &split).await.expect("record");
+    ledger.record(&resource, &whole).await.expect("record");
+
+    let history = ledger.view(&resource, now).await.expect("view").history;
+    let subjects: Vec<(&str, Option<&str>)> = history
+        .iter()
+        .map(|entry| (entry.event_id.as_str(), entry.subject.as_deref()))
+        .collect();
+    assert_eq!(
+        subjects,
+        [("evt-split", Some("shardId-000000000001")), ("evt-update", None)]
+    );
+}

@@ -448,7 +448,7 @@ async fn raising_an_on_demand_maximum_sends_both_maximums_in_one_update_table() 
         report.action.as_ref().map(|a| a.name()),
         Some("RaiseOnDemandMaximum")
     );
-    assert_eq!(report.cause, Some("max-on-demand-throughput"));
+    assert_eq!(report.cause, Some("on-demand-max"));
     assert_eq!(update.num_calls(), 1, "the request matched what must be sent");
     let snapshots = pipeline.snapshots.objects();
     assert_eq!(snapshots.len(), 1);

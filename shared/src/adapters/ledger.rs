@@ -132,6 +132,7 @@ impl DynamoDbLedger {
             event_id: text(item, "event_id")
                 .ok_or_else(|| self.malformed(item, "event_id"))?
                 .to_owned(),
+            subject: text(item, "subject").map(str::to_owned),
         })
     }
 }
@@ -312,7 +313,8 @@ impl Ledger for DynamoDbLedger {
 
     async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
         let at = entry.at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(resource.key()))
@@ -320,8 +322,11 @@ impl Ledger for DynamoDbLedger {
             .item("action", s(entry.action.name()))
             .item("at", s(at))
             .item("event_id", s(&entry.event_id))
-            .item("expires_at", epoch(entry.at + history_retention()))
-            .send()
+            .item("expires_at", epoch(entry.at + history_retention()));
+        if let Some(subject) = &entry.subject {
+            put = put.item("subject", s(subject));
+        }
+        put.send()
             .await
             .map_err(|e| self.failed("PutItem (history)", &e))?;
         Ok(())

@@ -93,6 +93,9 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub action: Action,
     pub event_id: String,
+    /// The part of the resource changed, where the action names one (the shard a
+    /// `SplitShard` split); `None` for the whole resource, or a record older than this field.
+    pub subject: Option<String>,
 }
 
 impl HistoryEntry {
@@ -105,6 +108,7 @@ impl HistoryEntry {
             at,
             action,
             event_id: Self::REPORTED_BY_AWS.to_owned(),
+            subject: None,
         }
     }
 

@@ -82,6 +82,9 @@ pub enum Origin {
     },
     #[serde(rename_all = "camelCase")]
     Alarm { alarm_name: String },
+    /// An event another unthrottle function put on the bus (`source: unthrottle`).
+    #[serde(rename_all = "camelCase")]
+    Announcement { detail_type: String },
 }
 
 /// A service's reading of an event: heal these resources, or leave it and say why.
@@ -123,7 +126,8 @@ pub struct Envelope {
 /// The event's detail, read according to its detail-type.
 #[derive(Debug, Clone)]
 pub enum Signal {
-    ApiCall(ApiCallDetail),
+    // Boxed: a CloudTrail record is far larger than an alarm.
+    ApiCall(Box<ApiCallDetail>),
     Alarm(AlarmDetail),
     Other,
 }
@@ -151,13 +155,14 @@ impl Envelope {
     /// Reads the detail for the two detail-types unthrottle handles.
     pub fn signal(&self) -> Result<Signal, TriggerError> {
         match self.detail_type.as_str() {
-            API_CALL_DETAIL_TYPE => self.detail_as().map(Signal::ApiCall),
+            API_CALL_DETAIL_TYPE => self.detail_as().map(|call| Signal::ApiCall(Box::new(call))),
             ALARM_DETAIL_TYPE => self.detail_as().map(Signal::Alarm),
             _ => Ok(Signal::Other),
         }
     }
 
-    fn detail_as<D: for<'de> Deserialize<'de>>(&self) -> Result<D, TriggerError> {
+    /// The detail read as `D`: for the detail-types a service reads beyond the two above.
+    pub fn detail_as<D: for<'de> Deserialize<'de>>(&self) -> Result<D, TriggerError> {
         let bad = |problem: String| TriggerError::BadDetail {
             event_id: self.id.clone(),
             detail_type: self.detail_type.clone(),
@@ -193,6 +198,19 @@ impl Envelope {
                 event_source: call.event_source.clone(),
                 event_name: call.event_name.clone(),
                 error_code: error_code.to_owned(),
+            },
+        }
+    }
+
+    /// The incident for an event another unthrottle function announced.
+    pub fn announcement_incident(&self) -> Incident {
+        Incident {
+            event_id: self.id.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            time: self.time,
+            origin: Origin::Announcement {
+                detail_type: self.detail_type.clone(),
             },
         }
     }
@@ -237,6 +255,18 @@ pub struct ApiCallDetail {
     /// The resources CloudTrail says the call touched.
     #[serde(default)]
     pub resources: Vec<TrailResource>,
+    /// Who made the call (read by api-throttle to name the caller).
+    #[serde(default)]
+    pub user_identity: Option<Value>,
+    /// The caller's SDK or tool, as it announced itself.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// `clientProvidedHostHeader`: the endpoint the caller used.
+    #[serde(default)]
+    pub tls_details: Option<Value>,
+    /// Service-specific extras, e.g. STS's `RequestDetails.endpointType`.
+    #[serde(default)]
+    pub additional_event_data: Option<Value>,
 }
 
 /// An optional string that is absent when empty.

@@ -58,7 +58,7 @@ fn incident_prefers_the_cloudtrail_event_id() {
     );
     let without_id = ApiCallDetail {
         event_id: None,
-        ..call
+        ..*call
     };
     assert_eq!(
         envelope

@@ -16,6 +16,7 @@ fn entry(when: DateTime<Utc>, action: Action) -> HistoryEntry {
         at: when,
         action,
         event_id: "e".into(),
+        subject: None,
     }
 }
 

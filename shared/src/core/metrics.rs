@@ -2,7 +2,8 @@
 //! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
 //! and for a cause no change fixes the finding's own metric (`HotPartition`,
 //! `OnDemandMaximum`, `AccountQuota`, `ReadFanOut`, `OnDemandStreamLimit`; dimension
-//! `Service`). A throttle that came back after
+//! `Service`), or for api-throttle's cases `ThrottleEventsObserved` (dimensions `Service`,
+//! `Api`, `Case`). A throttle that came back after
 //! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`).
 //! Dry runs publish nothing. The port is `core::ports::Metrics`.
 
@@ -38,9 +39,15 @@ pub fn data_for(reports: &[Report]) -> Vec<Datum> {
             Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
             Outcome::Diagnosed => {
                 let finding = FindingCode::from_str(report.code?).ok()?;
+                let mut dimensions = vec![service];
+                if finding.is_api_case() {
+                    // The API (`kms.Decrypt`) and the case: bounded; the caller is not.
+                    dimensions.push(("Api", report.resource.clone()?));
+                    dimensions.push(("Case", finding.code().to_owned()));
+                }
                 return Some(Datum {
                     name: finding.metric_name(),
-                    dimensions: vec![service],
+                    dimensions,
                 });
             }
             Outcome::Planned => return None,

@@ -113,8 +113,10 @@ pub struct Invocation {
 pub mod calls {
     /// The ledger's view of the resource.
     pub const VIEW: u32 = 1;
-    /// Describe, tags, and for a stream its shard list (one page each: a resource with more
-    /// than 50 tags or 1,000 shards takes more, and the deadline is checked again after it).
+    /// The describe's sequential round trips: DescribeTable, then its tags beside the
+    /// auto-scaling targets, then (opted-in tables only) Contributor Insights for every part
+    /// at once; a stream's four calls go at once. One page each: a resource with more than
+    /// 50 tags or 1,000 shards takes more, and the deadline is checked again after it.
     pub const DESCRIBE: u32 = 3;
     /// From the claim to the end, which must not be cut short: a change made by hand
     /// recorded, the claim (two writes), the snapshot, the change, then a describe again and
@@ -381,11 +383,16 @@ where
         {
             Decision::Hold(hold) => return skipped(hold.reason, hold.detail).with_cause(hold.cause),
             Decision::Diagnosed(finding) => {
-                if let Some(quota) = finding.quota.filter(|_| !self.options.dry_run) {
+                if let Some(quota) = finding
+                    .quota
+                    .filter(|_| finding.announce && !self.options.dry_run)
+                {
                     if let Some(late) =
                         self.out_of_time(invocation, calls::ANNOUNCE, "PutEvents and the refusal", name)
                     {
-                        return failed(Failure::Deadline, late).with_evidence(evidence);
+                        return failed(Failure::Deadline, late)
+                            .with_evidence(evidence)
+                            .with_cause(Some(finding.code.code()));
                     }
                     // Before the finding holds later events back: a failed announcement is
                     // retried by Lambda, and the retry must find the resource not held back.
@@ -399,7 +406,9 @@ where
                         "reason": finding.detail,
                     });
                     if let Err(e) = self.bus.announce(QUOTA_PRESSURE, &detail).await {
-                        return failed(Failure::Announce, e).with_evidence(evidence);
+                        return failed(Failure::Announce, e)
+                            .with_evidence(evidence)
+                            .with_cause(Some(finding.code.code()));
                     }
                 }
                 if finding.hold_back && !self.options.dry_run {
@@ -414,6 +423,13 @@ where
                     .after_a_fix_that_did_not_hold(fix_did_not_hold);
             }
             Decision::Act(proposal) => proposal,
+        };
+        // Whatever ends the event from here names the cause the plan acted on, and its figures.
+        let skipped = |reason, detail: String| skipped(reason, detail).with_cause(proposal.cause);
+        let failed = |kind, error: Error| {
+            failed(kind, error)
+                .with_cause(proposal.cause)
+                .with_evidence(evidence.clone())
         };
         // Only a change is held back by the event being stale: a hold says more.
         let ours = history.iter().map(|entry| entry.at).max();
@@ -486,6 +502,7 @@ where
                     at: now,
                     action: proposal.action.clone(),
                     event_id: incident.event_id.clone(),
+                    subject: S::subject(&proposal.change),
                 };
                 // A change made for a finding (turning on a diagnostic tool) is no fix: it
                 // counts against no daily limit and makes no later event stale.
@@ -517,7 +534,7 @@ where
                         warn!(error = %record, resource = %resource, "refusal not recorded; the next event tries again");
                     }
                 }
-                failed(kind, e).with_evidence(evidence)
+                failed(kind, e)
             }
         }
     }

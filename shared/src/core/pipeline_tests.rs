@@ -154,6 +154,11 @@ async fn a_failed_update_keeps_its_snapshot_and_releases_the_claim() {
 
     assert_eq!((report.outcome, report.code), (Outcome::Failed, Some("apply")));
     assert_eq!(
+        report.cause,
+        Some("unknown"),
+        "a failed change still names its cause"
+    );
+    assert_eq!(
         (report.error_kind, report.retryable),
         (Some(ErrorKind::Refused), Some(false)),
         "the adapter's error kind reaches the result"
@@ -237,6 +242,7 @@ async fn a_storm_of_events_for_one_incident_makes_one_change() {
         (Outcome::Skipped, Some("stale")),
         "{late:?}"
     );
+    assert_eq!(late.cause, Some("unknown"), "a stale event names the cause too");
     assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 10);
 
     // A throttle that happened after the change had settled is a new incident.

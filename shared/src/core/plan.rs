@@ -139,6 +139,26 @@ pub enum FindingCode {
     /// One partition key takes more than a shard serves: a split shard's child still
     /// throttles.
     HotPartitionKey,
+    // api-throttle's cases (docs/api-throttles.md): no capacity knob exists; the result
+    // names the caller and what to do.
+    /// STS called through its global endpoint.
+    StsGlobalEndpoint,
+    /// STS's request rate through a regional endpoint (not adjustable).
+    StsRateLimit,
+    /// IAM's request rate (global, not adjustable).
+    IamRateLimit,
+    /// A KMS cryptographic-operation family's request quota, per account and region.
+    KmsRequestQuota,
+    /// Bursts of state changes on KMS keys (EnableKey, DisableKey, ...).
+    KmsKeyStateBurst,
+    /// SSM Parameter Store's standard throughput.
+    SsmParameterThroughput,
+    /// EC2's API request rate (raised by a Support case, not Service Quotas).
+    Ec2RequestLimit,
+    /// DynamoDB or Kinesis describe and list calls polled in a hot path.
+    ControlPlanePolling,
+    /// Any other API's request rate.
+    ApiRateLimit,
 }
 
 impl FindingCode {
@@ -155,9 +175,19 @@ impl FindingCode {
             FindingCode::ReadFanOut => "ReadFanOut",
             FindingCode::OnDemandStreamLimit => "OnDemandStreamLimit",
             FindingCode::HotPartitionKey => "HotPartitionKey",
+            _ => THROTTLE_EVENTS_OBSERVED,
         }
     }
+
+    /// One of api-throttle's cases, counted as `ThrottleEventsObserved` by API and case.
+    pub fn is_api_case(self) -> bool {
+        self.metric_name() == THROTTLE_EVENTS_OBSERVED
+    }
 }
+
+/// api-throttle's metric: dimensions `Service`, `Api` and `Case` (the caller goes in the
+/// result and the log line, never in a dimension: its cardinality is unbounded).
+pub const THROTTLE_EVENTS_OBSERVED: &str = "ThrottleEventsObserved";
 
 /// A diagnosis that leads to no change.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,8 +198,13 @@ pub struct Finding {
     /// The same cause will be found again until a human acts: hold later events back as
     /// `backing-off` rather than diagnose each one (an account quota).
     pub hold_back: bool,
-    /// The Service Quotas quota that would fix it, announced as a `Quota Pressure` event.
+    /// The Service Quotas quota that would fix it.
     pub quota: Option<Quota>,
+    /// Put a `Quota Pressure` event naming `quota` on the bus, for api-throttle's quota
+    /// path (which itself never announces: it is where the announcements go).
+    pub announce: bool,
+    /// A stable id of what to do (`use-regional-sts-endpoints`), where the finding has one.
+    pub advice: Option<&'static str>,
 }
 
 /// The detail-type of the event that says a resource is held back by a quota.

@@ -8,7 +8,7 @@ use strum::IntoStaticStr;
 
 use crate::core::domain::{Action, ServiceId};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::plan::{Finding, Proposal, SkipReason};
+use crate::core::plan::{Finding, Proposal, Quota, SkipReason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +76,12 @@ pub struct Report {
     /// What the metrics lookup beside the describe returned: the figures the plan used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Value>,
+    /// What to do, as a stable id (`use-regional-sts-endpoints`), for a finding that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<&'static str>,
+    /// The Service Quotas quota the finding names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
     /// When unthrottle's last change to the resource was made, if this throttle came after
     /// it settled and within `VERIFY_WINDOW_SECONDS`: that change did not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +111,8 @@ impl Report {
             retryable: None,
             cause: None,
             evidence: None,
+            advice: None,
+            quota: None,
             fix_did_not_hold: None,
         }
     }
@@ -157,6 +165,8 @@ impl Report {
         );
         report.code = Some(finding.code.code());
         report.cause = Some(finding.code.code());
+        report.advice = finding.advice;
+        report.quota = finding.quota;
         report
     }
 

@@ -44,6 +44,13 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
+    /// The part of the resource `change` changes, when it names one (a shard): kept in the
+    /// history, so a planner can tell which part a past change touched.
+    fn subject(change: &Self::Change) -> Option<String> {
+        let _ = change;
+        None
+    }
+
     /// Changes AWS reports on the resource that count against its rolling-day limits, e.g.
     /// DynamoDB's last switch to on-demand. One the ledger does not hold yet (made by hand) is
     /// recorded there, so it keeps counting after AWS reports a later one.

@@ -213,7 +213,9 @@ pub struct TableTarget {
 }
 
 /// Why DynamoDB throttled a table or GSI: the four `ThrottlingReasons` families, each with
-/// its CloudWatch metric per side (`{Read,Write}<family>ThrottleEvents`).
+/// its CloudWatch metric per side (`{Read,Write}<family>ThrottleEvents`). Its code is the
+/// one vocabulary of results, reasons and the `FixIneffective` `Cause` dimension: a cause no
+/// change fixes has its finding's code (`hot-partition`, `account-quota`, `on-demand-max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, EnumIter, IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
@@ -221,10 +223,16 @@ pub enum Cause {
     /// Demand above the provisioned capacity: more capacity fixes it.
     ProvisionedThroughput,
     /// One partition's ceiling (3,000 RCU / 1,000 WCU): a hot key, which capacity cannot fix.
+    #[serde(rename = "hot-partition")]
+    #[strum(serialize = "hot-partition")]
     KeyRangeThroughput,
     /// The per-table account quota: only a quota increase fixes it.
+    #[serde(rename = "account-quota")]
+    #[strum(serialize = "account-quota")]
     AccountLimit,
     /// An on-demand table's configured maximum throughput.
+    #[serde(rename = "on-demand-max")]
+    #[strum(serialize = "on-demand-max")]
     MaxOnDemandThroughput,
 }
 

@@ -300,6 +300,8 @@ impl Causes {
                 ),
                 hold_back: true,
                 quota: Some(quota),
+                announce: true,
+                advice: None,
             });
         }
         if table.billing == BillingMode::OnDemand
@@ -317,6 +319,8 @@ impl Causes {
                 ),
                 hold_back: false,
                 quota: None,
+                announce: false,
+                advice: None,
             });
         }
         first(Cause::KeyRangeThroughput).map(|t| Finding {
@@ -330,6 +334,8 @@ impl Causes {
             ),
             hold_back: false,
             quota: None,
+            announce: false,
+            advice: None,
         })
     }
 }

@@ -51,6 +51,7 @@ fn switch_entry(hours_ago: i64) -> HistoryEntry {
         at: now() - Duration::hours(hours_ago),
         action: Action::SWITCH_TO_ON_DEMAND,
         event_id: format!("earlier-{hours_ago}"),
+        subject: None,
     }
 }
 
@@ -765,7 +766,7 @@ fn gsi_metrics_add_what_the_event_did_not_name() {
     assert!(
         proposal
             .why
-            .contains("by-day writes: key-range-throughput (no capacity change)"),
+            .contains("by-day writes: hot-partition (no capacity change)"),
         "{}",
         proposal.why
     );
@@ -908,7 +909,7 @@ fn findings_allow_only_the_change_the_team_opted_into() {
         })
     );
     assert_eq!(proposal.action, RAISE_ON_DEMAND_MAX);
-    assert_eq!(proposal.cause, Some("max-on-demand-throughput"));
+    assert_eq!(proposal.cause, Some("on-demand-max"));
     assert_eq!(proposal.finding, None, "a remediation");
 
     // Capped by MAX_ON_DEMAND_READ_UNITS (1,000 in the fixture), then held at the cap.

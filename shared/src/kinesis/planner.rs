@@ -82,6 +82,8 @@ fn decide(
             ),
             hold_back: false,
             quota: None,
+            announce: false,
+            advice: None,
         });
     }
     if let Status::Busy(status) = &stream.status {
@@ -176,7 +178,9 @@ fn shard_quota(stream: &StreamState, account: AccountShards) -> Finding {
     Finding {
         code: FindingCode::AccountQuota,
         detail: format!(
-            "{} throttles and the account has {} of its {} shards open in this region: no reshard can open              another. Request an increase of Service Quotas {} ({}), service {}, or close unused streams.              Nothing was changed; later events for this stream are held back",
+            "{} throttles and the account has {} of its {} shards open in this region: no reshard can open \
+             another. Request an increase of Service Quotas {} ({}), service {}, or close unused streams. \
+             Nothing was changed; later events for this stream are held back",
             stream.name,
             account.open,
             account.quota,
@@ -186,6 +190,8 @@ fn shard_quota(stream: &StreamState, account: AccountShards) -> Finding {
         ),
         hold_back: true,
         quota: Some(SHARD_QUOTA),
+        announce: true,
+        advice: None,
     }
 }
 
@@ -219,6 +225,8 @@ fn read_fan_out(
         ),
         hold_back: false,
         quota: None,
+        announce: false,
+        advice: None,
     })
 }
 
@@ -274,9 +282,15 @@ fn hot_shard(
         return None;
     }
     let shard = stream.shards.iter().find(|shard| &shard.id == hot_id)?;
-    let split_lately = history
-        .iter()
-        .any(|entry| entry.action == SPLIT_SHARD && now - entry.at < rolling_day());
+    // A split of this shard's parent within 24 h (a record written before splits named
+    // their shard counts for any parent: no change rather than a wrong one).
+    let parent_split_lately = shard.parent.as_ref().is_some_and(|parent| {
+        history.iter().any(|entry| {
+            entry.action == SPLIT_SHARD
+                && now - entry.at < rolling_day()
+                && entry.subject.as_ref().is_none_or(|split| split == parent)
+        })
+    });
     let key_finding = |why: String| {
         Decision::Diagnosed(Finding {
             code: FindingCode::HotPartitionKey,
@@ -286,9 +300,11 @@ fn hot_shard(
             ),
             hold_back: false,
             quota: None,
+            announce: false,
+            advice: None,
         })
     };
-    if shard.parent.is_some() && split_lately {
+    if parent_split_lately {
         return Some(key_finding(format!(
             "shard {} of {} still throttles after a split within 24 h",
             shard.id, stream.name

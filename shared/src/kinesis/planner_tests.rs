@@ -42,6 +42,7 @@ fn entries(action: Action, count: usize, hours_ago: i64) -> Vec<HistoryEntry> {
             at: now() - Duration::hours(hours_ago),
             action: action.clone(),
             event_id: format!("e{n}"),
+            subject: None,
         })
         .collect()
 }
@@ -441,6 +442,31 @@ fn a_hot_shard_is_split_and_a_hot_child_is_one_hot_key() {
         decide(&after_split, &split, &long_ago),
         Decision::Act(_)
     ));
+    // Today's split was of another shard: this hot shard's parent was closed by a reshard,
+    // not by our split of it. Its lineage has not been split today: split it.
+    let named = |shard: &str| {
+        entries(SPLIT_SHARD, 1, 2)
+            .into_iter()
+            .map(|entry| HistoryEntry {
+                subject: Some(shard.to_owned()),
+                ..entry
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        matches!(
+            decide(&after_split, &split, &named("shardId-000000000004")),
+            Decision::Act(Proposal {
+                change: StreamChange::SplitShard { .. },
+                ..
+            })
+        ),
+        "another lineage's split holds nothing back"
+    );
+    let Decision::Diagnosed(finding) = decide(&after_split, &split, &named("shardId-000000000009")) else {
+        panic!("a child of the shard split today is one key")
+    };
+    assert_eq!(finding.code, FindingCode::HotPartitionKey);
 }
 
 /// The account's shard quota (DescribeLimits): no room is a finding announced as quota

@@ -69,6 +69,13 @@ impl Service for Kinesis {
         crate::core::trigger::triage::<Self>(envelope)
     }
 
+    fn subject(change: &StreamChange) -> Option<String> {
+        match change {
+            StreamChange::SplitShard { shard, .. } => Some(shard.clone()),
+            _ => None,
+        }
+    }
+
     fn applied(state: &StreamState, change: &StreamChange) -> bool {
         matches!(state.status, Status::Busy(_))
             || match change {
