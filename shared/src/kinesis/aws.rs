@@ -4,12 +4,16 @@
 
 use std::collections::HashMap;
 
+use crate::core::config::CoreSettings;
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{
     ScalingType, ShardFilter, ShardFilterType, StreamMode as AwsStreamMode, StreamModeDetails,
 };
 use serde_json::{Value, json};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::metrics;
@@ -33,11 +37,18 @@ const RATE_LIMIT: &[&str] = &["LimitExceededException"];
 pub struct SdkStreams {
     client: Client,
     metrics: aws_sdk_cloudwatch::Client,
+    /// The account's shard figures, kept for [`ACCOUNT_SHARDS_TTL`] per container.
+    account: Mutex<Option<(Instant, AccountShards)>>,
 }
+
+/// How long one DescribeLimits answer is used: the account's open shards change only with
+/// reshards (ours cooled down for minutes), and DescribeLimits allows one call per second
+/// per account, which a storm of first events would otherwise spend.
+const ACCOUNT_SHARDS_TTL: Duration = Duration::from_secs(60);
 
 impl Deploy for Kinesis {
     type Resources = SdkStreams;
-    fn resources(sdk: &SdkConfig) -> SdkStreams {
+    fn resources(sdk: &SdkConfig, _core: &CoreSettings) -> SdkStreams {
         SdkStreams::new(Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk))
     }
 }
@@ -52,7 +63,11 @@ fn open_shards_only(resource: &str) -> Result<ShardFilter> {
 
 impl SdkStreams {
     pub fn new(client: Client, metrics: aws_sdk_cloudwatch::Client) -> Self {
-        Self { client, metrics }
+        Self {
+            client,
+            metrics,
+            account: Mutex::new(None),
+        }
     }
 
     /// The open shards as ListShards returns them (raw JSON), for the snapshot.
@@ -212,15 +227,39 @@ impl SdkStreams {
         Ok((state, raw_summary))
     }
 
-    /// The account's shard quota and open shards in this region. DescribeLimits allows one
-    /// request per second per account, so in a storm it is refused: then the planner goes
-    /// without, and UpdateShardCount's own refusal backs the stream off.
+    /// The account's shard quota and open shards in this region, read at most once a minute
+    /// per container and never retried: DescribeLimits allows one request per second per
+    /// account, so in a storm it is refused, and then the planner goes without it (and
+    /// UpdateShardCount's own refusal backs the stream off) rather than wait on retries.
     async fn account_shards(&self, resource: &str) -> Option<AccountShards> {
-        match self.client.describe_limits().send().await {
-            Ok(limits) => Some(AccountShards {
-                quota: u32::try_from(limits.shard_limit()).ok()?,
-                open: u32::try_from(limits.open_shard_count()).ok()?,
-            }),
+        let cached = *self
+            .account
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((read, shards)) = cached.filter(|(read, _)| read.elapsed() < ACCOUNT_SHARDS_TTL) {
+            let _ = read;
+            return Some(shards);
+        }
+        let once = aws_sdk_kinesis::config::Builder::default().retry_config(RetryConfig::disabled());
+        match self
+            .client
+            .describe_limits()
+            .customize()
+            .config_override(once)
+            .send()
+            .await
+        {
+            Ok(limits) => {
+                let shards = AccountShards {
+                    quota: u32::try_from(limits.shard_limit()).ok()?,
+                    open: u32::try_from(limits.open_shard_count()).ok()?,
+                };
+                *self
+                    .account
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), shards));
+                Some(shards)
+            }
             Err(e) => {
                 let error = classify_with("DescribeLimits", resource, &e, RATE_LIMIT);
                 warn!(error = %error, "the account's shard quota was not read; planning without it");
