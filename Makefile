@@ -48,7 +48,7 @@ emulators-down:
 # --- build, test, demo (owned by core) ---
 
 help:
-	@echo "make demo       emulators up, a throttled table and stream healed through the real Lambda runtime"
+	@echo "make demo       emulators up, a throttled table and stream healed, a hot key and a KMS throttle diagnosed"
 	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
 	@echo "make bench      AWS calls and latency per event on its own emulators -> docs/benchmarks.md"
 	@echo "make fuzz       100,000 generated and mutated events through both triggers (tests/tests/bad_input.rs)"
@@ -68,7 +68,7 @@ check:
 
 # The runtime end-to-end tests run these under `cargo lambda watch`, as `make invoke` does.
 release:
-	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle
+	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle
 
 # The emulators are started for the tests and stopped afterwards, whatever the outcome.
 test: tools-node tools-python check lint-template release
@@ -108,7 +108,9 @@ demo: emulators-up
 	$(call demo_invoke,dynamodb-throttle,events/dynamodb/cloudtrail-putitem-throttled.json,table) && \
 	cargo run --quiet --locked -p integration-tests --bin demo -- report-table .emulators/demo-table.json && \
 	$(call demo_invoke,kinesis-throttle,events/kinesis/cloudtrail-putrecord-throttled.json,stream) && \
-	cargo run --quiet --locked -p integration-tests --bin demo -- report-stream .emulators/demo-stream.json
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-stream .emulators/demo-stream.json && \
+	$(call demo_invoke,api-throttle,events/api/cloudtrail-kms-decrypt-throttled.json,api) && \
+	cargo run --quiet --locked -p integration-tests --bin demo -- report-api .emulators/demo-api.json
 	@echo "demo: function logs are in .emulators/demo-*.log; 'make emulators-down' stops the emulators"
 
 # The function's real handler under the Lambda Runtime API; the result is the last line.

@@ -6,11 +6,12 @@
 //!   pipeline, generic over the ports and tested with the fakes in `testing`;
 //! - [`adapters`]: the AWS SDK behind the shared ports (ledger, snapshots, metrics), client
 //!   construction and error classification;
-//! - one folder per service ([`dynamodb`], [`kinesis`]): its trigger, pure planner, limits,
+//! - one folder per service ([`dynamodb`], [`kinesis`], [`api`]): its trigger, pure planner, limits,
 //!   settings and SDK adapter;
 //! - [`run`]: the wiring a function's `main` calls.
 
 pub mod adapters;
+pub mod api;
 pub mod core;
 pub mod dynamodb;
 pub mod kinesis;

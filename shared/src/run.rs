@@ -67,7 +67,7 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
     };
     Pipeline {
         service,
-        resources: S::resources(sdk),
+        resources: S::resources(sdk, core),
         ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
         snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
         metrics,

@@ -16,9 +16,11 @@ use crate::core::envelope::Scope;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
-use crate::core::ledger::{Admission, Claim, LedgerView, Refusal, Sighting, Ticket};
+use crate::core::ledger::{
+    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, tally_partition,
+};
 use crate::core::pipeline::{Invocation, Pipeline};
-use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots};
+use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots, Tally};
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::dynamodb::{
@@ -241,6 +243,8 @@ struct LedgerState {
     refusals: HashMap<String, Refusal>,
     /// (resource key, sighting key) -> the distinct events seen.
     sightings: HashMap<(String, String), std::collections::BTreeSet<String>>,
+    /// (tally partition, count key) -> (caller, the distinct events counted).
+    tallies: HashMap<(String, String), (String, std::collections::BTreeSet<String>)>,
     writes: u32,
 }
 
@@ -269,6 +273,38 @@ impl MemoryLedger {
             .get(&resource.key())
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+impl Tally for MemoryLedger {
+    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
+        let mut state = locked(&self.state);
+        let (_, events) = state
+            .tallies
+            .entry((tally_partition(resource), call.key()))
+            .or_insert_with(|| (call.caller.clone(), Default::default()));
+        if events.len() < TalliedCall::MOST_PER_MINUTE as usize {
+            events.insert(call.event_id.clone());
+        }
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn callers_since(
+        &self,
+        resource: &ResourceRef,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, u32)>> {
+        let partition = tally_partition(resource);
+        let from = TalliedCall::key_since(since);
+        let mut by_caller: BTreeMap<String, u32> = BTreeMap::new();
+        for ((pk, sk), (caller, events)) in &locked(&self.state).tallies {
+            if *pk == partition && *sk >= from {
+                *by_caller.entry(caller.clone()).or_default() +=
+                    u32::try_from(events.len()).unwrap_or(u32::MAX);
+            }
+        }
+        Ok(by_caller.into_iter().collect())
     }
 }
 

@@ -74,6 +74,18 @@ REFUSED = "refused-by-put-events"
 # Functions by their folder under functions/ (the names events/expected.json uses).
 DDB = "dynamodb-throttle"
 KIN = "kinesis-throttle"
+API = "api-throttle"
+
+# The detail-types each function's rules take.
+DETAIL_TYPES = {
+    DDB: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"},
+    KIN: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"},
+    API: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change", "Quota Pressure"},
+}
+# Read-only management events reach only a rule in this state (EventBridge user guide,
+# "Receiving read-only management events from AWS services"); moto ignores rule states, so
+# the state is proven statically from template.yaml.
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 HOW_TO_RUN = (
     "run the rule proof with `make test-rules`, which starts a moto_server on a free port "
@@ -712,7 +724,10 @@ class RuleProof(unittest.TestCase):
         for name, entry in self.expected.items():
             where = f"events/expected.json: {name}"
             self.assertIsInstance(entry, dict, where)
-            self.assertFalse(sorted(set(entry) - {"routes", "reads", "note"}), f"{where}: unknown keys")
+            self.assertFalse(sorted(set(entry) - {"routes", "reads", "note", "api"}), f"{where}: unknown keys")
+            if "api" in entry:
+                # What api-throttle tells a human; tests/tests/events.rs checks the values.
+                self.assertEqual(sorted(entry["api"]), ["advice", "caller", "case", "quota"], f"{where}: api")
             self.assertIn("routes", entry, where)
             routes = entry["routes"]
             if routes != REFUSED:
@@ -744,10 +759,7 @@ class RuleProof(unittest.TestCase):
         for function, event_name, pattern in self.rules:
             self.assertFalse(_intrinsics(pattern), f"{function}.{event_name}: a deployed pattern is literal")
             seen.setdefault(function, set()).update(pattern["detail-type"])
-        self.assertEqual(
-            seen,
-            {f: {"AWS API Call via CloudTrail", "CloudWatch Alarm State Change"} for f in self.functions},
-        )
+        self.assertEqual(seen, {self.ids[name]: types for name, types in DETAIL_TYPES.items()})
         resources = self.template["Resources"]
         self.assertFalse(
             [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"],
@@ -778,7 +790,7 @@ class RuleProof(unittest.TestCase):
             if ALARM in pattern["detail-type"]:
                 self.assertEqual(pattern["detail"].get("alarmName"), [{"prefix": DOCUMENTED_PREFIX}], where)
             else:
-                self.assertNotIn("alarmName", pattern["detail"], where)
+                self.assertNotIn("alarmName", pattern.get("detail", {}), where)
 
     def test_alarm_samples_follow_the_naming_convention(self) -> None:
         """Every alarm sample is named with the prefix (so a sample the rules refuse is refused
@@ -808,7 +820,7 @@ class RuleProof(unittest.TestCase):
         self.assertEqual([r[:2] for r in rules], [r[:2] for r in self.rules])
         for (function, event_name, filtered), (_, _, unfiltered) in zip(self.rules, rules):
             without_name = copy.deepcopy(filtered)
-            without_name["detail"].pop("alarmName", None)
+            without_name.get("detail", {}).pop("alarmName", None)
             self.assertEqual(unfiltered, without_name, f"{function}.{event_name}")
         self.alarm_rules(rules)
         bus = Bus(self.endpoint, self.functions, rules, event_bus="alarm-name-prefix-off")
@@ -858,6 +870,64 @@ class RuleProof(unittest.TestCase):
                 outcomes.add((in_alarm, bool(wanted)))
         # Both ways, or the check proved nothing.
         self.assertEqual(outcomes, {(True, True), (True, False), (False, False)})
+
+    # --- api-throttle's rule state and usage alarm
+
+    def rule_states(self, overrides: dict[str, str] | None = None) -> dict[tuple[str, str], str]:
+        deployment = Deployment(self.template, overrides)
+        states = {}
+        for function in self.functions:
+            for event_name, event in self.template["Resources"][function]["Properties"]["Events"].items():
+                where = f"{function}.{event_name}.State"
+                states[(function, event_name)] = deployment.resolve(event["Properties"]["State"], where)
+        return states
+
+    def test_api_throttles_cloudtrail_rule_takes_read_only_management_events(self) -> None:
+        """Most throttled API calls are reads (Describe*, Get*, Decrypt): only a rule in state
+        ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS receives them. RuleState=DISABLED still
+        turns every rule off."""
+        api_trail = (self.ids[API], "ApiCallThrottle")
+        states = self.rule_states()
+        self.assertEqual(states[api_trail], ALL_MANAGEMENT_EVENTS)
+        others = {rule: state for rule, state in states.items() if rule != api_trail}
+        self.assertEqual(set(others.values()), {"ENABLED"}, others)
+        self.assertEqual(set(self.rule_states({"RuleState": "DISABLED"}).values()), {"DISABLED"})
+
+    def test_the_kms_usage_alarm_is_a_per_second_share_of_the_quota(self) -> None:
+        """CallCount is a one-minute Sum and the quota is per second: the alarm divides by
+        the period before comparing with the quota. Evaluated here on figures, as CloudWatch
+        would, with the template's own expression and threshold."""
+        alarm = self.template["Resources"]["KmsSymmetricUsageAlarm"]["Properties"]
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        usage = metrics["m1"]["MetricStat"]
+        self.assertEqual(usage["Metric"]["Namespace"], "AWS/Usage")
+        self.assertEqual(usage["Metric"]["MetricName"], "CallCount")
+        dimensions = {d["Name"]: d["Value"] for d in usage["Metric"]["Dimensions"]}
+        self.assertEqual(
+            dimensions,
+            {"Service": "KMS", "Type": "API", "Class": "None", "Resource": "CryptographicOperationsSymmetric"},
+        )
+        self.assertEqual(usage["Stat"], "Sum")
+        expression = metrics["usage"]["Expression"]
+        threshold = float(Deployment(self.template).resolve(alarm["Threshold"], "Threshold"))
+        self.assertEqual(alarm["ComparisonOperator"], "GreaterThanThreshold")
+
+        def percent(calls_per_minute: float, quota_per_second: float) -> float:
+            text = (
+                expression.replace("PERIOD(m1)", str(usage["Period"]))
+                .replace("SERVICE_QUOTA(m1)", str(quota_per_second))
+                .replace("m1", str(calls_per_minute))
+            )
+            self.assertRegex(text, r"^[0-9.()/*+ -]+$", "only arithmetic is left")
+            return eval(text, {"__builtins__": {}})  # noqa: S307 - digits and operators only
+
+        # 100,000 requests/s allowed: 4.8 M in a minute is 80,000/s, exactly 80 %.
+        self.assertAlmostEqual(percent(4_800_000, 100_000), 80.0)
+        self.assertGreater(percent(4_900_000, 100_000), threshold, "81.7 %: ALARM")
+        self.assertLess(percent(4_700_000, 100_000), threshold, "78.3 %: OK")
+        # 60,000 calls in a minute are 1,000/s: 1 % of the quota (without the division by the
+        # period it would read 60 %, and the alarm would fire 60 times too early).
+        self.assertAlmostEqual(percent(60_000, 100_000), 1.0)
 
     def test_the_resolver_is_strict(self) -> None:
         template = {

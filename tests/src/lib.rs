@@ -300,7 +300,7 @@ impl<S: Deploy> World<S> {
         let service = S::from_env(&env).expect("valid service settings");
         let pipeline = Pipeline {
             service,
-            resources: S::resources(&aws.sdk),
+            resources: S::resources(&aws.sdk, &core),
             ledger: aws.ledger(&stores.ledger),
             snapshots: aws.snapshots(&stores.bucket),
             metrics: RecordedMetrics::default(),

@@ -22,6 +22,7 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use unthrottle::api::Api;
 use unthrottle::core::domain::{Action, ResourceRef, ServiceId};
 use unthrottle::core::envelope::{Envelope, Incident, Scope, Triage, TriggerError};
 use unthrottle::core::plan::Proposal;
@@ -125,7 +126,7 @@ fn check_key(key: &str, name: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// What the two triggers made of one event, counted for the report at the end.
+/// What the three triggers made of one event, counted for the report at the end.
 #[derive(Default)]
 struct Tally {
     cases: AtomicU64,
@@ -160,7 +161,7 @@ impl Tally {
             n(&self.errors),
         ];
         eprintln!(
-            "bad_input {generator}: {} events in {:.1?}; both triggers together: {} targets, \
+            "bad_input {generator}: {} events in {:.1?}; the three triggers together: {} targets, \
              {} readings refused for an invalid name, {} skipped, {} errors (unreadable, or naming nothing)",
             counts[0],
             started.elapsed(),
@@ -173,7 +174,7 @@ impl Tally {
     }
 }
 
-/// Both triggers on one event: no panic (proptest fails the case on one), and every target's
+/// The three triggers on one event: no panic (proptest fails the case on one), and every target's
 /// names keep AWS's rules and make a snapshot key of six safe segments.
 fn check(event: &Value, tally: &Tally) -> Result<(), TestCaseError> {
     tally.cases.fetch_add(1, Ordering::Relaxed);
@@ -202,6 +203,27 @@ fn check(event: &Value, tally: &Tally) -> Result<(), TestCaseError> {
                 stream
             );
             check_key(&snapshot_key(Kinesis::ID, incident, target), stream)?;
+        }
+    }
+    let apis = Envelope::parse(event.clone()).and_then(|e| <Api as Service>::triage(&e));
+    tally.count(&apis);
+    if let Ok(Triage::Throttled { incident, targets }) = &apis {
+        prop_assert!(!targets.is_empty(), "a throttle with no target");
+        for target in targets {
+            let name = target.resource();
+            prop_assert!(
+                aws_name(&target.service, 1, 128) && aws_name(&target.api, 1, 128),
+                "API name {:?} reached a target",
+                name
+            );
+            for quoted in [&target.caller, &target.sdk, &target.host].into_iter().flatten() {
+                prop_assert!(
+                    quoted.chars().count() <= 256 && !quoted.chars().any(char::is_control),
+                    "an unbounded or unsafe caller, SDK or host: {:?}",
+                    quoted
+                );
+            }
+            check_key(&snapshot_key(Api::ID, incident, target), name)?;
         }
     }
     Ok(())

@@ -62,7 +62,7 @@ fn streams(targets: &[StreamTarget]) -> String {
 const EXPECTED: &str = integration_tests::EXPECTED_OUTCOMES;
 
 /// The functions each entry's `reads` covers, named by their folder under functions/.
-const FUNCTIONS: [&str; 2] = ["dynamodb-throttle", "kinesis-throttle"];
+const FUNCTIONS: [&str; 3] = ["dynamodb-throttle", "kinesis-throttle", "api-throttle"];
 
 /// What `function`'s trigger makes of `event`, as a one-line summary.
 fn reading(function: &str, event: Value) -> String {
@@ -74,6 +74,16 @@ fn reading(function: &str, event: Value) -> String {
         "kinesis-throttle" => summary(
             Envelope::parse(event).and_then(|e| unthrottle::kinesis::Kinesis::triage(&e)),
             streams,
+        ),
+        "api-throttle" => summary(
+            Envelope::parse(event).and_then(|e| unthrottle::api::Api::triage(&e)),
+            |targets: &[unthrottle::api::ApiTarget]| {
+                targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
         ),
         other => panic!(
             "events/{EXPECTED} names a function {other:?} this test does not know: \
@@ -136,4 +146,58 @@ fn every_sample_event_is_read_as_expected_by_each_function() {
         }
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// What api-throttle tells a human about each sample it reads (`"api"` in the table): the
+/// case, the top caller, the advice id and the quota code, through the whole pipeline with
+/// its callers counted in an in-memory ledger. Nothing is changed for any of them.
+#[tokio::test]
+async fn every_api_sample_names_its_case_caller_advice_and_quota() {
+    use unthrottle::api::{Api, Apis};
+    use unthrottle::core::report::Outcome;
+    use unthrottle::testing::{MemoryLedger, happened_at, in_memory};
+
+    let expected = expected_outcomes();
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    for (file, outcome) in &expected {
+        let Some(want) = outcome.get("api") else {
+            continue;
+        };
+        let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
+        let pipeline = in_memory(service, Apis::new(MemoryLedger::default()));
+        let now = chrono::Utc::now();
+        let event = happened_at(integration_tests::sample(file), now);
+        let reports = pipeline.handle(event, now).await.expect("readable");
+        assert_eq!(reports.len(), 1, "{file}: {reports:?}");
+        let report = &reports[0];
+        let top_caller = report
+            .evidence
+            .as_ref()
+            .and_then(|evidence| evidence.pointer("/evidence/top/0/caller"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let got = serde_json::json!({
+            "case": report.code,
+            "caller": top_caller,
+            "advice": report.advice,
+            "quota": report.quota.map(|quota| quota.quota_code),
+        });
+        if report.outcome != Outcome::Diagnosed || &got != want {
+            mismatches.push(format!(
+                "{file}: expected {want}, got {got} ({:?}: {})",
+                report.outcome, report.reason
+            ));
+        }
+        assert!(
+            pipeline.snapshots.objects().is_empty(),
+            "{file}: nothing is changed"
+        );
+        checked += 1;
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    assert!(
+        checked >= 10,
+        "only {checked} samples have an \"api\" expectation"
+    );
 }

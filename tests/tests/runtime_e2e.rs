@@ -85,6 +85,32 @@ async fn kinesis_throttle_heals_a_stream_through_the_lambda_runtime() {
     );
 }
 
+/// `make invoke FUNCTION=api-throttle` on the STS sample: diagnosed through the runtime,
+/// its caller counted in the emulated ledger, nothing written to the bucket.
+#[tokio::test]
+async fn api_throttle_names_the_case_and_caller_through_the_lambda_runtime() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let event = sample(
+        "api/cloudtrail-sts-assumerole-global-endpoint.json",
+        "unused",
+        "unused",
+    );
+    let result = invoke("api-throttle", &event, &stores, 45693);
+
+    assert_eq!(result[0]["outcome"], "diagnosed", "{result}");
+    assert_eq!(result[0]["code"], "sts-global-endpoint");
+    assert_eq!(result[0]["advice"], "use-regional-sts-endpoints");
+    assert_eq!(
+        result[0]["evidence"]["evidence"]["top"][0]["caller"],
+        "arn:aws:iam::123456789012:role/ci-runner"
+    );
+    assert!(
+        aws.object_keys(&stores.bucket).await.is_empty(),
+        "nothing changed"
+    );
+}
+
 #[test]
 fn a_malformed_event_is_an_error_through_the_runtime_not_a_crash() {
     let event_file = repo().join("events/malformed/not-an-eventbridge-event.json");

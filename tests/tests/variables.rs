@@ -17,6 +17,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use unthrottle::api::Api;
 use unthrottle::core::config::{CORE_VARIABLES, CoreSettings, Env, Variable};
 use unthrottle::core::service::Service;
 use unthrottle::dynamodb::DynamoDb;
@@ -43,6 +44,11 @@ fn functions() -> Vec<Function> {
             name: "kinesis-throttle",
             logical_id: "KinesisThrottleFunction",
             variables: reads::<Kinesis>(),
+        },
+        Function {
+            name: "api-throttle",
+            logical_id: "ApiThrottleFunction",
+            variables: reads::<Api>(),
         },
     ];
     for function in &functions {
@@ -263,7 +269,7 @@ fn readme_table_lists_each_variable_once_with_its_default() {
             ));
         }
         let read_by = if *readers == every_function {
-            "both".to_owned()
+            "all".to_owned()
         } else {
             readers
                 .iter()

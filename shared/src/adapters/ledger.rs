@@ -7,6 +7,7 @@
 //! | history | same as claim              | `history#{rfc3339}#{event}` | action, at, event_id    |
 //! | event   | `event#{event id}`         | resource key                | at                      |
 //! | sighting | same as claim             | `sustain#{dimension}#{bucket epoch}` | events (a string set) |
+//! | call count | `calls#` + claim's pk   | `{minute epoch, 12 digits}#{caller}` | caller, hits, events |
 //!
 //! Claims and history share a partition so one Query reads both.
 
@@ -24,9 +25,10 @@ use crate::core::domain::{Action, HistoryEntry, ResourceRef};
 use crate::core::error::{Error, Result};
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Sighting, Ticket, event_retention, history_retention,
+    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, event_retention, history_retention,
+    tally_partition,
 };
-use crate::core::ports::Ledger;
+use crate::core::ports::{Ledger, Tally};
 
 const CLAIM_SK: &str = "claim";
 const REFUSAL_SK: &str = "refusal";
@@ -330,5 +332,75 @@ impl Ledger for DynamoDbLedger {
             .await
             .map_err(|e| self.failed("PutItem (history)", &e))?;
         Ok(())
+    }
+}
+
+impl Tally for DynamoDbLedger {
+    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
+        // One conditional ADD: the event's id joins the minute's set unless it is there (a
+        // redelivery) or the set is full; the count follows the set.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tally_partition(resource)))
+            .key("sk", s(call.key()))
+            .update_expression("ADD events :event, hits :one SET caller = :caller, expires_at = :expires")
+            .condition_expression(
+                "attribute_not_exists(events) OR (NOT contains(events, :id) AND size(events) < :most)",
+            )
+            .expression_attribute_values(":event", AttributeValue::Ss(vec![call.event_id.clone()]))
+            .expression_attribute_values(":id", s(&call.event_id))
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":caller", s(&call.caller))
+            .expression_attribute_values(":expires", epoch(call.expires))
+            .expression_attribute_values(
+                ":most",
+                AttributeValue::N(TalliedCall::MOST_PER_MINUTE.to_string()),
+            )
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(self.failed("UpdateItem (call count)", &e)),
+        }
+    }
+
+    async fn callers_since(
+        &self,
+        resource: &ResourceRef,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, u32)>> {
+        let mut by_caller: HashMap<String, u32> = HashMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk >= :since")
+                .expression_attribute_values(":pk", s(tally_partition(resource)))
+                .expression_attribute_values(":since", s(TalliedCall::key_since(since)))
+                .projection_expression("caller, hits")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.failed("Query (call counts)", &e))?;
+            for item in page.items() {
+                let caller = text(item, "caller").unwrap_or("unknown").to_owned();
+                let hits = item
+                    .get("hits")
+                    .and_then(|hits| hits.as_n().ok())
+                    .and_then(|hits| hits.parse::<u32>().ok())
+                    .unwrap_or(0);
+                let total = by_caller.entry(caller).or_default();
+                *total = total.saturating_add(hits);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(by_caller.into_iter().collect()),
+            }
+        }
     }
 }

@@ -11,15 +11,17 @@ pub mod snapshots;
 
 use aws_config::SdkConfig;
 
+use crate::core::config::CoreSettings;
 use crate::core::error::Result;
 use crate::core::ports::{Apply, Describe, Diagnose, Metrics};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
-/// A service as deployed: how its SDK adapter is built from the one `SdkConfig`.
+/// A service as deployed: how its SDK adapter is built from the one `SdkConfig` (and the
+/// core settings, for an adapter that keeps its own records in the ledger table).
 pub trait Deploy: Service {
     type Resources: Describe<Self> + Diagnose<Self> + Apply<Self>;
-    fn resources(sdk: &SdkConfig) -> Self::Resources;
+    fn resources(sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources;
 }
 
 /// The metrics adapter `METRICS_MODE` chose: one type, so the pipeline's type is fixed.

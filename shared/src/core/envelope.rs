@@ -70,6 +70,16 @@ pub struct Incident {
     pub origin: Origin,
 }
 
+impl Incident {
+    /// The account and region the incident happened in.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            account: self.account.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
 /// Which kind of signal raised the incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]

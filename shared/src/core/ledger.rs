@@ -90,6 +90,57 @@ pub fn history_retention() -> Duration {
     Duration::hours(48)
 }
 
+/// One throttled call counted per caller and minute (api-throttle's top callers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalliedCall {
+    /// Who made the call (`unknown` when the event does not say).
+    pub caller: String,
+    pub event_id: String,
+    /// The minute it was made in.
+    pub minute: DateTime<Utc>,
+    /// When the count may go (TTL): two days after the minute.
+    pub expires: DateTime<Utc>,
+}
+
+impl TalliedCall {
+    /// How long a count is kept.
+    pub fn retention() -> Duration {
+        Duration::hours(48)
+    }
+
+    /// At most this many distinct events are counted per caller and minute: beyond it the
+    /// count saturates (a record stays far below DynamoDB's 400 KB item limit).
+    pub const MOST_PER_MINUTE: u32 = 1000;
+
+    pub fn new(caller: Option<&str>, event_id: &str, at: DateTime<Utc>) -> Self {
+        let start = at.timestamp().div_euclid(60) * 60;
+        let minute = DateTime::from_timestamp(start, 0).unwrap_or(at);
+        Self {
+            caller: caller.unwrap_or("unknown").to_owned(),
+            event_id: event_id.to_owned(),
+            minute,
+            expires: minute + Self::retention(),
+        }
+    }
+
+    /// The count's sort key: by minute (zero-padded epoch seconds, so text order is time
+    /// order), then caller.
+    pub fn key(&self) -> String {
+        format!("{:012}#{}", self.minute.timestamp(), self.caller)
+    }
+
+    /// The sort key from which a Query reads the counts since `since`.
+    pub fn key_since(since: DateTime<Utc>) -> String {
+        format!("{:012}#", since.timestamp().div_euclid(60) * 60)
+    }
+}
+
+/// The partition the counts of `resource` live in, apart from its claim and history so the
+/// ledger view stays one small read.
+pub fn tally_partition(resource: &ResourceRef) -> String {
+    format!("calls#{}", resource.key())
+}
+
 /// One throttle event seen on one dimension of a resource, counted in the `SUSTAIN_SECONDS`
 /// bucket that holds its time.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::Result;
-use crate::core::ledger::{Admission, LedgerView, Refusal, Sighting, Ticket};
+use crate::core::ledger::{Admission, LedgerView, Refusal, Sighting, TalliedCall, Ticket};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
@@ -78,6 +78,20 @@ pub trait Ledger: Send + Sync {
     fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> impl Future<Output = Result<u32>> + Send;
     /// Forgets a refusal once a change went through.
     fn forgive(&self, resource: &ResourceRef) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Throttled calls counted per caller and minute, in the ledger table (api-throttle: who
+/// is throttled on an API, and whether it is one caller or many).
+pub trait Tally: Send + Sync {
+    /// Counts one call; a redelivered event counts once, and a caller's minute saturates at
+    /// [`TalliedCall::MOST_PER_MINUTE`].
+    fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> impl Future<Output = Result<()>> + Send;
+    /// Calls counted per caller since `since`, in no order.
+    fn callers_since(
+        &self,
+        resource: &ResourceRef,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(String, u32)>>> + Send;
 }
 
 /// Where unthrottle tells other functions (and people) what no change of its own fixes: an

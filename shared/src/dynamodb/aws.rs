@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::core::config::CoreSettings;
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_dynamodb::Client;
@@ -163,7 +164,7 @@ impl SdkTables {
 
 impl Deploy for DynamoDb {
     type Resources = SdkTables;
-    fn resources(sdk: &SdkConfig) -> SdkTables {
+    fn resources(sdk: &SdkConfig, _core: &CoreSettings) -> SdkTables {
         SdkTables::new(
             Client::new(sdk),
             aws_sdk_cloudwatch::Client::new(sdk),

@@ -128,6 +128,12 @@ enum Operation {
     ControlPlane,
 }
 
+/// Whether a DynamoDB call uses table capacity (its throttles are this function's), rather
+/// than an API rate limit (api-throttle's).
+pub fn is_data_plane(event_name: &str) -> bool {
+    !matches!(classify(event_name), Operation::ControlPlane)
+}
+
 fn classify(event_name: &str) -> Operation {
     match event_name {
         "GetItem" | "BatchGetItem" | "Query" | "Scan" | "TransactGetItems" => Operation::Read,

@@ -73,6 +73,12 @@ impl CapacitySignals for Kinesis {
     }
 }
 
+/// Whether a Kinesis call uses shard capacity (its throttles are this function's), rather
+/// than an API rate limit (api-throttle's).
+pub fn is_data_plane(event_name: &str) -> bool {
+    data_plane(event_name).is_some()
+}
+
 /// The capacity side a Kinesis data-plane call uses; `None` for control-plane calls.
 fn data_plane(event_name: &str) -> Option<Pressure> {
     match event_name {

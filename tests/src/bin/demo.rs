@@ -2,6 +2,7 @@
 //! - `demo setup`: a fresh provisioned table `orders` (5 RCU / 5 WCU, GSI `by-customer`), a
 //!   fresh 2-shard stream `clickstream`, the ledger table and the snapshot bucket;
 //! - `demo report-finding RESULT_FILE`: a hot key diagnosed, and the table left as it was;
+//! - `demo report-api RESULT_FILE`: a KMS throttle named with its case, caller and advice;
 //! - `demo report-table RESULT_FILE` / `demo report-stream RESULT_FILE`: what the function
 //!   changed and what it saved.
 
@@ -106,6 +107,26 @@ async fn report_finding(aws: &Emulators, result_file: &str) -> Result<(), String
     Ok(())
 }
 
+/// An API throttle: diagnosed with its case, top caller, advice and quota; nothing changed.
+fn report_api(result_file: &str) -> Result<(), String> {
+    let report = result(result_file)?;
+    if report["outcome"] != "diagnosed" || report["snapshot"] != Value::Null {
+        return Err(format!("{} was not only diagnosed", report["resource"]));
+    }
+    let caller = report
+        .pointer("/evidence/evidence/top/0/caller")
+        .and_then(Value::as_str)
+        .ok_or("no caller counted in the result")?;
+    println!(
+        "demo: {} throttled: case {}, top caller {caller}, advice {}, quota {}",
+        report["resource"].as_str().unwrap_or_default(),
+        report["code"].as_str().unwrap_or_default(),
+        report["advice"].as_str().unwrap_or_default(),
+        report["quota"]["quotaCode"].as_str().unwrap_or("none"),
+    );
+    Ok(())
+}
+
 /// The function's single result, which must be `remediated`, and its snapshot.
 async fn remediated(aws: &Emulators, result_file: &str) -> Result<(String, Value), String> {
     let report = result(result_file)?;
@@ -169,9 +190,10 @@ async fn run(aws: &Emulators, args: &[String]) -> Result<(), String> {
         ["report-finding", result_file] => report_finding(aws, result_file).await,
         ["report-table", result_file] => report_table(aws, result_file).await,
         ["report-stream", result_file] => report_stream(aws, result_file).await,
+        ["report-api", result_file] => report_api(result_file),
         _ => Err(
             "usage: demo setup | demo report-finding RESULT_FILE | demo report-table RESULT_FILE | \
-             demo report-stream RESULT_FILE"
+             demo report-stream RESULT_FILE | demo report-api RESULT_FILE"
                 .into(),
         ),
     }

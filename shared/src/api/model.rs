@@ -1,0 +1,128 @@
+//! api-throttle's domain: which API throttled which caller, and who else the ledger saw.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::core::envelope::Scope;
+use crate::core::trigger::Target;
+
+/// One throttled API as an event names it. Its resource is `{service}.{api}` (`kms.Decrypt`):
+/// what the allow-list matches, the ledger counts under and the result names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTarget {
+    pub name: String,
+    /// CloudTrail's event source without `.amazonaws.com` (`kms`), or the quota's service.
+    pub service: String,
+    /// The operation (`Decrypt`); for a usage alarm, the operation family it watches.
+    pub api: String,
+    /// Who was throttled: the role a session was issued by, not the session; the user's ARN
+    /// for IAM users; the service for AWS services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// The caller's SDK or tool and its version, from the user agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
+    /// The endpoint host the caller used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// STS only: `global` or `regional`, as CloudTrail's `RequestDetails.endpointType` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sts_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    pub signal: ApiSignal,
+    /// The account and region the call was made in: its counts are kept per both.
+    #[serde(skip)]
+    pub scope: Scope,
+    /// When the call was made: the minute it is counted in.
+    #[serde(skip)]
+    pub at: DateTime<Utc>,
+    /// The incident's event id: a redelivered event is counted once.
+    #[serde(skip)]
+    pub event_id: String,
+}
+
+/// What raised the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ApiSignal {
+    /// A CloudTrail record of a throttled call.
+    CloudTrail,
+    /// An `AWS/Usage` `CallCount` alarm near the family's quota.
+    UsageAlarm,
+    /// Another unthrottle function found a resource held back by a quota.
+    #[serde(rename_all = "camelCase")]
+    QuotaPressure {
+        /// The resource the announcing function diagnosed (`orders`).
+        resource: String,
+        quota_code: String,
+        quota_name: String,
+        reason: String,
+    },
+}
+
+impl Target for ApiTarget {
+    fn resource(&self) -> &str {
+        &self.name
+    }
+
+    fn scope(&self) -> Option<&Scope> {
+        Some(&self.scope)
+    }
+
+    /// One event names one API.
+    fn absorb(&mut self, other: Self) {
+        let _ = other;
+    }
+
+    fn dimension(&self) -> String {
+        self.caller.clone().unwrap_or_default()
+    }
+}
+
+/// There is no capacity to describe: an API's request rate is the account's. (The quota's
+/// current value comes with the quota-increase path, which is not built yet.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiState;
+
+/// api-throttle changes nothing yet: no value of this type exists. Quota increases (opt-in)
+/// will be its first variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ApiChange {}
+
+/// Who was throttled on this API recently, as the ledger counted them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Callers {
+    /// The window counted, in minutes.
+    pub minutes: u32,
+    /// Throttled calls counted in it, this one included.
+    pub total: u32,
+    /// The callers, most throttled first (at most [`Callers::SHOWN`]).
+    pub top: Vec<CallerCount>,
+    pub pattern: Pattern,
+}
+
+impl Callers {
+    /// How many callers a result names.
+    pub const SHOWN: usize = 5;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerCount {
+    pub caller: String,
+    pub events: u32,
+}
+
+/// One caller, or many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    /// One caller has most of the throttled calls: a burst or a retry storm (same caller,
+    /// same API). Fix that caller.
+    OneCaller,
+    /// Throttled calls spread over several callers: together they exceed the account's rate.
+    FanOut,
+}

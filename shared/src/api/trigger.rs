@@ -1,0 +1,257 @@
+//! What an event says was throttled, for api-throttle: a CloudTrail record of any service's
+//! throttled call (except the capacity throttles dynamodb-throttle and kinesis-throttle heal),
+//! an `AWS/Usage` alarm on KMS's request rate, or a `Quota Pressure` event another unthrottle
+//! function announced.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::limits::{RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED_SOURCES, THROTTLE_CODES};
+use super::model::{ApiSignal, ApiTarget};
+use crate::core::envelope::{AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError};
+use crate::core::plan::{QUOTA_PRESSURE, SkipReason};
+use crate::core::trigger::NameRule;
+
+/// The source of the events unthrottle's functions announce.
+pub const ANNOUNCER: &str = "unthrottle";
+/// The metric an `AWS/Usage` alarm watches for an API's calls.
+const USAGE_NAMESPACE: &str = "AWS/Usage";
+/// Service and API names: AWS's alphabet, as for resources.
+const NAME: NameRule = NameRule::new("API", 1, 128);
+/// What a result may quote of a caller or user agent.
+const SHOWN: usize = 256;
+
+pub fn triage(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError> {
+    if envelope.source == ANNOUNCER && envelope.detail_type == QUOTA_PRESSURE {
+        return quota_pressure(envelope);
+    }
+    match envelope.signal()? {
+        Signal::ApiCall(call) => Ok(api_call(envelope, &call)),
+        Signal::Alarm(alarm) => Ok(usage_alarm(envelope, &alarm)),
+        Signal::Other => Ok(envelope.not_a_throttle_signal()),
+    }
+}
+
+fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
+    let event_id = call.event_id.as_deref().unwrap_or(&envelope.id);
+    let service = call
+        .event_source
+        .strip_suffix(".amazonaws.com")
+        .unwrap_or(&call.event_source);
+    // Whatever its outcome, a call that uses table or shard capacity is never this
+    // function's: its throttle is a capacity throttle the other two heal.
+    if let Some(owner) = capacity_owner(service, &call.event_name) {
+        return Triage::ignored(
+            event_id,
+            SkipReason::NotOurs,
+            format!("{service} {} uses capacity: {owner} reads it", call.event_name),
+        );
+    }
+    let rate_limit = call.error_code.as_deref() == Some(RATE_LIMIT_EXCEEDED)
+        && RATE_LIMIT_EXCEEDED_SOURCES.contains(&call.event_source.as_str());
+    let code = match call.throttle_code(THROTTLE_CODES) {
+        Some(code) => code,
+        None if rate_limit => RATE_LIMIT_EXCEEDED,
+        None => return Triage::ignored(event_id, SkipReason::NotThrottle, call.not_throttle()),
+    };
+    if NAME
+        .check(service)
+        .and_then(|()| NAME.check(&call.event_name))
+        .is_err()
+    {
+        return Triage::ignored(
+            event_id,
+            SkipReason::NotOurs,
+            "the event names no valid service and API".to_owned(),
+        );
+    }
+    let incident = envelope.api_call_incident(call, code);
+    let target = ApiTarget {
+        name: format!("{service}.{}", call.event_name),
+        service: service.to_owned(),
+        api: call.event_name.clone(),
+        caller: call.user_identity.as_ref().and_then(caller_of),
+        sdk: call.user_agent.as_deref().and_then(sdk_of),
+        host: call
+            .tls_details
+            .as_ref()
+            .and_then(|tls| tls.get("clientProvidedHostHeader"))
+            .and_then(Value::as_str)
+            .map(|host| shown(host, 253)),
+        sts_endpoint: call
+            .additional_event_data
+            .as_ref()
+            .and_then(|data| data.pointer("/RequestDetails/endpointType"))
+            .and_then(Value::as_str)
+            .map(|kind| shown(kind, 16)),
+        error_code: Some(code.to_owned()),
+        signal: ApiSignal::CloudTrail,
+        scope: incident.scope(),
+        at: incident.time,
+        event_id: incident.event_id.clone(),
+    };
+    Triage::Throttled {
+        incident,
+        targets: vec![target],
+    }
+}
+
+/// The function that owns a capacity throttle of this call, if it is one.
+fn capacity_owner(service: &str, api: &str) -> Option<&'static str> {
+    let data_plane = match service {
+        "dynamodb" => crate::dynamodb::trigger::is_data_plane(api),
+        "kinesis" => crate::kinesis::trigger::is_data_plane(api),
+        _ => false,
+    };
+    data_plane.then_some(match service {
+        "dynamodb" => "dynamodb-throttle",
+        _ => "kinesis-throttle",
+    })
+}
+
+/// The caller CloudTrail names: the role a session was issued by (every session of a role is
+/// one caller), the user's ARN, or the AWS service that called on the account's behalf.
+fn caller_of(identity: &Value) -> Option<String> {
+    let text = |pointer: &str| {
+        identity
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let caller = match text("/type") {
+        Some("AssumedRole" | "FederatedUser") => {
+            text("/sessionContext/sessionIssuer/arn").or_else(|| text("/arn"))
+        }
+        Some("AWSService") => text("/invokedBy"),
+        _ => text("/arn").or_else(|| text("/principalId")),
+    }?;
+    Some(shown(caller, SHOWN))
+}
+
+/// The SDK or tool and its version: the user agent's first product token.
+fn sdk_of(user_agent: &str) -> Option<String> {
+    let first = user_agent
+        .trim_start_matches('[')
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(']');
+    (!first.is_empty()).then(|| shown(first, 64))
+}
+
+/// `text` cut to `max` characters, without control characters (it came from the event).
+fn shown(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// An `AWS/Usage` `CallCount` alarm on one of KMS's operation families.
+fn usage_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<ApiTarget> {
+    if !alarm.is_alarming() {
+        return Triage::ignored(
+            &envelope.id,
+            SkipReason::NotThrottle,
+            format!(
+                "alarm {} went to {}; only a change to ALARM is news",
+                alarm.alarm_name, alarm.state.value
+            ),
+        );
+    }
+    let usage = alarm.metrics_in(USAGE_NAMESPACE).find_map(|metric| {
+        let dimension = |name: &str| metric.dimensions.get(name).map(String::as_str);
+        (metric.name == "CallCount" && dimension("Type") == Some("API"))
+            .then(|| {
+                Some((
+                    dimension("Service")?.to_ascii_lowercase(),
+                    dimension("Resource")?.to_owned(),
+                ))
+            })
+            .flatten()
+    });
+    let Some((service, family)) =
+        usage.filter(|(service, family)| NAME.admits(service) && NAME.admits(family))
+    else {
+        return Triage::ignored(
+            &envelope.id,
+            SkipReason::NotOurs,
+            format!(
+                "alarm {} watches no AWS/Usage CallCount of an API (Type API, Service, Resource)",
+                alarm.alarm_name
+            ),
+        );
+    };
+    let incident = envelope.alarm_incident(alarm);
+    Triage::Throttled {
+        targets: vec![ApiTarget {
+            name: format!("{service}.{family}"),
+            service,
+            api: family,
+            caller: None,
+            sdk: None,
+            host: None,
+            sts_endpoint: None,
+            error_code: None,
+            signal: ApiSignal::UsageAlarm,
+            scope: incident.scope(),
+            at: incident.time,
+            event_id: incident.event_id.clone(),
+        }],
+        incident,
+    }
+}
+
+/// The detail of a `Quota Pressure` event (core::pipeline writes it).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaPressureDetail {
+    service: String,
+    resource: String,
+    quota: AnnouncedQuota,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnnouncedQuota {
+    service_code: String,
+    quota_code: String,
+    quota_name: String,
+}
+
+fn quota_pressure(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError> {
+    let detail: QuotaPressureDetail = envelope.detail_as()?;
+    let quota = &detail.quota;
+    if !(NAME.admits(&quota.service_code) && NAME.admits(&quota.quota_code) && NAME.admits(&detail.service)) {
+        return Ok(Triage::ignored(
+            &envelope.id,
+            SkipReason::NotOurs,
+            "the Quota Pressure event names no valid service and quota",
+        ));
+    }
+    let incident = envelope.announcement_incident();
+    Ok(Triage::Throttled {
+        targets: vec![ApiTarget {
+            name: format!("{}.{}", quota.service_code, quota.quota_code),
+            service: quota.service_code.clone(),
+            api: quota.quota_code.clone(),
+            caller: None,
+            sdk: None,
+            host: None,
+            sts_endpoint: None,
+            error_code: None,
+            signal: ApiSignal::QuotaPressure {
+                resource: shown(&detail.resource, SHOWN),
+                quota_code: quota.quota_code.clone(),
+                quota_name: shown(&quota.quota_name, SHOWN),
+                reason: shown(&detail.reason, 1024),
+            },
+            scope: incident.scope(),
+            at: incident.time,
+            event_id: incident.event_id.clone(),
+        }],
+        incident,
+    })
+}
+
+#[cfg(test)]
+#[path = "trigger_tests.rs"]
+mod tests;

@@ -1,0 +1,200 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::core::envelope::Envelope;
+
+fn cloudtrail(source: &str, name: &str, code: Option<&str>, detail: Value) -> Value {
+    let mut record = json!({
+        "eventSource": source,
+        "eventName": name,
+        "eventID": "e-1",
+        "eventTime": "2026-11-20T10:16:05Z",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "123456789012",
+    });
+    if let Some(code) = code {
+        record["errorCode"] = json!(code);
+    }
+    if let (Value::Object(record), Value::Object(extra)) = (&mut record, detail) {
+        record.extend(extra);
+    }
+    json!({
+        "version": "0", "id": "env-1", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.x", "account": "123456789012", "time": "2026-11-20T10:16:06Z",
+        "region": "us-east-1", "resources": [], "detail": record
+    })
+}
+
+fn read(event: Value) -> Triage<ApiTarget> {
+    triage(&Envelope::parse(event).unwrap()).unwrap()
+}
+
+fn target(event: Value) -> ApiTarget {
+    match read(event) {
+        Triage::Throttled { mut targets, .. } => targets.remove(0),
+        other => panic!("not read as a throttle: {other:?}"),
+    }
+}
+
+fn skipped(event: Value) -> SkipReason {
+    match read(event) {
+        Triage::Ignored { reason, .. } => reason,
+        other => panic!("read as a throttle: {other:?}"),
+    }
+}
+
+/// Who the caller is: the role a session came from, the user, or the AWS service.
+#[test]
+fn the_caller_is_the_role_the_user_or_the_service() {
+    let identities = [
+        (
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/app/s-1",
+                   "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/app"}}}),
+            Some("arn:aws:iam::1:role/app"),
+        ),
+        (
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/bot"}),
+            Some("arn:aws:iam::1:user/bot"),
+        ),
+        (
+            json!({"type": "AWSService", "invokedBy": "lambda.amazonaws.com"}),
+            Some("lambda.amazonaws.com"),
+        ),
+        (
+            json!({"type": "Root", "arn": "arn:aws:iam::1:root"}),
+            Some("arn:aws:iam::1:root"),
+        ),
+        (json!({"type": "AssumedRole"}), None),
+        (json!("not an object"), None),
+    ];
+    for (identity, caller) in identities {
+        let event = cloudtrail(
+            "kms.amazonaws.com",
+            "Decrypt",
+            Some("ThrottlingException"),
+            json!({"userIdentity": identity}),
+        );
+        assert_eq!(target(event).caller.as_deref(), caller, "{identity}");
+    }
+}
+
+#[test]
+fn the_sdk_the_host_and_the_sts_endpoint_type_are_read() {
+    let event = cloudtrail(
+        "sts.amazonaws.com",
+        "AssumeRole",
+        Some("Throttling"),
+        json!({
+            "userAgent": "aws-cli/1.29.62 md/Botocore#1.31.62 ua/2.0",
+            "tlsDetails": {"clientProvidedHostHeader": "sts.amazonaws.com"},
+            "additionalEventData": {"RequestDetails": {"endpointType": "global", "awsServingRegion": "us-east-1"}}
+        }),
+    );
+    let read = target(event);
+    assert_eq!(read.name, "sts.AssumeRole");
+    assert_eq!(read.sdk.as_deref(), Some("aws-cli/1.29.62"));
+    assert_eq!(read.host.as_deref(), Some("sts.amazonaws.com"));
+    assert_eq!(read.sts_endpoint.as_deref(), Some("global"));
+    assert_eq!(read.error_code.as_deref(), Some("Throttling"));
+}
+
+/// What the trigger made of an event, for the tables below.
+#[derive(Debug, PartialEq)]
+enum Read {
+    Throttle,
+    Skip(SkipReason),
+}
+
+fn reading(event: Value) -> Read {
+    match read(event) {
+        Triage::Throttled { .. } => Read::Throttle,
+        Triage::Ignored { reason, .. } => Read::Skip(reason),
+    }
+}
+
+/// Capacity throttles stay with their functions; control-plane rates come here; a
+/// LimitExceededException counts only where it means a rate.
+#[test]
+fn capacity_throttles_are_not_ours_and_control_plane_rates_are() {
+    use Read::{Skip, Throttle};
+    let cases = [
+        (
+            "dynamodb.amazonaws.com",
+            "PutItem",
+            "ProvisionedThroughputExceededException",
+            Skip(SkipReason::NotOurs),
+        ),
+        (
+            "dynamodb.amazonaws.com",
+            "PutItem",
+            "ThrottlingException",
+            Skip(SkipReason::NotOurs),
+        ),
+        (
+            "dynamodb.amazonaws.com",
+            "Query",
+            "RequestLimitExceeded",
+            Skip(SkipReason::NotOurs),
+        ),
+        (
+            "dynamodb.amazonaws.com",
+            "DescribeTable",
+            "ThrottlingException",
+            Throttle,
+        ),
+        (
+            "kinesis.amazonaws.com",
+            "PutRecords",
+            "ThrottlingException",
+            Skip(SkipReason::NotOurs),
+        ),
+        (
+            "kinesis.amazonaws.com",
+            "DescribeStream",
+            "LimitExceededException",
+            Throttle,
+        ),
+        (
+            "lambda.amazonaws.com",
+            "CreateFunction",
+            "LimitExceededException",
+            Skip(SkipReason::NotThrottle),
+        ),
+        (
+            "kms.amazonaws.com",
+            "Decrypt",
+            "AccessDeniedException",
+            Skip(SkipReason::NotThrottle),
+        ),
+        ("s3.amazonaws.com", "PutObject", "SlowDown", Throttle),
+    ];
+    for (source, name, code, want) in cases {
+        let event = cloudtrail(source, name, Some(code), json!({}));
+        assert_eq!(reading(event), want, "{source} {name} {code}");
+    }
+    assert_eq!(
+        skipped(cloudtrail("kms.amazonaws.com", "Decrypt", None, json!({}))),
+        SkipReason::NotThrottle
+    );
+}
+
+#[test]
+fn names_outside_aws_alphabet_are_never_targets() {
+    let event = cloudtrail(
+        "kms.amazonaws.com",
+        "De crypt/../x",
+        Some("ThrottlingException"),
+        json!({}),
+    );
+    assert_eq!(skipped(event), SkipReason::NotOurs);
+    let event = cloudtrail(
+        "kms.amazonaws.com",
+        "Decrypt",
+        Some("ThrottlingException"),
+        json!({
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::1:user/{}\u{7}", "x".repeat(400))}
+        }),
+    );
+    let caller = target(event).caller.unwrap();
+    assert!(caller.chars().count() <= 256 && !caller.contains('\u{7}'));
+}
