@@ -243,8 +243,8 @@ struct LedgerState {
     refusals: HashMap<String, Refusal>,
     /// (resource key, sighting key) -> the distinct events seen.
     sightings: HashMap<(String, String), std::collections::BTreeSet<String>>,
-    /// (tally partition, count key) -> (caller, the distinct events counted).
-    tallies: HashMap<(String, String), (String, std::collections::BTreeSet<String>)>,
+    /// (tally partition, count key) -> (caller, the event ids remembered, the count).
+    tallies: HashMap<(String, String), (String, std::collections::BTreeSet<String>, u32)>,
     writes: u32,
 }
 
@@ -279,29 +279,32 @@ impl MemoryLedger {
 impl Tally for MemoryLedger {
     async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
         let mut state = locked(&self.state);
-        let (_, events) = state
+        let (_, events, hits) = state
             .tallies
             .entry((tally_partition(resource), call.key()))
-            .or_insert_with(|| (call.caller.clone(), Default::default()));
-        if events.len() < TalliedCall::MOST_PER_MINUTE as usize {
-            events.insert(call.event_id.clone());
+            .or_insert_with(|| (call.caller.clone(), Default::default(), 0));
+        if !events.contains(&call.event_id) {
+            *hits += 1;
+            if events.len() < TalliedCall::REMEMBERED_PER_MINUTE as usize {
+                events.insert(call.event_id.clone());
+            }
         }
         state.writes += 1;
         Ok(())
     }
 
-    async fn callers_since(
+    async fn callers(
         &self,
         resource: &ResourceRef,
-        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+        minutes: u32,
     ) -> Result<Vec<(String, u32)>> {
         let partition = tally_partition(resource);
-        let from = TalliedCall::key_since(since);
+        let (from, until) = TalliedCall::window(at, minutes);
         let mut by_caller: BTreeMap<String, u32> = BTreeMap::new();
-        for ((pk, sk), (caller, events)) in &locked(&self.state).tallies {
-            if *pk == partition && *sk >= from {
-                *by_caller.entry(caller.clone()).or_default() +=
-                    u32::try_from(events.len()).unwrap_or(u32::MAX);
+        for ((pk, sk), (caller, _, hits)) in &locked(&self.state).tallies {
+            if *pk == partition && *sk >= from && *sk <= until {
+                *by_caller.entry(caller.clone()).or_default() += hits;
             }
         }
         Ok(by_caller.into_iter().collect())
@@ -759,5 +762,47 @@ pub fn sample_table() -> ResourceRef {
         account: home.account,
         region: home.region,
         name: "orders".to_owned(),
+    }
+}
+
+/// Service Quotas in memory: the quotas it knows, and the increases asked for (each becomes
+/// an open request, as AWS lists it).
+#[derive(Default)]
+pub struct FakeQuotas {
+    known: Mutex<HashMap<String, crate::api::QuotaState>>,
+    requested: Mutex<Vec<(crate::api::aws::QuotaCode, f64)>>,
+}
+
+impl FakeQuotas {
+    pub fn with(state: crate::api::QuotaState) -> Self {
+        let fake = Self::default();
+        locked(&fake.known).insert(state.quota_code.clone(), state);
+        fake
+    }
+
+    /// The increases asked for, in order.
+    pub fn requested(&self) -> Vec<(crate::api::aws::QuotaCode, f64)> {
+        locked(&self.requested).clone()
+    }
+}
+
+impl crate::api::aws::Quotas for FakeQuotas {
+    async fn state(&self, quota: crate::core::plan::Quota) -> Result<crate::api::QuotaState> {
+        locked(&self.known)
+            .get(quota.quota_code)
+            .cloned()
+            .ok_or_else(|| not_found("GetServiceQuota", quota.quota_code.to_owned()))
+    }
+
+    async fn request(&self, quota: &crate::api::aws::QuotaCode, desired: f64) -> Result<()> {
+        locked(&self.requested).push((quota.clone(), desired));
+        if let Some(state) = locked(&self.known).get_mut(&quota.quota_code) {
+            state.requests.push(crate::api::QuotaRequest {
+                status: "PENDING".into(),
+                created: Some(Utc::now()),
+                desired: Some(desired),
+            });
+        }
+        Ok(())
     }
 }

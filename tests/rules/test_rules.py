@@ -893,6 +893,32 @@ class RuleProof(unittest.TestCase):
         self.assertEqual(set(others.values()), {"ENABLED"}, others)
         self.assertEqual(set(self.rule_states({"RuleState": "DISABLED"}).values()), {"DISABLED"})
 
+    def test_the_data_plane_lists_agree_with_the_triggers(self) -> None:
+        """Capacity throttles go to their function and never to api-throttle: the eventName
+        lists of the DynamoDB and Kinesis CloudTrail rules, and api-throttle's anything-but
+        lists, are the DATA_PLANE consts of the Rust triggers, name for name."""
+        def rust_list(path: str) -> list[str]:
+            source = (ROOT / path).read_text()
+            found = re.search(r"pub const DATA_PLANE: \[&str; \d+\] = \[(.*?)\];", source, re.S)
+            self.assertIsNotNone(found, f"{path}: no DATA_PLANE const")
+            return re.findall(r'"([A-Za-z]+)"', found.group(1))
+
+        resources = self.template["Resources"]
+        for function, path, source in (
+            (DDB, "shared/src/dynamodb/trigger.rs", "dynamodb.amazonaws.com"),
+            (KIN, "shared/src/kinesis/trigger.rs", "kinesis.amazonaws.com"),
+        ):
+            names = sorted(rust_list(path))
+            own = resources[self.ids[function]]["Properties"]["Events"]["ApiCallThrottle"]["Properties"]["Pattern"]
+            self.assertEqual(sorted(own["detail"]["eventName"]), names, f"{function}'s rule")
+            api = resources[self.ids[API]]["Properties"]["Events"]["ApiCallThrottle"]["Properties"]["Pattern"]
+            excluded = [
+                branch["eventName"][0]["anything-but"]
+                for branch in api["detail"]["$or"]
+                if branch.get("eventSource") == [source] and "anything-but" in str(branch.get("eventName"))
+            ]
+            self.assertEqual([sorted(e) for e in excluded], [names], f"api-throttle's rule for {source}")
+
     def test_the_kms_usage_alarm_is_a_per_second_share_of_the_quota(self) -> None:
         """CallCount is a one-minute Sum and the quota is per second: the alarm divides by
         the period before comparing with the quota. Evaluated here on figures, as CloudWatch

@@ -50,6 +50,8 @@ impl Emulators {
             // Never reached on AWS: the table adapter reads metrics and auto scaling too.
             "AWS_ENDPOINT_URL_CLOUDWATCH",
             "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
+            // api-throttle reads quotas: never from the real Service Quotas in a test.
+            "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
         ] {
             if !std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")) {
                 return Err(format!(

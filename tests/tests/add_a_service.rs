@@ -152,6 +152,7 @@ impl Service for Widgets {
                 why: format!("widget {} units {} -> {units}", state.name, state.units),
                 cause: None,
                 finding: None,
+                quota: None,
             }),
         }
     }

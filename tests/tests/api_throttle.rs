@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use unthrottle::api::{Api, Apis};
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
-use unthrottle::testing::{MemoryLedger, happened_at, in_memory};
+use unthrottle::testing::{FakeQuotas, MemoryLedger, happened_at, in_memory};
 
 fn kms_throttle(event_id: &str, role: &str, at: DateTime<Utc>) -> Value {
     let mut event = happened_at(
@@ -52,7 +52,7 @@ fn pattern(report: &Report) -> Option<String> {
 #[tokio::test]
 async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-    let pipeline = in_memory(service, Apis::new(MemoryLedger::default()));
+    let pipeline = in_memory(service, Apis::new(MemoryLedger::default(), FakeQuotas::default()));
     let now = Utc::now();
     let mut last = None;
     for (n, role) in ["app", "app", "app", "batch", "app"].iter().enumerate() {
@@ -115,4 +115,302 @@ async fn the_ledger_on_dynalite_counts_callers_and_ignores_a_redelivery() {
         world.aws.object_keys(&world.stores.bucket).await.is_empty(),
         "no snapshot: nothing changed"
     );
+}
+
+fn kms_quota() -> unthrottle::api::QuotaState {
+    unthrottle::api::QuotaState {
+        service_code: "kms".into(),
+        quota_code: "L-6E3AF000".into(),
+        value: 10_000.0,
+        adjustable: true,
+        aws_default: Some(10_000.0),
+        requests: Vec::new(),
+    }
+}
+
+fn with_quota_increase(
+    settings: &[(&str, &str)],
+) -> unthrottle::testing::InMemory<Api, Apis<MemoryLedger, FakeQuotas>> {
+    let vars: std::collections::HashMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|key| {
+        vars.get(key).cloned()
+    }))
+    .unwrap();
+    in_memory(
+        service,
+        Apis::new(MemoryLedger::default(), FakeQuotas::with(kms_quota())),
+    )
+}
+
+/// With QUOTA_INCREASE=request and the throttling sustained, one increase is asked for,
+/// after a snapshot of the quota's state, with its metric; the next event of the incident
+/// cools down, and one after the cooldown finds the request open and asks nothing more.
+#[tokio::test]
+async fn a_sustained_kms_throttle_asks_for_one_quota_increase_through_the_pipeline() {
+    let pipeline = with_quota_increase(&[("QUOTA_INCREASE", "request"), ("QUOTA_MIN_EVENTS", "2")]);
+    let now = Utc::now();
+    let first = pipeline
+        .handle(kms_throttle("q1", "app", now - Duration::seconds(20)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        first.outcome,
+        Outcome::Diagnosed,
+        "one event is not sustained: {first:?}"
+    );
+    assert!(first.reason.contains("QUOTA_MIN_EVENTS is 2"), "{}", first.reason);
+
+    let second = pipeline
+        .handle(kms_throttle("q2", "app", now - Duration::seconds(10)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(second.outcome, Outcome::Remediated, "{second:?}");
+    assert_eq!(
+        second.action.as_ref().map(|a| a.name()),
+        Some("RequestServiceQuotaIncrease")
+    );
+    let asked = pipeline.resources.quotas().requested();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].0.quota_code.as_str(), asked[0].1),
+        ("L-6E3AF000", 15_000.0)
+    );
+    let snapshots = pipeline.snapshots.objects();
+    assert_eq!(snapshots.len(), 1, "no snapshot, no change");
+    assert_eq!(snapshots[0].1["describe"]["quota"]["value"], 10_000.0);
+    let counted = unthrottle::core::metrics::data_for(&pipeline.metrics.published());
+    assert!(
+        counted.iter().any(|datum| datum.name == "QuotaIncreaseRequested"
+            && datum.dimensions.contains(&("QuotaCode", "L-6E3AF000".to_owned()))),
+        "{counted:?}"
+    );
+
+    let cooling = pipeline
+        .handle(kms_throttle("q3", "app", now - Duration::seconds(5)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(cooling.code, Some("cooling-down"), "{cooling:?}");
+
+    let later = now + Duration::minutes(10);
+    let after_cooldown = pipeline
+        .handle(kms_throttle("q4", "app", later - Duration::seconds(5)), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(after_cooldown.outcome, Outcome::Diagnosed, "{after_cooldown:?}");
+    assert!(
+        after_cooldown.reason.contains("is open (PENDING)"),
+        "{}",
+        after_cooldown.reason
+    );
+    assert_eq!(pipeline.resources.quotas().requested().len(), 1, "asked once");
+}
+
+/// Off by default, and a dry run plans the request without making it.
+#[tokio::test]
+async fn quota_increases_are_off_by_default_and_a_dry_run_asks_nothing() {
+    let now = Utc::now();
+    let off = with_quota_increase(&[("QUOTA_MIN_EVENTS", "1")]);
+    let report = off
+        .handle(kms_throttle("o1", "app", now - Duration::seconds(5)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert!(off.resources.quotas().requested().is_empty());
+
+    let mut dry = with_quota_increase(&[("QUOTA_INCREASE", "request"), ("QUOTA_MIN_EVENTS", "1")]);
+    dry.options.dry_run = true;
+    let planned = dry
+        .handle(kms_throttle("d1", "app", now - Duration::seconds(5)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(planned.outcome, Outcome::Planned, "{planned:?}");
+    assert!(
+        dry.resources.quotas().requested().is_empty(),
+        "a dry run asks nothing"
+    );
+    assert!(dry.snapshots.objects().is_empty());
+}
+
+/// Service Quotas through the SDK adapter (aws-smithy-mocks: moto answers only
+/// GetServiceQuota, and only for vpc): the three reads go at once and are kept for minutes,
+/// an increase never opens a Support case and forgets what was read, and AWS's refusal keeps
+/// its kind.
+#[tokio::test]
+async fn service_quotas_are_read_at_once_and_an_increase_never_opens_a_support_case() {
+    use aws_sdk_servicequotas::operation::get_aws_default_service_quota::GetAwsDefaultServiceQuotaOutput;
+    use aws_sdk_servicequotas::operation::get_service_quota::GetServiceQuotaOutput;
+    use aws_sdk_servicequotas::operation::list_requested_service_quota_change_history_by_quota::ListRequestedServiceQuotaChangeHistoryByQuotaOutput;
+    use aws_sdk_servicequotas::operation::request_service_quota_increase::RequestServiceQuotaIncreaseOutput;
+    use aws_sdk_servicequotas::types::{RequestStatus, RequestedServiceQuotaChange, ServiceQuota};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use integration_tests::mocks::http;
+    use unthrottle::api::aws::{QuotaCode, Quotas};
+    use unthrottle::api::limits::KMS_SYMMETRIC_QUOTA;
+    use unthrottle::core::error::ErrorKind;
+
+    let kms = |request_code: Option<&str>, service: Option<&str>| {
+        request_code == Some("L-6E3AF000") && service == Some("kms")
+    };
+    let applied = mock!(aws_sdk_servicequotas::Client::get_service_quota)
+        .match_requests(move |r| kms(r.quota_code(), r.service_code()))
+        .then_output(|| {
+            GetServiceQuotaOutput::builder()
+                .quota(
+                    ServiceQuota::builder()
+                        .quota_code("L-6E3AF000")
+                        .value(10_000.0)
+                        .adjustable(true)
+                        .build(),
+                )
+                .build()
+        });
+    let default = mock!(aws_sdk_servicequotas::Client::get_aws_default_service_quota)
+        .match_requests(move |r| kms(r.quota_code(), r.service_code()))
+        .then_output(|| {
+            GetAwsDefaultServiceQuotaOutput::builder()
+                .quota(ServiceQuota::builder().value(10_000.0).build())
+                .build()
+        });
+    let history = mock!(aws_sdk_servicequotas::Client::list_requested_service_quota_change_history_by_quota)
+        .match_requests(move |r| kms(r.quota_code(), r.service_code()))
+        .then_output(|| {
+            ListRequestedServiceQuotaChangeHistoryByQuotaOutput::builder()
+                .requested_quotas(
+                    RequestedServiceQuotaChange::builder()
+                        .status(RequestStatus::Denied)
+                        .desired_value(12_000.0)
+                        .created(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+                        .build(),
+                )
+                .build()
+        });
+    let increase = mock!(aws_sdk_servicequotas::Client::request_service_quota_increase)
+        .match_requests(|r| {
+            r.support_case_allowed() == Some(false)
+                && r.desired_value() == Some(15_000.0)
+                && r.quota_code() == Some("L-6E3AF000")
+        })
+        .then_output(|| RequestServiceQuotaIncreaseOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_servicequotas,
+        RuleMode::MatchAny,
+        [&applied, &default, &history, &increase]
+    );
+    let quotas = unthrottle::api::SdkQuotas::new(client);
+
+    let state = quotas.state(KMS_SYMMETRIC_QUOTA).await.expect("read");
+    assert_eq!(
+        (state.value, state.adjustable, state.aws_default),
+        (10_000.0, true, Some(10_000.0))
+    );
+    assert_eq!(state.requests.len(), 1);
+    assert_eq!(state.requests[0].status, "DENIED");
+    assert!(!state.requests[0].is_open());
+    quotas.state(KMS_SYMMETRIC_QUOTA).await.expect("read again");
+    assert_eq!(
+        applied.num_calls(),
+        1,
+        "kept for minutes: Service Quotas' rates are low"
+    );
+
+    let code = QuotaCode {
+        service_code: "kms".into(),
+        quota_code: "L-6E3AF000".into(),
+    };
+    quotas.request(&code, 15_000.0).await.expect("asked");
+    assert_eq!(
+        increase.num_calls(),
+        1,
+        "asked without a Support case, for 15,000"
+    );
+    quotas
+        .state(KMS_SYMMETRIC_QUOTA)
+        .await
+        .expect("read after asking");
+    assert_eq!(applied.num_calls(), 2, "an increase forgets what was read");
+
+    let refused = mock!(aws_sdk_servicequotas::Client::request_service_quota_increase).then_http_response(|| {
+        http(
+            400,
+            serde_json::json!({"__type": "ResourceAlreadyExistsException", "Message": "a request is open"}),
+        )
+    });
+    let quotas = unthrottle::api::SdkQuotas::new(mock_client!(aws_sdk_servicequotas, [&refused]));
+    let error = quotas.request(&code, 15_000.0).await.expect_err("refused");
+    assert_eq!(error.kind, ErrorKind::Refused, "{error}");
+}
+
+/// Past the ids a minute remembers, events are still counted (the record stays small); a
+/// redelivery of a remembered one is not. Against dynalite, through the ledger adapter.
+#[tokio::test]
+async fn a_storm_past_the_remembered_ids_is_still_counted_on_dynalite() {
+    use unthrottle::core::domain::ResourceRef;
+    use unthrottle::core::ledger::TalliedCall;
+    use unthrottle::core::ports::Tally;
+
+    let aws = integration_tests::Emulators::connect()
+        .await
+        .expect("emulators running");
+    let stores = aws.stores().await;
+    let ledger = aws.ledger(&stores.ledger);
+    let resource = ResourceRef {
+        service: <Api as Service>::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: "kms.Decrypt".into(),
+    };
+    let at = Utc::now();
+    let most = TalliedCall::REMEMBERED_PER_MINUTE;
+    for n in 0..most + 5 {
+        let call = TalliedCall::new(Some("role/app"), &format!("storm-{n}"), at);
+        ledger.tally(&resource, &call).await.expect("counted");
+    }
+    // A redelivery of a remembered event adds nothing.
+    let again = TalliedCall::new(Some("role/app"), "storm-0", at);
+    ledger
+        .tally(&resource, &again)
+        .await
+        .expect("a redelivery is no error");
+
+    let counted = ledger.callers(&resource, at, 15).await.expect("read");
+    assert_eq!(counted, [("role/app".to_owned(), most + 5)]);
+    // The window ends with the throttle's minute: a call a minute later is not in it.
+    let later = TalliedCall::new(Some("role/other"), "later", at + Duration::minutes(1));
+    ledger.tally(&resource, &later).await.expect("counted");
+    assert_eq!(
+        ledger.callers(&resource, at, 15).await.expect("read").len(),
+        1,
+        "the next minute is outside the window"
+    );
+}
+
+/// The role may ask to raise exactly the quotas the code knows (api::limits::KNOWN_QUOTAS),
+/// no other: template.yaml's RequestServiceQuotaIncrease resources, name for name.
+#[test]
+fn the_role_may_raise_exactly_the_known_quotas() {
+    let template =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+            .expect("template.yaml");
+    let mut granted: Vec<String> = template
+        .lines()
+        .filter_map(|line| line.split_once(":servicequotas:").map(|(_, arn)| arn))
+        .filter_map(|arn| arn.rsplit(':').next())
+        .map(str::to_owned)
+        .collect();
+    granted.sort();
+    let mut known: Vec<String> = unthrottle::api::limits::KNOWN_QUOTAS
+        .iter()
+        .map(|known| format!("{}/{}", known.quota.service_code, known.quota.quota_code))
+        .collect();
+    known.sort();
+    assert_eq!(granted, known);
 }

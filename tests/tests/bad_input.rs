@@ -97,6 +97,7 @@ fn snapshot_key<T: Target + Serialize>(service: ServiceId, incident: &Incident, 
         why: String::new(),
         cause: None,
         finding: None,
+        quota: None,
     };
     let described = Described {
         state: (),

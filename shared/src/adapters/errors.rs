@@ -68,7 +68,8 @@ pub fn kind_of(code: Option<&str>, server_error: bool) -> ErrorKind {
         | "NoSuchBucket"
         | "NoSuchKey"
         | "NotFound"
-        | "TableNotFoundException" => ErrorKind::NotFound,
+        | "TableNotFoundException"
+        | "NoSuchResourceException" => ErrorKind::NotFound,
         "AccessDenied"
         | "AccessDeniedException"
         | "UnauthorizedOperation"
@@ -76,9 +77,15 @@ pub fn kind_of(code: Option<&str>, server_error: bool) -> ErrorKind {
         | "InvalidClientTokenId"
         | "InvalidSignatureException"
         | "MissingAuthenticationToken"
-        | "OptInRequired" => ErrorKind::AccessDenied,
-        // DynamoDB: too many table operations or decreases; Kinesis: shard and update limits.
-        "LimitExceededException" => ErrorKind::Refused,
+        | "OptInRequired"
+        | "DependencyAccessDeniedException" => ErrorKind::AccessDenied,
+        // DynamoDB: too many table operations or decreases; Kinesis: shard and update limits;
+        // Service Quotas: too many open requests, one open for the quota already, or a
+        // quota that cannot take one now.
+        "LimitExceededException"
+        | "QuotaExceededException"
+        | "ResourceAlreadyExistsException"
+        | "InvalidResourceStateException" => ErrorKind::Refused,
         // Another update is in progress: it ends on its own. Credentials that expired
         // mid-invocation are fresh on the retry.
         "ResourceInUseException"
@@ -88,7 +95,8 @@ pub fn kind_of(code: Option<&str>, server_error: bool) -> ErrorKind {
         | "InternalFailure"
         | "InternalServerException"
         | "ServiceUnavailable"
-        | "ServiceUnavailableException" => ErrorKind::Transient,
+        | "ServiceUnavailableException"
+        | "ServiceException" => ErrorKind::Transient,
         _ if server_error => ErrorKind::Transient,
         _ => ErrorKind::Invalid,
     }

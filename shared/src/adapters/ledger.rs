@@ -337,41 +337,58 @@ impl Ledger for DynamoDbLedger {
 
 impl Tally for DynamoDbLedger {
     async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
-        // One conditional ADD: the event's id joins the minute's set unless it is there (a
-        // redelivery) or the set is full; the count follows the set.
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(tally_partition(resource)))
-            .key("sk", s(call.key()))
+        let keyed = || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(tally_partition(resource)))
+                .key("sk", s(call.key()))
+                .expression_attribute_values(":id", s(&call.event_id))
+                .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+                .expression_attribute_values(":caller", s(&call.caller))
+                .expression_attribute_values(":expires", epoch(call.expires))
+        };
+        // One conditional write: the event's id joins the minute's set (a redelivery is
+        // refused by the condition) and the count follows, while the set is small.
+        let counted = keyed()
             .update_expression("ADD events :event, hits :one SET caller = :caller, expires_at = :expires")
             .condition_expression(
                 "attribute_not_exists(events) OR (NOT contains(events, :id) AND size(events) < :most)",
             )
             .expression_attribute_values(":event", AttributeValue::Ss(vec![call.event_id.clone()]))
-            .expression_attribute_values(":id", s(&call.event_id))
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
-            .expression_attribute_values(":caller", s(&call.caller))
-            .expression_attribute_values(":expires", epoch(call.expires))
             .expression_attribute_values(
                 ":most",
-                AttributeValue::N(TalliedCall::MOST_PER_MINUTE.to_string()),
+                AttributeValue::N(TalliedCall::REMEMBERED_PER_MINUTE.to_string()),
             )
             .send()
             .await;
         match counted {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                // A redelivery, or a storm past the remembered ids: count it unless its id
+                // is remembered (the set stays small, so every write stays cheap).
+                let beyond = keyed()
+                    .update_expression("ADD hits :one SET caller = :caller, expires_at = :expires")
+                    .condition_expression("NOT contains(events, :id)")
+                    .send()
+                    .await;
+                match beyond {
+                    Ok(_) => Ok(()),
+                    Err(e) if condition_failed(&e) => Ok(()),
+                    Err(e) => Err(self.failed("UpdateItem (call count)", &e)),
+                }
+            }
             Err(e) => Err(self.failed("UpdateItem (call count)", &e)),
         }
     }
 
-    async fn callers_since(
+    async fn callers(
         &self,
         resource: &ResourceRef,
-        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+        minutes: u32,
     ) -> Result<Vec<(String, u32)>> {
+        let (from, until) = TalliedCall::window(at, minutes);
         let mut by_caller: HashMap<String, u32> = HashMap::new();
         let mut start: Option<Item> = None;
         loop {
@@ -379,9 +396,11 @@ impl Tally for DynamoDbLedger {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk >= :since")
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :until")
                 .expression_attribute_values(":pk", s(tally_partition(resource)))
-                .expression_attribute_values(":since", s(TalliedCall::key_since(since)))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":until", s(until.clone()))
                 .projection_expression("caller, hits")
                 .set_exclusive_start_key(start.take())
                 .send()

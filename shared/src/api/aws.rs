@@ -1,22 +1,31 @@
-//! api-throttle's adapter. No API has a capacity to describe or change: what it reads is the
-//! ledger's count of who was throttled, which it keeps per caller and minute.
+//! api-throttle's adapters. An API's request rate is the account's, not a resource's: what
+//! it reads is the ledger's count of who was throttled (the `Tally` port) and, for a quota
+//! unthrottle knows, what Service Quotas says about it (the [`Quotas`] port); the one change
+//! it may make is a quota increase request.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration as Elapsed, Instant};
 
 use aws_config::SdkConfig;
-use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
+use aws_sdk_servicequotas::Client;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tracing::warn;
 
-use super::model::{ApiChange, ApiState, ApiTarget, CallerCount, Callers};
+use super::model::{ApiChange, ApiState, ApiTarget, CallerCount, Callers, QuotaRequest, QuotaState};
 use super::planner;
 use super::settings::Api;
 use crate::adapters::Deploy;
+use crate::adapters::errors::classify;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::core::config::CoreSettings;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::ResourceRef;
 use crate::core::error::Result;
 use crate::core::ledger::TalliedCall;
+use crate::core::plan::Quota;
 use crate::core::ports::{Apply, Describe, Described, Diagnose, Tally};
 use crate::core::service::Service;
 use crate::core::trigger::Target;
@@ -24,49 +33,96 @@ use crate::core::trigger::Target;
 /// The window a result names the top callers of.
 pub const CALLER_WINDOW_MINUTES: u32 = 15;
 
-/// The throttled APIs, as the ledger counts their callers.
-pub struct Apis<T> {
-    tally: T,
+/// Service Quotas, in api-throttle's terms.
+pub trait Quotas: Send + Sync {
+    /// The quota's value, whether it is adjustable, AWS's default and the increases asked.
+    fn state(&self, quota: Quota) -> impl Future<Output = Result<QuotaState>> + Send;
+    /// Asks for `desired`, never opening a Support case.
+    fn request(&self, quota: &QuotaCode, desired: f64) -> impl Future<Output = Result<()>> + Send;
 }
 
-impl<T: Tally> Apis<T> {
-    pub fn new(tally: T) -> Self {
-        Self { tally }
+/// A quota as a change names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaCode {
+    pub service_code: String,
+    pub quota_code: String,
+}
+
+/// The throttled APIs: their callers counted in the ledger, their quotas in Service Quotas.
+pub struct Apis<T, Q> {
+    tally: T,
+    quotas: Q,
+    /// `DRY_RUN`: read the counts, write none.
+    dry_run: bool,
+}
+
+impl<T: Tally, Q: Quotas> Apis<T, Q> {
+    pub fn new(tally: T, quotas: Q) -> Self {
+        Self {
+            tally,
+            quotas,
+            dry_run: false,
+        }
+    }
+
+    /// The same, counting nothing (`DRY_RUN`).
+    pub fn dry_run(self, dry_run: bool) -> Self {
+        Self { dry_run, ..self }
     }
 
     pub fn tally(&self) -> &T {
         &self.tally
     }
-}
 
-impl Deploy for Api {
-    type Resources = Apis<DynamoDbLedger>;
-    fn resources(sdk: &SdkConfig, core: &CoreSettings) -> Apis<DynamoDbLedger> {
-        Apis::new(DynamoDbLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &core.ledger_table,
-        ))
+    pub fn quotas(&self) -> &Q {
+        &self.quotas
     }
 }
 
-impl<T: Tally> Describe<Api> for Apis<T> {
-    /// Nothing to call: an API's request rate is the account's, not a resource's.
+impl Deploy for Api {
+    type Resources = Apis<DynamoDbLedger, SdkQuotas>;
+    fn resources(sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources {
+        Apis::new(
+            DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
+            SdkQuotas::new(Client::new(sdk)),
+        )
+        .dry_run(core.run.dry_run)
+    }
+}
+
+impl<T: Tally, Q: Quotas> Describe<Api> for Apis<T, Q> {
+    /// The quota `name` (`kms.Decrypt`) is counted against, when unthrottle knows one; a
+    /// Service Quotas failure leaves it unknown (the finding says so) rather than fail the
+    /// event.
     async fn describe(&self, name: &str) -> Result<Described<ApiState>> {
-        let _ = name;
+        let quota = name
+            .split_once('.')
+            .and_then(|(service, api)| planner::quota_named(service, api));
+        let state = match quota {
+            Some(quota) => match self.quotas.state(quota).await {
+                Ok(state) => Some(state),
+                Err(e) => {
+                    warn!(error = %e, quota = quota.quota_code, "the quota could not be read");
+                    None
+                }
+            },
+            None => None,
+        };
+        let raw = json!({ "quota": &state });
         Ok(Described {
-            state: ApiState,
+            state: ApiState { quota: state },
             tags: HashMap::new(),
-            raw: Value::Null,
+            raw,
         })
     }
 }
 
-impl<T: Tally> Diagnose<Api> for Apis<T> {
-    /// Counts this call, then reads who was throttled on the API from 15 minutes before it:
-    /// two ledger calls, beside the (empty) describe. A failure leaves the finding without
-    /// its callers, never without its advice.
+impl<T: Tally, Q: Quotas> Diagnose<Api> for Apis<T, Q> {
+    /// Counts this call, then reads who was throttled on the API in the 15 minutes up to
+    /// it: two ledger calls, beside the describe. A dry run counts nothing (it writes
+    /// nothing) and reads what was counted. A failure leaves the finding without its
+    /// callers, never without its advice.
     async fn diagnose(&self, target: &ApiTarget, now: DateTime<Utc>) -> Diagnosis<Callers> {
-        let _ = now;
         let Some(scope) = target.scope() else {
             return Diagnosis::Unavailable("the event names no account and region".into());
         };
@@ -76,22 +132,34 @@ impl<T: Tally> Diagnose<Api> for Apis<T> {
             region: scope.region.clone(),
             name: target.name.clone(),
         };
-        let call = TalliedCall::new(target.caller.as_deref(), &target.event_id, target.at);
-        if let Err(e) = self.tally.tally(&resource, &call).await {
-            return Diagnosis::Unavailable(e.to_string());
+        // An event from the future is counted as now.
+        let at = target.at.min(now);
+        if !self.dry_run {
+            let call = TalliedCall::new(target.caller.as_deref(), &target.event_id, at);
+            if let Err(e) = self.tally.tally(&resource, &call).await {
+                return Diagnosis::Unavailable(e.to_string());
+            }
         }
-        let since = target.at - Duration::minutes(i64::from(CALLER_WINDOW_MINUTES));
-        match self.tally.callers_since(&resource, since).await {
+        match self.tally.callers(&resource, at, CALLER_WINDOW_MINUTES).await {
             Ok(rows) => Diagnosis::Measured(counted(rows)),
             Err(e) => Diagnosis::Unavailable(e.to_string()),
         }
     }
 }
 
-impl<T: Tally> Apply<Api> for Apis<T> {
+impl<T: Tally, Q: Quotas> Apply<Api> for Apis<T, Q> {
     async fn apply(&self, state: &ApiState, change: &ApiChange) -> Result<()> {
         let _ = state;
-        match *change {}
+        let ApiChange::RequestQuotaIncrease {
+            service_code,
+            quota_code,
+            desired,
+        } = change;
+        let code = QuotaCode {
+            service_code: service_code.clone(),
+            quota_code: quota_code.clone(),
+        };
+        self.quotas.request(&code, *desired).await
     }
 }
 
@@ -103,4 +171,133 @@ fn counted(rows: Vec<(String, u32)>) -> Callers {
             .collect(),
         CALLER_WINDOW_MINUTES,
     )
+}
+
+/// How long one reading of a quota is used: Service Quotas' own request rates are low,
+/// and a storm of throttles would otherwise spend them on the same answer.
+const QUOTA_STATE_TTL: Elapsed = Elapsed::from_secs(300);
+
+/// Service Quotas through aws-sdk-servicequotas, each quota's state kept per container for
+/// [`QUOTA_STATE_TTL`] (and forgotten once an increase is requested).
+pub struct SdkQuotas {
+    client: Client,
+    read: Mutex<HashMap<String, (Instant, QuotaState)>>,
+}
+
+impl SdkQuotas {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            read: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, code: &str) -> Option<QuotaState> {
+        let read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        read.get(code)
+            .filter(|(at, _)| at.elapsed() < QUOTA_STATE_TTL)
+            .map(|(_, state)| state.clone())
+    }
+
+    fn remember(&self, state: &QuotaState) {
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(state.quota_code.clone(), (Instant::now(), state.clone()));
+    }
+
+    fn forget(&self, code: &str) {
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(code);
+    }
+
+    async fn requests(&self, quota: Quota) -> Result<Vec<QuotaRequest>> {
+        let mut requests = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_requested_service_quota_change_history_by_quota()
+                .service_code(quota.service_code)
+                .quota_code(quota.quota_code)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    classify(
+                        "ListRequestedServiceQuotaChangeHistoryByQuota",
+                        quota.quota_code,
+                        &e,
+                    )
+                })?;
+            requests.extend(page.requested_quotas().iter().map(|asked| {
+                QuotaRequest {
+                    status: asked
+                        .status()
+                        .map_or("UNKNOWN", |status| status.as_str())
+                        .to_owned(),
+                    created: asked
+                        .created()
+                        .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
+                    desired: asked.desired_value(),
+                }
+            }));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(requests),
+            }
+        }
+    }
+}
+
+impl Quotas for SdkQuotas {
+    /// GetServiceQuota, GetAWSDefaultServiceQuota and the request history, all at once.
+    async fn state(&self, quota: Quota) -> Result<QuotaState> {
+        if let Some(state) = self.cached(quota.quota_code) {
+            return Ok(state);
+        }
+        let applied = self
+            .client
+            .get_service_quota()
+            .service_code(quota.service_code)
+            .quota_code(quota.quota_code)
+            .send();
+        let default = self
+            .client
+            .get_aws_default_service_quota()
+            .service_code(quota.service_code)
+            .quota_code(quota.quota_code)
+            .send();
+        let (applied, default, requests) = tokio::join!(applied, default, self.requests(quota));
+        let applied = applied.map_err(|e| classify("GetServiceQuota", quota.quota_code, &e))?;
+        let applied = applied.quota();
+        let state = QuotaState {
+            service_code: quota.service_code.to_owned(),
+            quota_code: quota.quota_code.to_owned(),
+            value: applied.and_then(|q| q.value()).ok_or_else(|| {
+                crate::core::error::Error::missing("GetServiceQuota", quota.quota_code, "Quota.Value")
+            })?,
+            adjustable: applied.is_some_and(|q| q.adjustable()),
+            aws_default: default.ok().and_then(|d| d.quota().and_then(|q| q.value())),
+            requests: requests?,
+        };
+        self.remember(&state);
+        Ok(state)
+    }
+
+    async fn request(&self, quota: &QuotaCode, desired: f64) -> Result<()> {
+        self.forget(&quota.quota_code);
+        self.client
+            .request_service_quota_increase()
+            .service_code(&quota.service_code)
+            .quota_code(&quota.quota_code)
+            .desired_value(desired)
+            .support_case_allowed(false)
+            .send()
+            .await
+            .map_err(|e| classify("RequestServiceQuotaIncrease", &quota.quota_code, &e))?;
+        Ok(())
+    }
 }

@@ -17,11 +17,15 @@ pub const THROTTLE_CODES: &[&str] = &[
 
 /// `LimitExceededException` is usually a resource count; only where the API's own reference
 /// says it is a request rate does it count: Kinesis's describe and list calls ("Rate exceeded
-/// for stream").
+/// for stream"), the calls whose names start with these.
 pub const RATE_LIMIT_EXCEEDED: &str = "LimitExceededException";
-pub const RATE_LIMIT_EXCEEDED_SOURCES: &[&str] = &["kinesis.amazonaws.com"];
+pub const RATE_LIMIT_EXCEEDED_SOURCE: &str = "kinesis.amazonaws.com";
+pub const RATE_LIMIT_EXCEEDED_CALLS: &[&str] = &["Describe", "List"];
 
-/// KMS cryptographic operations that share the symmetric family's request quota.
+/// KMS cryptographic operations that share the symmetric family's request quota with a
+/// symmetric or HMAC key (KMS Developer Guide, "Request quotas"). The same Decrypt, Encrypt
+/// or ReEncrypt with an RSA or SM2 key counts against that family's quota instead: the
+/// record's `encryptionAlgorithm` says which.
 pub const KMS_SYMMETRIC_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
@@ -29,22 +33,22 @@ pub const KMS_SYMMETRIC_OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
     "ReEncrypt",
+    "GenerateMac",
+    "VerifyMac",
 ];
 
-/// KMS cryptographic operations whose family (RSA, ECC, HMAC, key pairs) depends on the key.
+/// KMS cryptographic operations whose family (RSA, ECC, SM2, key pairs) depends on the key.
 pub const KMS_OTHER_CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
     "Sign",
     "Verify",
-    "GetPublicKey",
-    "GenerateMac",
-    "VerifyMac",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
     "DeriveSharedSecret",
 ];
 
-/// KMS calls that change a key's state or metadata: bursts of them on one key are what the
-/// KMS guide's request quotas for key management throttle.
+/// KMS calls that change one key's state: a burst or steady volley of them on the same key
+/// is throttled even below their request quota (the "hot key" of the KMS guide's
+/// "Throttling AWS KMS requests"). Grants, tags and aliases have request quotas of their own.
 pub const KMS_KEY_STATE_CHANGES: &[&str] = &[
     "EnableKey",
     "DisableKey",
@@ -53,16 +57,6 @@ pub const KMS_KEY_STATE_CHANGES: &[&str] = &[
     "EnableKeyRotation",
     "DisableKeyRotation",
     "RotateKeyOnDemand",
-    "PutKeyPolicy",
-    "UpdateKeyDescription",
-    "TagResource",
-    "UntagResource",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
 ];
 
 /// SSM Parameter Store reads whose throughput the paid "higher throughput" setting raises.

@@ -10,6 +10,9 @@ pub mod planner;
 pub mod settings;
 pub mod trigger;
 
-pub use aws::Apis;
-pub use model::{ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, Pattern};
+pub use aws::{Apis, Quotas, SdkQuotas};
+pub use model::{
+    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, Pattern, QuotaRequest, QuotaState,
+    REQUEST_QUOTA_INCREASE,
+};
 pub use settings::Api;

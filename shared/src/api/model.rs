@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::domain::Action;
 use crate::core::envelope::Scope;
 use crate::core::trigger::Target;
 
@@ -81,15 +82,68 @@ impl Target for ApiTarget {
     }
 }
 
-/// There is no capacity to describe: an API's request rate is the account's. (The quota's
-/// current value comes with the quota-increase path, which is not built yet.)
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ApiState;
+/// What Service Quotas says about the quota a throttle names: read only with
+/// `QUOTA_INCREASE=request` and a quota unthrottle knows; otherwise there is nothing to
+/// describe (an API's request rate is the account's, not a resource's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaState>,
+}
 
-/// api-throttle changes nothing yet: no value of this type exists. Quota increases (opt-in)
-/// will be its first variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ApiChange {}
+/// One quota as Service Quotas reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaState {
+    pub service_code: String,
+    pub quota_code: String,
+    /// The applied value (`GetServiceQuota`).
+    pub value: f64,
+    pub adjustable: bool,
+    /// AWS's default (`GetAWSDefaultServiceQuota`), which caps every increase; `None` when
+    /// it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_default: Option<f64>,
+    /// The increases requested for it (`ListRequestedServiceQuotaChangeHistoryByQuota`).
+    pub requests: Vec<QuotaRequest>,
+}
+
+/// One requested increase of a quota.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaRequest {
+    /// `PENDING`, `CASE_OPENED`, `APPROVED`, `DENIED`, `CASE_CLOSED`, ...
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<f64>,
+}
+
+impl QuotaRequest {
+    /// Still waiting for AWS (or a Support case): another request would be refused.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status.as_str(), "PENDING" | "CASE_OPENED")
+    }
+}
+
+/// The one change api-throttle makes, and only with `QUOTA_INCREASE=request`: ask Service
+/// Quotas for more (with `SupportCaseAllowed=false`). There is no decrease API: a granted
+/// increase cannot be undone by unthrottle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApiChange {
+    #[serde(rename_all = "camelCase")]
+    RequestQuotaIncrease {
+        service_code: String,
+        quota_code: String,
+        desired: f64,
+    },
+}
+
+/// `RequestServiceQuotaIncrease`.
+pub const REQUEST_QUOTA_INCREASE: Action = Action::named("RequestServiceQuotaIncrease");
 
 /// Who was throttled on this API recently, as the ledger counted them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,14 +7,40 @@
 //! 2. Who: the ledger's counts of the last minutes name the top callers and whether one
 //!    caller bursts (a retry storm) or many fan out.
 //! 3. What to do: the case's advice, and the quota that applies when one does.
+//! 4. With `QUOTA_INCREASE=request` only: ask for more of a known, adjustable quota when the
+//!    throttling is sustained, no request for it is open or younger than 24 h, and the new
+//!    value stays within `QUOTA_MAX_FACTOR` times AWS's default. Any guard that refuses is
+//!    named in the finding; nothing is asked.
 
 use super::limits::{
     KMS_KEY_STATE_CHANGES, KMS_OTHER_CRYPTOGRAPHIC_OPERATIONS, KMS_SYMMETRIC_OPERATIONS, KMS_SYMMETRIC_QUOTA,
     SSM_PARAMETER_READS, family_quota, known_quota,
 };
-use super::model::{ApiChange, ApiSignal, ApiTarget, CallerCount, Callers, Pattern};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::model::{
+    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, Pattern, QuotaState,
+    REQUEST_QUOTA_INCREASE,
+};
 use crate::core::diagnosis::Diagnosis;
-use crate::core::plan::{Decision, Finding, FindingCode, Quota};
+use crate::core::guards::rolling_day;
+use crate::core::plan::{Decision, Finding, FindingCode, Proposal, Quota};
+
+/// The team's rules for quota increases (all off unless `QUOTA_INCREASE=request`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaPolicy {
+    /// `QUOTA_INCREASE=request`.
+    pub request: bool,
+    /// `QUOTA_FACTOR`: the desired value is the current one times this.
+    pub factor: f64,
+    /// `QUOTA_MAX_FACTOR`: never above AWS's default times this, so increases cannot
+    /// compound day after day.
+    pub max_factor: f64,
+    /// `QUOTA_MIN_EVENTS`: throttled calls counted in the callers' window before a
+    /// CloudTrail throttle is sustained enough (an alarm or an announcement is already).
+    pub min_events: u32,
+}
 
 /// A caller with at least this share of the throttled calls is "one caller".
 const ONE_CALLER_SHARE: f64 = 0.8;
@@ -58,16 +84,17 @@ fn on_sts_global_endpoint(target: &ApiTarget) -> bool {
     }
 }
 
-/// The quota that applies to the case, when one does.
-pub fn quota_of(target: &ApiTarget, case: FindingCode) -> Option<Quota> {
-    match (&target.signal, case) {
-        (ApiSignal::QuotaPressure { quota_code, .. }, _) => known_quota(quota_code).map(|known| known.quota),
-        (ApiSignal::UsageAlarm, _) => family_quota(&target.api).map(|known| known.quota),
-        (_, FindingCode::KmsRequestQuota) if KMS_SYMMETRIC_OPERATIONS.contains(&target.api.as_str()) => {
-            Some(KMS_SYMMETRIC_QUOTA)
-        }
-        _ => None,
-    }
+/// The quota an API's calls count against, from its `service.API` name alone (so the
+/// describe can read it): a known quota's code (what a `Quota Pressure` event names), a
+/// usage alarm's operation family, or a KMS symmetric cryptographic operation.
+pub fn quota_named(service: &str, api: &str) -> Option<Quota> {
+    let known = known_quota(api)
+        .or_else(|| family_quota(api))
+        .map(|known| known.quota)
+        .filter(|quota| quota.service_code == service);
+    known.or_else(|| {
+        (service == "kms" && KMS_SYMMETRIC_OPERATIONS.contains(&api)).then_some(KMS_SYMMETRIC_QUOTA)
+    })
 }
 
 /// The stable id of what to do, and the sentence that says it.
@@ -101,7 +128,7 @@ pub fn advice(target: &ApiTarget, case: FindingCode) -> (&'static str, String) {
                 if family_quota(&target.api).is_some() || KMS_SYMMETRIC_OPERATIONS.contains(&target.api.as_str()) {
                     ""
                 } else {
-                    " (for Sign, Verify and key pairs the family is the key's type: RSA, ECC or HMAC)"
+                    " (for Sign, Verify and key pairs the family is the key's type: RSA, ECC or SM2)"
                 }
             ),
         ),
@@ -165,10 +192,118 @@ pub fn callers(mut counts: Vec<CallerCount>, minutes: u32) -> Callers {
     }
 }
 
-/// What to tell a human about this throttle. Nothing is changed.
-pub fn plan(target: &ApiTarget, diagnosis: &Diagnosis<Callers>) -> Decision<ApiChange> {
+/// What to tell a human about this throttle, and, where the policy and every guard allow,
+/// the quota increase to request.
+pub fn plan(
+    target: &ApiTarget,
+    state: &ApiState,
+    diagnosis: &Diagnosis<Callers>,
+    policy: &QuotaPolicy,
+    now: DateTime<Utc>,
+) -> Decision<ApiChange> {
+    let mut finding = finding(target, state, diagnosis);
+    let Some(quota) = finding.quota.filter(|_| policy.request) else {
+        return Decision::Diagnosed(finding);
+    };
+    let increase = state
+        .quota
+        .as_ref()
+        .ok_or_else(|| "Service Quotas did not say what the quota is".to_owned())
+        .and_then(|current| increase(target, quota, current, diagnosis, policy, now));
+    match increase {
+        Ok(proposal) => Decision::Act(proposal),
+        Err(why) => {
+            finding
+                .detail
+                .push_str(&format!(". No increase was requested: {why}"));
+            Decision::Diagnosed(finding)
+        }
+    }
+}
+
+/// The increase every guard allows, or the first guard that refuses, in words.
+fn increase(
+    target: &ApiTarget,
+    quota: Quota,
+    current: &QuotaState,
+    diagnosis: &Diagnosis<Callers>,
+    policy: &QuotaPolicy,
+    now: DateTime<Utc>,
+) -> Result<Proposal<ApiChange>, String> {
+    let name = format!("{} ({})", quota.quota_name, quota.quota_code);
+    if !current.adjustable {
+        return Err(format!(
+            "Service Quotas says {name} is not adjustable: a Support case is the way"
+        ));
+    }
+    if matches!(target.signal, ApiSignal::CloudTrail) {
+        let counted = match diagnosis {
+            Diagnosis::Measured(callers) => callers.total,
+            _ => 0,
+        };
+        if counted < policy.min_events {
+            return Err(format!(
+                "{counted} throttled call(s) counted in the window, and QUOTA_MIN_EVENTS is {}: not sustained",
+                policy.min_events
+            ));
+        }
+    }
+    if let Some(open) = current.requests.iter().find(|request| request.is_open()) {
+        return Err(format!("a request for {name} is open ({})", open.status));
+    }
+    if let Some(recent) = current
+        .requests
+        .iter()
+        .filter_map(|request| request.created)
+        .find(|created| now - *created < rolling_day())
+    {
+        return Err(format!(
+            "one was requested at {}: at most one per quota per 24 h",
+            recent.to_rfc3339()
+        ));
+    }
+    let Some(aws_default) = current.aws_default else {
+        return Err("AWS's default for it could not be read, so QUOTA_MAX_FACTOR cannot be checked".into());
+    };
+    let cap = (aws_default * policy.max_factor).floor();
+    let wanted = (current.value * policy.factor).ceil();
+    let desired = wanted.min(cap);
+    if desired <= current.value {
+        return Err(format!(
+            "it is at the cap: {} now, and QUOTA_MAX_FACTOR {} times AWS's default {} is {cap}",
+            current.value, policy.max_factor, aws_default
+        ));
+    }
     let case = case_of(target);
-    let quota = quota_of(target, case);
+    Ok(Proposal {
+        action: REQUEST_QUOTA_INCREASE,
+        change: ApiChange::RequestQuotaIncrease {
+            service_code: quota.service_code.to_owned(),
+            quota_code: quota.quota_code.to_owned(),
+            desired,
+        },
+        before: json!({ "quotaCode": quota.quota_code, "value": current.value }),
+        after: json!({ "quotaCode": quota.quota_code, "desiredValue": desired }),
+        why: format!(
+            "{} {} throttled ({}): requested {name} {} -> {desired} (QUOTA_FACTOR {}, at most QUOTA_MAX_FACTOR {} \
+             times AWS's default {aws_default}); Service Quotas decides, and no Support case is opened",
+            target.service,
+            target.api,
+            case.code(),
+            current.value,
+            policy.factor,
+            policy.max_factor
+        ),
+        cause: Some(case.code()),
+        finding: None,
+        quota: Some(quota),
+    })
+}
+
+/// The finding every throttle gets: the case, who, what to do and the quota.
+fn finding(target: &ApiTarget, state: &ApiState, diagnosis: &Diagnosis<Callers>) -> Finding {
+    let case = case_of(target);
+    let quota = quota_named(&target.service, &target.api);
     let (advice_id, advice_text) = advice(target, case);
     let mut detail = match &target.signal {
         ApiSignal::QuotaPressure {
@@ -207,9 +342,24 @@ pub fn plan(target: &ApiTarget, diagnosis: &Diagnosis<Callers>) -> Decision<ApiC
             ". Quota: {} ({}), service {}",
             quota.quota_name, quota.quota_code, quota.service_code
         ));
+        if let Some(current) = state
+            .quota
+            .as_ref()
+            .filter(|current| current.quota_code == quota.quota_code)
+        {
+            detail.push_str(&format!(
+                ": {} now, {}",
+                current.value,
+                if current.adjustable {
+                    "adjustable in Service Quotas"
+                } else {
+                    "not adjustable (a Support case)"
+                }
+            ));
+        }
     }
     detail.push_str(&format!(". What to do: {advice_text}"));
-    Decision::Diagnosed(Finding {
+    Finding {
         code: case,
         detail,
         hold_back: false,
@@ -217,10 +367,16 @@ pub fn plan(target: &ApiTarget, diagnosis: &Diagnosis<Callers>) -> Decision<ApiC
         // api-throttle is where quota pressure is announced to: it never announces.
         announce: false,
         advice: Some(advice_id),
-    })
+    }
 }
 
 fn who(callers: &Callers) -> String {
+    if callers.top.is_empty() {
+        return format!(
+            "No throttled call counted in the last {} minutes",
+            callers.minutes
+        );
+    }
     let named: Vec<String> = callers
         .top
         .iter()

@@ -1,8 +1,16 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::api::model::{ApiSignal, ApiTarget, CallerCount, Pattern};
+use crate::api::model::{ApiSignal, ApiState, ApiTarget, CallerCount, Pattern, QuotaRequest, QuotaState};
 use crate::core::envelope::Scope;
+
+/// QUOTA_INCREASE=off, the default.
+const OFF: QuotaPolicy = QuotaPolicy {
+    request: false,
+    factor: 1.5,
+    max_factor: 2.0,
+    min_events: 10,
+};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 5).unwrap()
@@ -40,7 +48,7 @@ fn sts(endpoint: Option<&str>, host: Option<&str>) -> ApiTarget {
 #[test]
 fn each_throttle_is_the_case_its_service_and_api_make_it() {
     use FindingCode::*;
-    let cases: [(&str, ApiTarget, FindingCode, &str, Option<&str>); 14] = [
+    let cases: [(&str, ApiTarget, FindingCode, &str, Option<&str>); 15] = [
         (
             "STS global endpoint, as CloudTrail says",
             sts(Some("global"), Some("sts.amazonaws.com")),
@@ -65,6 +73,13 @@ fn each_throttle_is_the_case_its_service_and_api_make_it() {
         (
             "STS without endpointType, the global host",
             sts(None, Some("sts.amazonaws.com")),
+            StsGlobalEndpoint,
+            "use-regional-sts-endpoints",
+            None,
+        ),
+        (
+            "STS without endpointType, a regionalised global host",
+            sts(None, Some("sts-global.eu-west-1.amazonaws.com")),
             StsGlobalEndpoint,
             "use-regional-sts-endpoints",
             None,
@@ -141,7 +156,9 @@ fn each_throttle_is_the_case_its_service_and_api_make_it() {
         ),
     ];
     for (name, target, case, advice_id, quota) in cases {
-        let Decision::Diagnosed(finding) = plan(&target, &Diagnosis::NotNeeded) else {
+        let Decision::Diagnosed(finding) =
+            plan(&target, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
+        else {
             panic!("{name}: api-throttle only diagnoses");
         };
         assert_eq!(finding.code, case, "{name}");
@@ -162,7 +179,8 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         caller: None,
         ..call("kms", "CryptographicOperationsSymmetric")
     };
-    let Decision::Diagnosed(finding) = plan(&alarm, &Diagnosis::NotNeeded) else {
+    let Decision::Diagnosed(finding) = plan(&alarm, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
+    else {
         panic!("diagnosed")
     };
     assert_eq!(finding.code, FindingCode::KmsRequestQuota);
@@ -177,13 +195,19 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         },
         ..call("dynamodb", "L-AB614373")
     };
-    let Decision::Diagnosed(finding) = plan(&pressure, &Diagnosis::NotNeeded) else {
+    let Decision::Diagnosed(finding) =
+        plan(&pressure, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
+    else {
         panic!("diagnosed")
     };
     assert_eq!(finding.code, FindingCode::AccountQuota);
     assert_eq!(finding.advice, Some("request-quota-increase"));
     assert_eq!(finding.quota.map(|q| q.quota_code), Some("L-AB614373"));
     assert!(!finding.announce, "an announcement is never announced again");
+    assert!(
+        !finding.hold_back,
+        "api-throttle holds nothing back: its role relies on it"
+    );
 
     // A quota code unthrottle does not know is not named as one.
     let unknown = ApiTarget {
@@ -195,7 +219,9 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         },
         ..call("dynamodb", "L-00000000")
     };
-    let Decision::Diagnosed(finding) = plan(&unknown, &Diagnosis::NotNeeded) else {
+    let Decision::Diagnosed(finding) =
+        plan(&unknown, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
+    else {
         panic!("diagnosed")
     };
     assert_eq!(finding.quota, None);
@@ -267,7 +293,10 @@ fn callers_are_ranked_and_their_pattern_named() {
 
     let finding = match plan(
         &call("iam", "GetRole"),
+        &ApiState::default(),
         &Diagnosis::Measured(callers(counts(&[("a", 9), ("b", 1)]), 15)),
+        &OFF,
+        at(),
     ) {
         Decision::Diagnosed(finding) => finding,
         other => panic!("{other:?}"),
@@ -281,6 +310,233 @@ fn callers_are_ranked_and_their_pattern_named() {
     );
     assert!(
         finding.detail.contains("one caller bursting"),
+        "{}",
+        finding.detail
+    );
+}
+
+/// The symmetric KMS quota as Service Quotas would describe it: 10,000/s applied, AWS's
+/// default 10,000/s, adjustable, no request yet.
+fn kms_quota() -> QuotaState {
+    QuotaState {
+        service_code: "kms".into(),
+        quota_code: "L-6E3AF000".into(),
+        value: 10_000.0,
+        adjustable: true,
+        aws_default: Some(10_000.0),
+        requests: Vec::new(),
+    }
+}
+
+fn sustained(events: u32) -> Diagnosis<Callers> {
+    Diagnosis::Measured(callers(
+        counts(&[("arn:aws:iam::123456789012:role/app", events)]),
+        15,
+    ))
+}
+
+/// Every guard on a quota increase, each case differing from the one that requests in one
+/// input only: removing any guard makes its case request, and the test fails.
+#[test]
+fn a_quota_increase_is_requested_only_through_every_guard() {
+    let on = QuotaPolicy { request: true, ..OFF };
+    let decrypt = call("kms", "Decrypt");
+    let with = |quota: QuotaState| ApiState { quota: Some(quota) };
+    let open = |status: &str, hours_ago: i64| QuotaRequest {
+        status: status.into(),
+        created: Some(at() - chrono::Duration::hours(hours_ago)),
+        desired: Some(15_000.0),
+    };
+    struct Case {
+        name: &'static str,
+        target: ApiTarget,
+        state: ApiState,
+        diagnosis: Diagnosis<Callers>,
+        policy: QuotaPolicy,
+        /// The desired value requested, or words of the refusal.
+        expect: Result<f64, &'static str>,
+    }
+    let case = |name, state, diagnosis, policy, expect| Case {
+        name,
+        target: decrypt.clone(),
+        state,
+        diagnosis,
+        policy,
+        expect,
+    };
+    let cases = [
+        case(
+            "every guard passes: 10,000 x 1.5",
+            with(kms_quota()),
+            sustained(10),
+            on,
+            Ok(15_000.0),
+        ),
+        case("off by default", with(kms_quota()), sustained(10), OFF, Err("")),
+        case(
+            "not adjustable",
+            with(QuotaState {
+                adjustable: false,
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Err("not adjustable"),
+        ),
+        case(
+            "not sustained",
+            with(kms_quota()),
+            sustained(9),
+            on,
+            Err("QUOTA_MIN_EVENTS is 10"),
+        ),
+        case(
+            "callers not counted",
+            with(kms_quota()),
+            Diagnosis::Unavailable("ledger".into()),
+            on,
+            Err("not sustained"),
+        ),
+        case(
+            "a request is open",
+            with(QuotaState {
+                requests: vec![open("CASE_OPENED", 72)],
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Err("is open (CASE_OPENED)"),
+        ),
+        case(
+            "one was requested within 24 h",
+            with(QuotaState {
+                requests: vec![open("APPROVED", 23)],
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Err("at most one per quota per 24 h"),
+        ),
+        case(
+            "one was requested 25 h ago: allowed again",
+            with(QuotaState {
+                requests: vec![open("DENIED", 25)],
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Ok(15_000.0),
+        ),
+        case(
+            "AWS's default unknown: the cap cannot be checked",
+            with(QuotaState {
+                aws_default: None,
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Err("could not be read"),
+        ),
+        case(
+            "capped at QUOTA_MAX_FACTOR x the default",
+            with(QuotaState {
+                value: 18_000.0,
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Ok(20_000.0),
+        ),
+        case(
+            "at the cap: nothing to ask",
+            with(QuotaState {
+                value: 20_000.0,
+                ..kms_quota()
+            }),
+            sustained(10),
+            on,
+            Err("at the cap"),
+        ),
+        case(
+            "the quota could not be read",
+            ApiState::default(),
+            sustained(10),
+            on,
+            Err("did not say"),
+        ),
+        Case {
+            name: "a usage alarm is sustained already",
+            target: ApiTarget {
+                signal: ApiSignal::UsageAlarm,
+                caller: None,
+                ..call("kms", "CryptographicOperationsSymmetric")
+            },
+            ..case("", with(kms_quota()), Diagnosis::NotNeeded, on, Ok(15_000.0))
+        },
+        Case {
+            name: "an API without a known quota is never raised",
+            target: call("iam", "GetRole"),
+            ..case("", with(kms_quota()), sustained(10), on, Err(""))
+        },
+    ];
+    for case in cases {
+        let decision = plan(&case.target, &case.state, &case.diagnosis, &case.policy, at());
+        match (case.expect, decision) {
+            (Ok(desired), Decision::Act(proposal)) => {
+                assert_eq!(
+                    proposal.change,
+                    ApiChange::RequestQuotaIncrease {
+                        service_code: "kms".into(),
+                        quota_code: "L-6E3AF000".into(),
+                        desired,
+                    },
+                    "{}",
+                    case.name
+                );
+                assert_eq!(proposal.action, REQUEST_QUOTA_INCREASE, "{}", case.name);
+                assert!(
+                    proposal.why.contains("no Support case"),
+                    "{}: {}",
+                    case.name,
+                    proposal.why
+                );
+            }
+            (Err(words), Decision::Diagnosed(finding)) => {
+                assert!(
+                    finding.detail.contains(words),
+                    "{}: {}",
+                    case.name,
+                    finding.detail
+                );
+                if case.policy.request && !words.is_empty() {
+                    assert!(
+                        finding.detail.contains("No increase was requested"),
+                        "{}",
+                        case.name
+                    );
+                }
+            }
+            (expect, other) => panic!("{}: expected {expect:?}, got {other:?}", case.name),
+        }
+    }
+}
+
+/// The finding names the quota's current value and whether it is adjustable when Service
+/// Quotas said so, with QUOTA_INCREASE off too.
+#[test]
+fn the_finding_names_the_quotas_value_and_whether_it_is_adjustable() {
+    let state = ApiState {
+        quota: Some(kms_quota()),
+    };
+    let Decision::Diagnosed(finding) =
+        plan(&call("kms", "Decrypt"), &state, &Diagnosis::NotNeeded, &OFF, at())
+    else {
+        panic!("diagnosed")
+    };
+    assert!(
+        finding
+            .detail
+            .contains("L-6E3AF000), service kms: 10000 now, adjustable in Service Quotas"),
         "{}",
         finding.detail
     );

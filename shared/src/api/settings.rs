@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::model::{ApiChange, ApiSignal, ApiState, ApiTarget, Callers};
-use super::planner;
+use super::planner::{self, QuotaPolicy};
 use crate::core::config::{AllowList, ConfigError, Env, Variable};
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ServiceId};
@@ -17,12 +17,55 @@ pub const API_ALLOW: Variable = AllowList::variable(
     "a glob over the `service.API` names this function diagnoses (`kms.*`)",
 );
 
-pub const VARIABLES: &[&Variable] = &[&API_ALLOW];
+pub const QUOTA_INCREASE: Variable = Variable::new(
+    "QUOTA_INCREASE",
+    Some("off"),
+    "off or request",
+    "ask Service Quotas for more of a known, adjustable quota when every guard allows (docs/api-throttles.md)",
+);
+pub const QUOTA_FACTOR: Variable = Variable::new(
+    "QUOTA_FACTOR",
+    Some("1.5"),
+    "a number from 1.01 to 10",
+    "an increase asks for the current value times this",
+)
+.between("1.01", "10");
+pub const QUOTA_MAX_FACTOR: Variable = Variable::new(
+    "QUOTA_MAX_FACTOR",
+    Some("2"),
+    "a number from 1 to 100",
+    "never ask for more than AWS's default times this, so increases cannot compound",
+)
+.between("1", "100");
+pub const QUOTA_MIN_EVENTS: Variable = Variable::new(
+    "QUOTA_MIN_EVENTS",
+    Some("10"),
+    "a whole number from 1 to 100000",
+    "throttled calls counted in 15 minutes before a CloudTrail throttle may ask for more",
+)
+.between("1", "100000");
+
+pub const VARIABLES: &[&Variable] = &[
+    &API_ALLOW,
+    &QUOTA_INCREASE,
+    &QUOTA_FACTOR,
+    &QUOTA_MAX_FACTOR,
+    &QUOTA_MIN_EVENTS,
+];
+
+/// `QUOTA_INCREASE`: off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "kebab-case", ascii_case_insensitive)]
+enum QuotaIncrease {
+    Off,
+    Request,
+}
 
 /// The `api-throttle` function, as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Api {
     pub allow: AllowList,
+    pub quotas: QuotaPolicy,
 }
 
 impl Service for Api {
@@ -40,6 +83,12 @@ impl Service for Api {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             allow: AllowList::from_env(env, &API_ALLOW)?,
+            quotas: QuotaPolicy {
+                request: env.parsed(&QUOTA_INCREASE, |_: &QuotaIncrease| true)? == QuotaIncrease::Request,
+                factor: env.number(&QUOTA_FACTOR)?,
+                max_factor: env.number(&QUOTA_MAX_FACTOR)?,
+                min_events: env.number(&QUOTA_MIN_EVENTS)?,
+            },
         })
     }
 
@@ -51,9 +100,21 @@ impl Service for Api {
         super::trigger::triage(envelope)
     }
 
+    /// A request whose answer was lost shows as an open request for that value.
     fn applied(state: &ApiState, change: &ApiChange) -> bool {
-        let _ = state;
-        match *change {}
+        let ApiChange::RequestQuotaIncrease { desired, .. } = change;
+        state.quota.as_ref().is_some_and(|quota| {
+            quota
+                .requests
+                .iter()
+                .any(|request| request.is_open() && request.desired == Some(*desired))
+        })
+    }
+
+    /// Its callers are counted, and QUOTA_MIN_EVENTS decides on the counts: the core's
+    /// MIN_THROTTLE_EVENTS gate would drop the events it counts.
+    fn sustained_by_sightings() -> bool {
+        false
     }
 
     /// Only a CloudTrail record names a caller to count; an alarm and an announcement do not.
@@ -69,7 +130,7 @@ impl Service for Api {
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<ApiChange> {
-        let _ = (state, history, now);
-        planner::plan(target, diagnosis)
+        let _ = history;
+        planner::plan(target, state, diagnosis, &self.quotas, now)
     }
 }

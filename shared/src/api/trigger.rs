@@ -6,7 +6,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::limits::{RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED_SOURCES, THROTTLE_CODES};
+use super::limits::{
+    RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED_CALLS, RATE_LIMIT_EXCEEDED_SOURCE, THROTTLE_CODES,
+};
 use super::model::{ApiSignal, ApiTarget};
 use crate::core::envelope::{AlarmDetail, ApiCallDetail, Envelope, Signal, Triage, TriggerError};
 use crate::core::plan::{QUOTA_PRESSURE, SkipReason};
@@ -18,7 +20,7 @@ pub const ANNOUNCER: &str = "unthrottle";
 const USAGE_NAMESPACE: &str = "AWS/Usage";
 /// Service and API names: AWS's alphabet, as for resources.
 const NAME: NameRule = NameRule::new("API", 1, 128);
-/// What a result may quote of a caller or user agent.
+/// What a result may quote of a caller, user agent or event id, in bytes.
 const SHOWN: usize = 256;
 
 pub fn triage(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError> {
@@ -48,7 +50,10 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
         );
     }
     let rate_limit = call.error_code.as_deref() == Some(RATE_LIMIT_EXCEEDED)
-        && RATE_LIMIT_EXCEEDED_SOURCES.contains(&call.event_source.as_str());
+        && call.event_source == RATE_LIMIT_EXCEEDED_SOURCE
+        && RATE_LIMIT_EXCEEDED_CALLS
+            .iter()
+            .any(|verb| call.event_name.starts_with(verb));
     let code = match call.throttle_code(THROTTLE_CODES) {
         Some(code) => code,
         None if rate_limit => RATE_LIMIT_EXCEEDED,
@@ -88,7 +93,7 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
         signal: ApiSignal::CloudTrail,
         scope: incident.scope(),
         at: incident.time,
-        event_id: incident.event_id.clone(),
+        event_id: shown(&incident.event_id, SHOWN),
     };
     Triage::Throttled {
         incident,
@@ -109,8 +114,10 @@ fn capacity_owner(service: &str, api: &str) -> Option<&'static str> {
     })
 }
 
-/// The caller CloudTrail names: the role a session was issued by (every session of a role is
-/// one caller), the user's ARN, or the AWS service that called on the account's behalf.
+/// The caller CloudTrail names, one per principal however many sessions it runs: the role a
+/// session was issued by, the user's ARN, the AWS service that called on the account's
+/// behalf, the identity provider of a web-identity or SAML user, the other account of a
+/// cross-account call. Never a session name: each session would count as a caller of its own.
 fn caller_of(identity: &Value) -> Option<String> {
     let text = |pointer: &str| {
         identity
@@ -119,11 +126,13 @@ fn caller_of(identity: &Value) -> Option<String> {
             .filter(|s| !s.is_empty())
     };
     let caller = match text("/type") {
-        Some("AssumedRole" | "FederatedUser") => {
-            text("/sessionContext/sessionIssuer/arn").or_else(|| text("/arn"))
-        }
+        Some("AssumedRole" | "FederatedUser") => text("/sessionContext/sessionIssuer/arn"),
+        Some("IAMUser" | "Root") => text("/arn"),
         Some("AWSService") => text("/invokedBy"),
-        _ => text("/arn").or_else(|| text("/principalId")),
+        Some("WebIdentityUser" | "SAMLUser") => text("/identityProvider"),
+        Some("AWSAccount") => text("/accountId"),
+        // Another type: its principal without a session part.
+        _ => text("/arn").or_else(|| text("/principalId").and_then(|id| id.split(':').next())),
     }?;
     Some(shown(caller, SHOWN))
 }
@@ -138,9 +147,17 @@ fn sdk_of(user_agent: &str) -> Option<String> {
     (!first.is_empty()).then(|| shown(first, 64))
 }
 
-/// `text` cut to `max` characters, without control characters (it came from the event).
+/// `text` cut to `max` bytes (on a character boundary), without control characters: it came
+/// from the event, and a caller goes into a ledger sort key (at most 1,024 bytes).
 fn shown(text: &str, max: usize) -> String {
-    text.chars().filter(|c| !c.is_control()).take(max).collect()
+    let mut kept = String::new();
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if kept.len() + c.len_utf8() > max {
+            break;
+        }
+        kept.push(c);
+    }
+    kept
 }
 
 /// An `AWS/Usage` `CallCount` alarm on one of KMS's operation families.
@@ -192,7 +209,7 @@ fn usage_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<ApiTarget> {
             signal: ApiSignal::UsageAlarm,
             scope: incident.scope(),
             at: incident.time,
-            event_id: incident.event_id.clone(),
+            event_id: shown(&incident.event_id, SHOWN),
         }],
         incident,
     }
@@ -246,7 +263,7 @@ fn quota_pressure(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError
             },
             scope: incident.scope(),
             at: incident.time,
-            event_id: incident.event_id.clone(),
+            event_id: shown(&incident.event_id, SHOWN),
         }],
         incident,
     })

@@ -108,30 +108,48 @@ impl TalliedCall {
         Duration::hours(48)
     }
 
-    /// At most this many distinct events are counted per caller and minute: beyond it the
-    /// count saturates (a record stays far below DynamoDB's 400 KB item limit).
-    pub const MOST_PER_MINUTE: u32 = 1000;
+    /// The event ids remembered per caller and minute, to count a redelivery once: beyond
+    /// them every event is still counted, and the record stays small (about 4 KB), so
+    /// writes to it stay cheap in a storm.
+    pub const REMEMBERED_PER_MINUTE: u32 = 100;
 
+    /// A call at `at` (clamped by the caller to no later than now: an event from the future
+    /// is counted as now).
     pub fn new(caller: Option<&str>, event_id: &str, at: DateTime<Utc>) -> Self {
-        let start = at.timestamp().div_euclid(60) * 60;
-        let minute = DateTime::from_timestamp(start, 0).unwrap_or(at);
+        let minute = Self::minute_of(at);
         Self {
             caller: caller.unwrap_or("unknown").to_owned(),
             event_id: event_id.to_owned(),
             minute,
-            expires: minute + Self::retention(),
+            expires: minute.checked_add_signed(Self::retention()).unwrap_or(minute),
         }
+    }
+
+    /// The start of the minute `at` falls in.
+    pub fn minute_of(at: DateTime<Utc>) -> DateTime<Utc> {
+        DateTime::from_timestamp(at.timestamp().div_euclid(60) * 60, 0).unwrap_or(at)
     }
 
     /// The count's sort key: by minute (zero-padded epoch seconds, so text order is time
     /// order), then caller.
     pub fn key(&self) -> String {
-        format!("{:012}#{}", self.minute.timestamp(), self.caller)
+        format!("{}{}", Self::minute_key(self.minute), self.caller)
     }
 
-    /// The sort key from which a Query reads the counts since `since`.
-    pub fn key_since(since: DateTime<Utc>) -> String {
-        format!("{:012}#", since.timestamp().div_euclid(60) * 60)
+    fn minute_key(minute: DateTime<Utc>) -> String {
+        format!("{:012}#", minute.timestamp().max(0))
+    }
+
+    /// The sort keys a Query reads for the `minutes` one-minute buckets that end with the
+    /// one `at` falls in: from the first bucket's key to the next minute's (which sorts
+    /// before any caller of that minute).
+    pub fn window(at: DateTime<Utc>, minutes: u32) -> (String, String) {
+        let last = Self::minute_of(at);
+        let first = last
+            .checked_sub_signed(Duration::minutes(i64::from(minutes.max(1)) - 1))
+            .unwrap_or(last);
+        let after = last.checked_add_signed(Duration::minutes(1)).unwrap_or(last);
+        (Self::minute_key(first), Self::minute_key(after))
     }
 }
 

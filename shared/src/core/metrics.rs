@@ -1,10 +1,11 @@
 //! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
 //! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
 //! and for a cause no change fixes the finding's own metric (`HotPartition`,
-//! `OnDemandMaximum`, `AccountQuota`, `ReadFanOut`, `OnDemandStreamLimit`; dimension
+//! `OnDemandMaximum`, `AccountQuota`, `ReadFanOut`, `OnDemandStreamLimit`, `HotPartitionKey`; dimension
 //! `Service`), or for api-throttle's cases `ThrottleEventsObserved` (dimensions `Service`,
 //! `Api`, `Case`). A throttle that came back after
-//! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`).
+//! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`),
+//! and a quota increase requested `QuotaIncreaseRequested` (dimensions `Service`, `QuotaCode`).
 //! Dry runs publish nothing. The port is `core::ports::Metrics`.
 
 use std::str::FromStr;
@@ -25,6 +26,9 @@ pub struct Datum {
     pub name: &'static str,
     pub dimensions: Vec<(&'static str, String)>,
 }
+
+/// Counted beside a quota increase requested (dimensions `Service`, `QuotaCode`).
+pub const QUOTA_INCREASE_REQUESTED: &str = "QuotaIncreaseRequested";
 
 /// Counted beside a result whose throttle came back after unthrottle's last change
 /// settled (dimensions `Service`, `Cause`).
@@ -67,7 +71,19 @@ pub fn data_for(reports: &[Report]) -> Vec<Datum> {
                 ("Cause", report.cause.unwrap_or("unknown").to_owned()),
             ],
         });
-    outcomes.chain(ineffective).collect()
+    let quota_requests = reports
+        .iter()
+        .filter(|report| report.outcome == Outcome::Remediated)
+        .filter_map(|report| {
+            Some(Datum {
+                name: QUOTA_INCREASE_REQUESTED,
+                dimensions: vec![
+                    ("Service", report.service.metric_name.to_owned()),
+                    ("QuotaCode", report.quota?.quota_code.to_owned()),
+                ],
+            })
+        });
+    outcomes.chain(ineffective).chain(quota_requests).collect()
 }
 
 /// How metrics leave the function.

@@ -291,7 +291,10 @@ where
         }
 
         // A CloudTrail throttle acts only when sustained (alarms are sustained already).
-        if let Some(sustain) = self.options.sustain.filter(|_| !self.options.dry_run)
+        if let Some(sustain) = self
+            .options
+            .sustain
+            .filter(|_| !self.options.dry_run && S::sustained_by_sightings())
             && matches!(incident.origin, Origin::ApiCall { .. })
         {
             if let Some(late) = self.out_of_time(invocation, calls::SIGHTING, "UpdateItem (ledger)", name) {

@@ -51,6 +51,8 @@ pub struct Proposal<C> {
     /// A change that serves a finding rather than fixing the throttle (turning on the
     /// tool that finds a hot key): its result is `diagnosed` with this code.
     pub finding: Option<FindingCode>,
+    /// The quota a change asks Service Quotas to raise (counted as `QuotaIncreaseRequested`).
+    pub quota: Option<Quota>,
 }
 
 /// Why nothing is changed.

@@ -83,14 +83,16 @@ pub trait Ledger: Send + Sync {
 /// Throttled calls counted per caller and minute, in the ledger table (api-throttle: who
 /// is throttled on an API, and whether it is one caller or many).
 pub trait Tally: Send + Sync {
-    /// Counts one call; a redelivered event counts once, and a caller's minute saturates at
-    /// [`TalliedCall::MOST_PER_MINUTE`].
+    /// Counts one call; a redelivered event counts once (while the minute remembers its id:
+    /// [`TalliedCall::REMEMBERED_PER_MINUTE`]).
     fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> impl Future<Output = Result<()>> + Send;
-    /// Calls counted per caller since `since`, in no order.
-    fn callers_since(
+    /// Calls counted per caller in the `minutes` one-minute buckets up to the one `at`
+    /// falls in, in no order; read consistently, so the call just counted is in it.
+    fn callers(
         &self,
         resource: &ResourceRef,
-        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+        minutes: u32,
     ) -> impl Future<Output = Result<Vec<(String, u32)>>> + Send;
 }
 

@@ -122,6 +122,7 @@ impl Report {
         self.before = Some(proposal.before.clone());
         self.after = Some(proposal.after.clone());
         self.cause = proposal.cause;
+        self.quota = proposal.quota;
         self
     }
 

@@ -72,6 +72,13 @@ pub trait Service: Send + Sync + Sized + 'static {
         true
     }
 
+    /// Whether `MIN_THROTTLE_EVENTS` holds CloudTrail throttles back before the describe.
+    /// A service that counts its events itself, and decides on the counts (api-throttle),
+    /// says no: the gate would stop the counting it decides on.
+    fn sustained_by_sightings() -> bool {
+        true
+    }
+
     /// The pure planner: plain data in, a decision out.
     fn plan(
         &self,

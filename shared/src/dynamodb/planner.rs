@@ -424,6 +424,7 @@ fn raise_on_demand_max(
         why: steps.join("; "),
         cause: Some(Cause::MaxOnDemandThroughput.code()),
         finding: None,
+        quota: None,
     }))
 }
 
@@ -455,6 +456,7 @@ fn enable_insights(table: &TableState, causes: &Causes, detail: &str) -> Option<
         ),
         cause: Some(FindingCode::HotPartition.code()),
         finding: Some(FindingCode::HotPartition),
+        quota: None,
     })
 }
 
@@ -483,6 +485,7 @@ fn switch_to_on_demand(table: &TableState, why: &str, cause: Option<&'static str
         why: why.to_owned(),
         cause,
         finding: None,
+        quota: None,
     })
 }
 
@@ -696,6 +699,7 @@ impl Scaling {
             why,
             cause,
             finding: None,
+            quota: None,
         }
     }
 }

@@ -572,3 +572,22 @@ fn an_alarm_on_an_invalid_table_is_not_ours_and_says_why() {
         "{detail}"
     );
 }
+
+/// The data-plane list (which template.yaml's rules repeat) is exactly the calls the
+/// trigger reads as using capacity.
+#[test]
+fn the_data_plane_list_is_what_the_trigger_reads_as_capacity() {
+    for name in DATA_PLANE {
+        assert!(!matches!(classify(name), Operation::ControlPlane), "{name}");
+    }
+    for name in [
+        "DescribeTable",
+        "UpdateTable",
+        "ListTables",
+        "CreateBackup",
+        "ListTagsOfResource",
+    ] {
+        assert!(matches!(classify(name), Operation::ControlPlane), "{name}");
+        assert!(!is_data_plane(name), "{name}");
+    }
+}

@@ -170,6 +170,7 @@ fn decide(
         ),
         cause: sized.cause,
         finding: None,
+        quota: None,
     })
 }
 
@@ -331,6 +332,7 @@ fn hot_shard(
         ),
         cause: Some("hot-shard"),
         finding: None,
+        quota: None,
     }))
 }
 
@@ -411,6 +413,7 @@ fn switch_to_on_demand(stream: &StreamState, why: &str) -> Decision<StreamChange
         why: why.to_owned(),
         cause: None,
         finding: None,
+        quota: None,
     })
 }
 

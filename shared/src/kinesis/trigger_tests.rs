@@ -260,3 +260,20 @@ fn an_alarm_on_an_invalid_stream_is_not_ours_and_says_why() {
     );
     assert_eq!(summary(&mixed), "clickstream:r");
 }
+
+/// The data-plane list (which template.yaml's rules repeat) is exactly the calls that press
+/// a side of the stream.
+#[test]
+fn the_data_plane_list_is_what_the_trigger_reads_as_capacity() {
+    for name in DATA_PLANE {
+        assert!(data_plane(name).is_some(), "{name}");
+    }
+    for name in [
+        "DescribeStream",
+        "ListShards",
+        "UpdateShardCount",
+        "DescribeLimits",
+    ] {
+        assert!(data_plane(name).is_none() && !is_data_plane(name), "{name}");
+    }
+}
