@@ -66,8 +66,8 @@ pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> 
         )),
     };
     Pipeline {
+        resources: service.resources(sdk, core),
         service,
-        resources: S::resources(sdk, core),
         ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
         snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
         metrics,

@@ -277,20 +277,21 @@ impl MemoryLedger {
 }
 
 impl Tally for MemoryLedger {
-    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
+    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<bool> {
         let mut state = locked(&self.state);
         let (_, events, hits) = state
             .tallies
             .entry((tally_partition(resource), call.key()))
             .or_insert_with(|| (call.caller.clone(), Default::default(), 0));
-        if !events.contains(&call.event_id) {
+        let new = !events.contains(&call.event_id);
+        if new {
             *hits += 1;
             if events.len() < TalliedCall::REMEMBERED_PER_MINUTE as usize {
                 events.insert(call.event_id.clone());
             }
         }
         state.writes += 1;
-        Ok(())
+        Ok(new)
     }
 
     async fn callers(
@@ -803,6 +804,25 @@ impl crate::api::aws::Quotas for FakeQuotas {
                 desired: Some(desired),
             });
         }
+        Ok(())
+    }
+}
+
+/// The digest lines api-throttle sent, in order.
+#[derive(Default)]
+pub struct RecordedDigest {
+    lines: Mutex<Vec<String>>,
+}
+
+impl RecordedDigest {
+    pub fn lines(&self) -> Vec<String> {
+        locked(&self.lines).clone()
+    }
+}
+
+impl crate::api::aws::Digest for RecordedDigest {
+    async fn send(&self, line: &str) -> Result<()> {
+        locked(&self.lines).push(line.to_owned());
         Ok(())
     }
 }

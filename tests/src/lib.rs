@@ -301,8 +301,8 @@ impl<S: Deploy> World<S> {
         let core = CoreSettings::from_env(&env).expect("valid core settings");
         let service = S::from_env(&env).expect("valid service settings");
         let pipeline = Pipeline {
+            resources: service.resources(&aws.sdk, &core),
             service,
-            resources: S::resources(&aws.sdk, &core),
             ledger: aws.ledger(&stores.ledger),
             snapshots: aws.snapshots(&stores.bucket),
             metrics: RecordedMetrics::default(),

@@ -414,3 +414,59 @@ fn the_role_may_raise_exactly_the_known_quotas() {
     known.sort();
     assert_eq!(granted, known);
 }
+
+/// One digest line per new (service, API, caller) incident: the first call of each caller,
+/// not its next ones, not a redelivery, and nothing in a dry run.
+#[tokio::test]
+async fn a_digest_line_is_sent_for_each_new_caller_incident_only() {
+    use unthrottle::testing::RecordedDigest;
+    let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
+    let pipeline = in_memory(
+        service,
+        Apis::new(MemoryLedger::default(), FakeQuotas::default()).digest(RecordedDigest::default()),
+    );
+    let now = Utc::now();
+    for (id, role) in [("g1", "app"), ("g2", "app"), ("g3", "batch"), ("g1", "app")] {
+        pipeline
+            .handle(kms_throttle(id, role, now - Duration::seconds(5)), now)
+            .await
+            .unwrap();
+    }
+    let lines = pipeline.resources.sent().lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].contains("kms Decrypt throttled for arn:aws:iam::123456789012:role/app")
+            && lines[0].contains("kms-request-quota (cache-kms-data-keys)"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("role/batch"), "{}", lines[1]);
+
+    let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
+    let dry = in_memory(
+        service,
+        Apis::new(MemoryLedger::default(), FakeQuotas::default())
+            .digest(RecordedDigest::default())
+            .dry_run(true),
+    );
+    dry.handle(kms_throttle("dry", "app", now - Duration::seconds(5)), now)
+        .await
+        .unwrap();
+    assert!(dry.resources.sent().lines().is_empty(), "a dry run sends nothing");
+}
+
+/// The SNS adapter publishes the line to the configured topic (aws-smithy-mocks).
+#[tokio::test]
+async fn the_digest_is_published_to_the_topic() {
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    use aws_smithy_mocks::{mock, mock_client};
+    use unthrottle::api::aws::{Digest, SnsDigest};
+
+    let topic = "arn:aws:sns:us-east-1:123456789012:unthrottle-alarms";
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |r| r.topic_arn() == Some(topic) && r.message() == Some("a line"))
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    let digest = SnsDigest::new(mock_client!(aws_sdk_sns, [&publish]), topic);
+    digest.send("a line").await.expect("published");
+    assert_eq!(publish.num_calls(), 1);
+}

@@ -72,7 +72,7 @@ struct Sdk {
     prefix: &'static str,
 }
 
-const SDKS: [Sdk; 7] = [
+const SDKS: [Sdk; 8] = [
     Sdk {
         package: "aws-sdk-dynamodb",
         ident: "aws_sdk_dynamodb",
@@ -97,6 +97,11 @@ const SDKS: [Sdk; 7] = [
         package: "aws-sdk-applicationautoscaling",
         ident: "aws_sdk_applicationautoscaling",
         prefix: "application-autoscaling",
+    },
+    Sdk {
+        package: "aws-sdk-sns",
+        ident: "aws_sdk_sns",
+        prefix: "sns",
     },
     Sdk {
         package: "aws-sdk-servicequotas",

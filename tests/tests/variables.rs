@@ -259,6 +259,7 @@ fn readme_table_lists_each_variable_once_with_its_default() {
             continue;
         };
         let default = match variable.default {
+            Some("") => "(empty)".to_owned(),
             Some(default) => format!("`{default}`"),
             None => "required".to_owned(),
         };

@@ -336,7 +336,7 @@ impl Ledger for DynamoDbLedger {
 }
 
 impl Tally for DynamoDbLedger {
-    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<()> {
+    async fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> Result<bool> {
         let keyed = || {
             self.client
                 .update_item()
@@ -363,7 +363,7 @@ impl Tally for DynamoDbLedger {
             .send()
             .await;
         match counted {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => {
                 // A redelivery, or a storm past the remembered ids: count it unless its id
                 // is remembered (the set stays small, so every write stays cheap).
@@ -373,8 +373,8 @@ impl Tally for DynamoDbLedger {
                     .send()
                     .await;
                 match beyond {
-                    Ok(_) => Ok(()),
-                    Err(e) if condition_failed(&e) => Ok(()),
+                    Ok(_) => Ok(true),
+                    Err(e) if condition_failed(&e) => Ok(false),
                     Err(e) => Err(self.failed("UpdateItem (call count)", &e)),
                 }
             }

@@ -21,7 +21,7 @@ use crate::core::service::Service;
 /// core settings, for an adapter that keeps its own records in the ledger table).
 pub trait Deploy: Service {
     type Resources: Describe<Self> + Diagnose<Self> + Apply<Self>;
-    fn resources(sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources;
+    fn resources(&self, sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources;
 }
 
 /// The metrics adapter `METRICS_MODE` chose: one type, so the pipeline's type is fixed.

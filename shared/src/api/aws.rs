@@ -41,6 +41,65 @@ pub trait Quotas: Send + Sync {
     fn request(&self, quota: &QuotaCode, desired: f64) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Where a line goes for each new (service, API, caller) incident: the stack's alarm topic.
+pub trait Digest: Send + Sync {
+    fn send(&self, line: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// No digest (`DIGEST_TOPIC_ARN` empty).
+pub struct NoDigest;
+
+impl Digest for NoDigest {
+    async fn send(&self, line: &str) -> Result<()> {
+        let _ = line;
+        Ok(())
+    }
+}
+
+/// The digest as SNS Publish to one topic.
+pub struct SnsDigest {
+    client: aws_sdk_sns::Client,
+    topic: String,
+}
+
+impl SnsDigest {
+    pub fn new(client: aws_sdk_sns::Client, topic: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic: topic.into(),
+        }
+    }
+}
+
+impl Digest for SnsDigest {
+    async fn send(&self, line: &str) -> Result<()> {
+        self.client
+            .publish()
+            .topic_arn(&self.topic)
+            .subject("unthrottle: a new API throttle")
+            .message(line)
+            .send()
+            .await
+            .map_err(|e| classify("Publish", &self.topic, &e))?;
+        Ok(())
+    }
+}
+
+/// The digest a deployment sends: SNS when a topic is configured.
+pub enum ConfiguredDigest {
+    Sns(SnsDigest),
+    Off(NoDigest),
+}
+
+impl Digest for ConfiguredDigest {
+    async fn send(&self, line: &str) -> Result<()> {
+        match self {
+            ConfiguredDigest::Sns(digest) => digest.send(line).await,
+            ConfiguredDigest::Off(digest) => digest.send(line).await,
+        }
+    }
+}
+
 /// A quota as a change names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaCode {
@@ -49,25 +108,43 @@ pub struct QuotaCode {
 }
 
 /// The throttled APIs: their callers counted in the ledger, their quotas in Service Quotas.
-pub struct Apis<T, Q> {
+pub struct Apis<T, Q, D = NoDigest> {
     tally: T,
     quotas: Q,
-    /// `DRY_RUN`: read the counts, write none.
+    digest: D,
+    /// `DRY_RUN`: read the counts, write and send nothing.
     dry_run: bool,
 }
 
-impl<T: Tally, Q: Quotas> Apis<T, Q> {
+impl<T: Tally, Q: Quotas> Apis<T, Q, NoDigest> {
     pub fn new(tally: T, quotas: Q) -> Self {
         Self {
             tally,
             quotas,
+            digest: NoDigest,
             dry_run: false,
         }
     }
+}
 
-    /// The same, counting nothing (`DRY_RUN`).
+impl<T: Tally, Q: Quotas, D: Digest> Apis<T, Q, D> {
+    /// The same, sending each new incident's line to `digest`.
+    pub fn digest<E: Digest>(self, digest: E) -> Apis<T, Q, E> {
+        Apis {
+            tally: self.tally,
+            quotas: self.quotas,
+            digest,
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// The same, counting and sending nothing (`DRY_RUN`).
     pub fn dry_run(self, dry_run: bool) -> Self {
         Self { dry_run, ..self }
+    }
+
+    pub fn sent(&self) -> &D {
+        &self.digest
     }
 
     pub fn tally(&self) -> &T {
@@ -80,17 +157,22 @@ impl<T: Tally, Q: Quotas> Apis<T, Q> {
 }
 
 impl Deploy for Api {
-    type Resources = Apis<DynamoDbLedger, SdkQuotas>;
-    fn resources(sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources {
+    type Resources = Apis<DynamoDbLedger, SdkQuotas, ConfiguredDigest>;
+    fn resources(&self, sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources {
+        let digest = match &self.digest_topic {
+            Some(topic) => ConfiguredDigest::Sns(SnsDigest::new(aws_sdk_sns::Client::new(sdk), topic)),
+            None => ConfiguredDigest::Off(NoDigest),
+        };
         Apis::new(
             DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
             SdkQuotas::new(Client::new(sdk)),
         )
+        .digest(digest)
         .dry_run(core.run.dry_run)
     }
 }
 
-impl<T: Tally, Q: Quotas> Describe<Api> for Apis<T, Q> {
+impl<T: Tally, Q: Quotas, D: Digest> Describe<Api> for Apis<T, Q, D> {
     /// The quota `name` (`kms.Decrypt`) is counted against, when unthrottle knows one; a
     /// Service Quotas failure leaves it unknown (the finding says so) rather than fail the
     /// event.
@@ -117,7 +199,7 @@ impl<T: Tally, Q: Quotas> Describe<Api> for Apis<T, Q> {
     }
 }
 
-impl<T: Tally, Q: Quotas> Diagnose<Api> for Apis<T, Q> {
+impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
     /// Counts this call, then reads who was throttled on the API in the 15 minutes up to
     /// it: two ledger calls, beside the describe. A dry run counts nothing (it writes
     /// nothing) and reads what was counted. A failure leaves the finding without its
@@ -134,20 +216,32 @@ impl<T: Tally, Q: Quotas> Diagnose<Api> for Apis<T, Q> {
         };
         // An event from the future is counted as now.
         let at = target.at.min(now);
+        let mut counted_now = false;
         if !self.dry_run {
             let call = TalliedCall::new(target.caller.as_deref(), &target.event_id, at);
-            if let Err(e) = self.tally.tally(&resource, &call).await {
-                return Diagnosis::Unavailable(e.to_string());
+            match self.tally.tally(&resource, &call).await {
+                Ok(new) => counted_now = new,
+                Err(e) => return Diagnosis::Unavailable(e.to_string()),
             }
         }
-        match self.tally.callers(&resource, at, CALLER_WINDOW_MINUTES).await {
-            Ok(rows) => Diagnosis::Measured(counted(rows)),
-            Err(e) => Diagnosis::Unavailable(e.to_string()),
+        let rows = match self.tally.callers(&resource, at, CALLER_WINDOW_MINUTES).await {
+            Ok(rows) => rows,
+            Err(e) => return Diagnosis::Unavailable(e.to_string()),
+        };
+        // The caller's first throttled call on this API in the window: a new incident, one
+        // digest line (a redelivery, or the next call of the incident, sends none).
+        let caller = target.caller.as_deref().unwrap_or("unknown");
+        if counted_now && rows.iter().any(|(who, events)| who == caller && *events == 1) {
+            let line = planner::digest_line(target, caller);
+            if let Err(e) = self.digest.send(&line).await {
+                warn!(error = %e, "the digest line was not sent");
+            }
         }
+        Diagnosis::Measured(counted(rows))
     }
 }
 
-impl<T: Tally, Q: Quotas> Apply<Api> for Apis<T, Q> {
+impl<T: Tally, Q: Quotas, D: Digest> Apply<Api> for Apis<T, Q, D> {
     async fn apply(&self, state: &ApiState, change: &ApiChange) -> Result<()> {
         let _ = state;
         let ApiChange::RequestQuotaIncrease {

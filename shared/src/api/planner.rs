@@ -173,6 +173,20 @@ pub fn advice(target: &ApiTarget, case: FindingCode) -> (&'static str, String) {
     }
 }
 
+/// The digest line of a new (service, API, caller) incident.
+pub fn digest_line(target: &ApiTarget, caller: &str) -> String {
+    let case = case_of(target);
+    let (advice_id, _) = advice(target, case);
+    format!(
+        "unthrottle: {} {} throttled for {caller} in {} {}: {} ({advice_id})",
+        target.service,
+        target.api,
+        target.scope.account,
+        target.scope.region,
+        case.code()
+    )
+}
+
 /// The callers the ledger counted, most throttled first, and their pattern.
 pub fn callers(mut counts: Vec<CallerCount>, minutes: u32) -> Callers {
     counts.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.caller.cmp(&b.caller)));

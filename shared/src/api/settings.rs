@@ -45,8 +45,16 @@ pub const QUOTA_MIN_EVENTS: Variable = Variable::new(
 )
 .between("1", "100000");
 
+pub const DIGEST_TOPIC_ARN: Variable = Variable::new(
+    "DIGEST_TOPIC_ARN",
+    Some(""),
+    "an SNS topic ARN, or empty",
+    "where a line goes for each new (service, API, caller) incident; empty: none",
+);
+
 pub const VARIABLES: &[&Variable] = &[
     &API_ALLOW,
+    &DIGEST_TOPIC_ARN,
     &QUOTA_INCREASE,
     &QUOTA_FACTOR,
     &QUOTA_MAX_FACTOR,
@@ -66,6 +74,8 @@ enum QuotaIncrease {
 pub struct Api {
     pub allow: AllowList,
     pub quotas: QuotaPolicy,
+    /// `DIGEST_TOPIC_ARN`, when set.
+    pub digest_topic: Option<String>,
 }
 
 impl Service for Api {
@@ -83,6 +93,10 @@ impl Service for Api {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             allow: AllowList::from_env(env, &API_ALLOW)?,
+            digest_topic: Some(env.parsed(&DIGEST_TOPIC_ARN, |topic: &String| {
+                topic.is_empty() || topic.starts_with("arn:")
+            })?)
+            .filter(|topic| !topic.is_empty()),
             quotas: QuotaPolicy {
                 request: env.parsed(&QUOTA_INCREASE, |_: &QuotaIncrease| true)? == QuotaIncrease::Request,
                 factor: env.number(&QUOTA_FACTOR)?,

@@ -85,7 +85,8 @@ pub trait Ledger: Send + Sync {
 pub trait Tally: Send + Sync {
     /// Counts one call; a redelivered event counts once (while the minute remembers its id:
     /// [`TalliedCall::REMEMBERED_PER_MINUTE`]).
-    fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> impl Future<Output = Result<()>> + Send;
+    /// `true` when the call was counted now, `false` for a redelivery.
+    fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> impl Future<Output = Result<bool>> + Send;
     /// Calls counted per caller in the `minutes` one-minute buckets up to the one `at`
     /// falls in, in no order; read consistently, so the call just counted is in it.
     fn callers(

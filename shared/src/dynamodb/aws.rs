@@ -164,7 +164,7 @@ impl SdkTables {
 
 impl Deploy for DynamoDb {
     type Resources = SdkTables;
-    fn resources(sdk: &SdkConfig, _core: &CoreSettings) -> SdkTables {
+    fn resources(&self, sdk: &SdkConfig, _core: &CoreSettings) -> SdkTables {
         SdkTables::new(
             Client::new(sdk),
             aws_sdk_cloudwatch::Client::new(sdk),

@@ -48,7 +48,7 @@ const ACCOUNT_SHARDS_TTL: Duration = Duration::from_secs(60);
 
 impl Deploy for Kinesis {
     type Resources = SdkStreams;
-    fn resources(sdk: &SdkConfig, _core: &CoreSettings) -> SdkStreams {
+    fn resources(&self, sdk: &SdkConfig, _core: &CoreSettings) -> SdkStreams {
         SdkStreams::new(Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk))
     }
 }
