@@ -826,3 +826,16 @@ impl crate::api::aws::Digest for RecordedDigest {
         Ok(())
     }
 }
+
+/// The symmetric KMS quota as Service Quotas would describe it: 10,000/s applied, AWS's
+/// default 10,000/s, adjustable, no request yet.
+pub fn kms_quota() -> crate::api::QuotaState {
+    crate::api::QuotaState {
+        service_code: "kms".into(),
+        quota_code: "L-6E3AF000".into(),
+        value: 10_000.0,
+        adjustable: true,
+        aws_default: Some(10_000.0),
+        requests: Vec::new(),
+    }
+}

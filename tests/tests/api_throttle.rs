@@ -117,16 +117,7 @@ async fn the_ledger_on_dynalite_counts_callers_and_ignores_a_redelivery() {
     );
 }
 
-fn kms_quota() -> unthrottle::api::QuotaState {
-    unthrottle::api::QuotaState {
-        service_code: "kms".into(),
-        quota_code: "L-6E3AF000".into(),
-        value: 10_000.0,
-        adjustable: true,
-        aws_default: Some(10_000.0),
-        requests: Vec::new(),
-    }
-}
+use unthrottle::testing::kms_quota;
 
 fn with_quota_increase(
     settings: &[(&str, &str)],

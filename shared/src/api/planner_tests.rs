@@ -315,18 +315,7 @@ fn callers_are_ranked_and_their_pattern_named() {
     );
 }
 
-/// The symmetric KMS quota as Service Quotas would describe it: 10,000/s applied, AWS's
-/// default 10,000/s, adjustable, no request yet.
-fn kms_quota() -> QuotaState {
-    QuotaState {
-        service_code: "kms".into(),
-        quota_code: "L-6E3AF000".into(),
-        value: 10_000.0,
-        adjustable: true,
-        aws_default: Some(10_000.0),
-        requests: Vec::new(),
-    }
-}
+use crate::testing::kms_quota;
 
 fn sustained(events: u32) -> Diagnosis<Callers> {
     Diagnosis::Measured(callers(

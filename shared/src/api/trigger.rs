@@ -162,15 +162,8 @@ fn shown(text: &str, max: usize) -> String {
 
 /// An `AWS/Usage` `CallCount` alarm on one of KMS's operation families.
 fn usage_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<ApiTarget> {
-    if !alarm.is_alarming() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotThrottle,
-            format!(
-                "alarm {} went to {}; only a change to ALARM is news",
-                alarm.alarm_name, alarm.state.value
-            ),
-        );
+    if let Some(skip) = envelope.unless_alarming(alarm) {
+        return skip;
     }
     let usage = alarm.metrics_in(USAGE_NAMESPACE).find_map(|metric| {
         let dimension = |name: &str| metric.dimensions.get(name).map(String::as_str);

@@ -212,6 +212,20 @@ impl Envelope {
         }
     }
 
+    /// An alarm that did not go to ALARM is no throttle: its skip, for every trigger.
+    pub fn unless_alarming<T>(&self, alarm: &AlarmDetail) -> Option<Triage<T>> {
+        (!alarm.is_alarming()).then(|| {
+            Triage::ignored(
+                &self.id,
+                SkipReason::NotThrottle,
+                format!(
+                    "alarm {} went to {}; only a change to ALARM is a throttle",
+                    alarm.alarm_name, alarm.state.value
+                ),
+            )
+        })
+    }
+
     /// The incident for an event another unthrottle function announced.
     pub fn announcement_incident(&self) -> Incident {
         Incident {

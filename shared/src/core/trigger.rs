@@ -253,15 +253,8 @@ fn from_api_call<C: CapacitySignals>(
 
 fn from_alarm<C: CapacitySignals>(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<C::Target> {
     let signals = C::SIGNALS;
-    if !alarm.is_alarming() {
-        return Triage::ignored(
-            &envelope.id,
-            SkipReason::NotThrottle,
-            format!(
-                "alarm {} went to {}; only a change to ALARM needs healing",
-                alarm.alarm_name, alarm.state.value
-            ),
-        );
+    if let Some(skip) = envelope.unless_alarming(alarm) {
+        return skip;
     }
     let (targets, invalid) = valid_targets::<C>(
         alarm
