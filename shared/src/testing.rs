@@ -245,6 +245,8 @@ struct LedgerState {
     sightings: HashMap<(String, String), std::collections::BTreeSet<String>>,
     /// (tally partition, count key) -> (caller, the event ids remembered, the count).
     tallies: HashMap<(String, String), (String, std::collections::BTreeSet<String>, u32)>,
+    /// (tally partition, caller) -> until when the caller's incident is claimed.
+    digests: HashMap<(String, String), DateTime<Utc>>,
     writes: u32,
 }
 
@@ -292,6 +294,25 @@ impl Tally for MemoryLedger {
         }
         state.writes += 1;
         Ok(new)
+    }
+
+    async fn first_in_window(
+        &self,
+        resource: &ResourceRef,
+        caller: &str,
+        at: DateTime<Utc>,
+        minutes: u32,
+    ) -> Result<bool> {
+        let mut state = locked(&self.state);
+        let key = (tally_partition(resource), caller.to_owned());
+        if state.digests.get(&key).is_some_and(|until| *until > at) {
+            return Ok(false);
+        }
+        state
+            .digests
+            .insert(key, at + chrono::Duration::minutes(i64::from(minutes)));
+        state.writes += 1;
+        Ok(true)
     }
 
     async fn callers(

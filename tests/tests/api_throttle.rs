@@ -175,9 +175,28 @@ async fn a_sustained_kms_throttle_asks_for_one_quota_increase_through_the_pipeli
     assert_eq!(snapshots.len(), 1, "no snapshot, no change");
     assert_eq!(snapshots[0].1["describe"]["quota"]["value"], 10_000.0);
     let counted = unthrottle::core::metrics::data_for(&pipeline.metrics.published());
+    let requested: Vec<_> = counted
+        .iter()
+        .filter(|datum| datum.name == "QuotaIncreaseRequested")
+        .map(|datum| datum.dimensions.clone())
+        .collect();
+    assert_eq!(
+        requested,
+        [vec![
+            ("Service", "kms".to_owned()),
+            ("QuotaCode", "L-6E3AF000".to_owned())
+        ]],
+        "{counted:?}"
+    );
+    // The first, diagnosed event counted ThrottleEventsObserved by API and case, no caller.
     assert!(
-        counted.iter().any(|datum| datum.name == "QuotaIncreaseRequested"
-            && datum.dimensions.contains(&("QuotaCode", "L-6E3AF000".to_owned()))),
+        counted.iter().any(|datum| datum.name == "ThrottleEventsObserved"
+            && datum.dimensions
+                == [
+                    ("Service", "API".to_owned()),
+                    ("Api", "kms.Decrypt".to_owned()),
+                    ("Case", "kms-request-quota".to_owned())
+                ]),
         "{counted:?}"
     );
 
@@ -216,19 +235,47 @@ async fn quota_increases_are_off_by_default_and_a_dry_run_asks_nothing() {
     assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
     assert!(off.resources.quotas().requested().is_empty());
 
-    let mut dry = with_quota_increase(&[("QUOTA_INCREASE", "request"), ("QUOTA_MIN_EVENTS", "1")]);
+    // Wired as a deployment with DRY_RUN is: the pipeline and the adapter both dry.
+    let settings = [("QUOTA_INCREASE", "request"), ("QUOTA_MIN_EVENTS", "1")];
+    let vars: std::collections::HashMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|key| {
+        vars.get(key).cloned()
+    }))
+    .unwrap();
+    let mut dry = in_memory(
+        service,
+        Apis::new(MemoryLedger::default(), FakeQuotas::with(kms_quota())).dry_run(true),
+    );
     dry.options.dry_run = true;
-    let planned = dry
+    // A CloudTrail throttle: a dry run counts nothing, so nothing is sustained yet.
+    let counted_nothing = dry
         .handle(kms_throttle("d1", "app", now - Duration::seconds(5)), now)
         .await
         .unwrap()
         .remove(0);
+    assert_eq!(counted_nothing.outcome, Outcome::Diagnosed, "{counted_nothing:?}");
+    assert!(
+        counted_nothing.reason.contains("No throttled call counted"),
+        "{}",
+        counted_nothing.reason
+    );
+    // The usage alarm is sustained already: the increase is planned, not asked.
+    let alarm = happened_at(
+        integration_tests::sample("api/alarm-kms-usage-symmetric.json"),
+        now,
+    );
+    let planned = dry.handle(alarm, now).await.unwrap().remove(0);
     assert_eq!(planned.outcome, Outcome::Planned, "{planned:?}");
+    assert!(planned.reason.contains("10000 -> 15000"), "{}", planned.reason);
     assert!(
         dry.resources.quotas().requested().is_empty(),
         "a dry run asks nothing"
     );
     assert!(dry.snapshots.objects().is_empty());
+    assert_eq!(dry.ledger.writes(), 0, "and writes nothing");
 }
 
 /// Service Quotas through the SDK adapter (aws-smithy-mocks: moto answers only
@@ -329,15 +376,56 @@ async fn service_quotas_are_read_at_once_and_an_increase_never_opens_a_support_c
         .expect("read after asking");
     assert_eq!(applied.num_calls(), 2, "an increase forgets what was read");
 
-    let refused = mock!(aws_sdk_servicequotas::Client::request_service_quota_increase).then_http_response(|| {
-        http(
-            400,
-            serde_json::json!({"__type": "ResourceAlreadyExistsException", "Message": "a request is open"}),
-        )
-    });
-    let quotas = unthrottle::api::SdkQuotas::new(mock_client!(aws_sdk_servicequotas, [&refused]));
+    // AWS's refusal (too many open requests) keeps its kind: the quota backs off.
+    let none_asked = || {
+        mock!(aws_sdk_servicequotas::Client::list_requested_service_quota_change_history_by_quota)
+            .then_output(|| ListRequestedServiceQuotaChangeHistoryByQuotaOutput::builder().build())
+    };
+    let empty = none_asked();
+    let refused =
+        mock!(aws_sdk_servicequotas::Client::request_service_quota_increase).then_http_response(|| {
+            http(
+                400,
+                serde_json::json!({"__type": "QuotaExceededException", "Message": "too many open requests"}),
+            )
+        });
+    let quotas = unthrottle::api::SdkQuotas::new(mock_client!(
+        aws_sdk_servicequotas,
+        RuleMode::MatchAny,
+        [&empty, &refused]
+    ));
     let error = quotas.request(&code, 15_000.0).await.expect_err("refused");
     assert_eq!(error.kind, ErrorKind::Refused, "{error}");
+
+    // Another container asked a minute ago: the history read right before asking shows it
+    // open, and nothing is sent.
+    let open = mock!(aws_sdk_servicequotas::Client::list_requested_service_quota_change_history_by_quota)
+        .then_output(|| {
+            ListRequestedServiceQuotaChangeHistoryByQuotaOutput::builder()
+                .requested_quotas(
+                    RequestedServiceQuotaChange::builder()
+                        .status(RequestStatus::Pending)
+                        .desired_value(15_000.0)
+                        .created(aws_smithy_types::DateTime::from_secs(
+                            chrono::Utc::now().timestamp() - 60,
+                        ))
+                        .build(),
+                )
+                .build()
+        });
+    let never = mock!(aws_sdk_servicequotas::Client::request_service_quota_increase)
+        .then_output(|| RequestServiceQuotaIncreaseOutput::builder().build());
+    let quotas = unthrottle::api::SdkQuotas::new(mock_client!(
+        aws_sdk_servicequotas,
+        RuleMode::MatchAny,
+        [&open, &never]
+    ));
+    let error = quotas
+        .request(&code, 15_000.0)
+        .await
+        .expect_err("an open request");
+    assert_eq!(error.kind, ErrorKind::Refused, "{error}");
+    assert_eq!(never.num_calls(), 0, "nothing asked");
 }
 
 /// Past the ids a minute remembers, events are still counted (the record stays small); a
@@ -384,8 +472,9 @@ async fn a_storm_past_the_remembered_ids_is_still_counted_on_dynalite() {
     );
 }
 
-/// The role may ask to raise exactly the quotas the code knows (api::limits::KNOWN_QUOTAS),
-/// no other: template.yaml's RequestServiceQuotaIncrease resources, name for name.
+/// The role may ask to raise exactly the quotas the code may raise (`may_raise` in
+/// api::limits::KNOWN_QUOTAS), no other: template.yaml's RequestServiceQuotaIncrease
+/// resources, name for name.
 #[test]
 fn the_role_may_raise_exactly_the_known_quotas() {
     let template =
@@ -400,6 +489,7 @@ fn the_role_may_raise_exactly_the_known_quotas() {
     granted.sort();
     let mut known: Vec<String> = unthrottle::api::limits::KNOWN_QUOTAS
         .iter()
+        .filter(|known| known.may_raise)
         .map(|known| format!("{}/{}", known.quota.service_code, known.quota.quota_code))
         .collect();
     known.sort();
@@ -460,4 +550,50 @@ async fn the_digest_is_published_to_the_topic() {
     let digest = SnsDigest::new(mock_client!(aws_sdk_sns, [&publish]), topic);
     digest.send("a line").await.expect("published");
     assert_eq!(publish.num_calls(), 1);
+}
+
+/// Racing first calls of one caller's incident claim its digest line once (one conditional
+/// write on dynalite); after the window, a new incident claims it again.
+#[tokio::test]
+async fn racing_first_calls_claim_one_digest_line_on_dynalite() {
+    use unthrottle::core::domain::ResourceRef;
+    use unthrottle::core::ports::Tally;
+
+    let aws = integration_tests::Emulators::connect()
+        .await
+        .expect("emulators running");
+    let stores = aws.stores().await;
+    let ledger = aws.ledger(&stores.ledger);
+    let resource = ResourceRef {
+        service: <Api as Service>::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: "sts.AssumeRole".into(),
+    };
+    let at = Utc::now();
+    let claims =
+        futures::future::join_all((0..5).map(|_| ledger.first_in_window(&resource, "role/ci", at, 15))).await;
+    let won: Vec<bool> = claims.into_iter().map(|claim| claim.expect("claimed")).collect();
+    assert_eq!(won.iter().filter(|won| **won).count(), 1, "{won:?}");
+    assert!(
+        !ledger
+            .first_in_window(&resource, "role/ci", at + Duration::minutes(14), 15)
+            .await
+            .unwrap(),
+        "the same incident"
+    );
+    assert!(
+        ledger
+            .first_in_window(&resource, "role/other", at, 15)
+            .await
+            .unwrap(),
+        "another caller's incident"
+    );
+    assert!(
+        ledger
+            .first_in_window(&resource, "role/ci", at + Duration::minutes(16), 15)
+            .await
+            .unwrap(),
+        "a new incident after the window"
+    );
 }

@@ -161,6 +161,14 @@ async fn every_api_sample_names_its_case_caller_advice_and_quota() {
     let mut checked = 0;
     let mut mismatches = Vec::new();
     for (file, outcome) in &expected {
+        // Every sample api-throttle reads has an "api" expectation, and only those.
+        let read = outcome["reads"]["api-throttle"].as_str().unwrap_or_default();
+        let reads_it = !read.starts_with("skip:") && !read.starts_with("error:");
+        assert_eq!(
+            outcome.get("api").is_some(),
+            reads_it,
+            "events/{EXPECTED}: {file}: an \"api\" entry exactly when api-throttle reads it ({read})"
+        );
         let Some(want) = outcome.get("api") else {
             continue;
         };

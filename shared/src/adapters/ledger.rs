@@ -382,6 +382,36 @@ impl Tally for DynamoDbLedger {
         }
     }
 
+    async fn first_in_window(
+        &self,
+        resource: &ResourceRef,
+        caller: &str,
+        at: DateTime<Utc>,
+        minutes: u32,
+    ) -> Result<bool> {
+        let until = at
+            .checked_add_signed(chrono::Duration::minutes(i64::from(minutes)))
+            .unwrap_or(at);
+        let claimed = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tally_partition(resource)))
+            .item("sk", s(format!("digest#{caller}")))
+            .item("until", epoch(until))
+            .item("expires_at", epoch(until))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :at")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":at", epoch(at))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(self.failed("PutItem (digest)", &e)),
+        }
+    }
+
     async fn callers(
         &self,
         resource: &ResourceRef,

@@ -23,7 +23,8 @@ use crate::adapters::ledger::DynamoDbLedger;
 use crate::core::config::CoreSettings;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::ResourceRef;
-use crate::core::error::Result;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::guards::rolling_day;
 use crate::core::ledger::TalliedCall;
 use crate::core::plan::Quota;
 use crate::core::ports::{Apply, Describe, Described, Diagnose, Tally};
@@ -32,6 +33,10 @@ use crate::core::trigger::Target;
 
 /// The window a result names the top callers of.
 pub const CALLER_WINDOW_MINUTES: u32 = 15;
+
+/// The calls of an incident that try to claim its digest line: enough for the first calls
+/// of a burst that race, few enough that a storm's later calls write nothing more.
+const DIGEST_CLAIMS: u32 = 5;
 
 /// Service Quotas, in api-throttle's terms.
 pub trait Quotas: Send + Sync {
@@ -228,13 +233,27 @@ impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
             Ok(rows) => rows,
             Err(e) => return Diagnosis::Unavailable(e.to_string()),
         };
-        // The caller's first throttled call on this API in the window: a new incident, one
-        // digest line (a redelivery, or the next call of the incident, sends none).
+        // A caller's first throttled calls on this API in the window are a new incident: the
+        // first of them to claim it sends one digest line (a redelivery, or the incident's
+        // later calls, send none; racing first calls, one). Only the first few calls try.
         let caller = target.caller.as_deref().unwrap_or("unknown");
-        if counted_now && rows.iter().any(|(who, events)| who == caller && *events == 1) {
-            let line = planner::digest_line(target, caller);
-            if let Err(e) = self.digest.send(&line).await {
-                warn!(error = %e, "the digest line was not sent");
+        let early = rows
+            .iter()
+            .any(|(who, events)| who == caller && *events <= DIGEST_CLAIMS);
+        if counted_now && early {
+            match self
+                .tally
+                .first_in_window(&resource, caller, at, CALLER_WINDOW_MINUTES)
+                .await
+            {
+                Ok(true) => {
+                    let line = planner::digest_line(target, caller);
+                    if let Err(e) = self.digest.send(&line).await {
+                        warn!(error = %e, "the digest line was not sent");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "the digest claim was not made; no line sent"),
             }
         }
         Diagnosis::Measured(counted(rows))
@@ -307,25 +326,19 @@ impl SdkQuotas {
             .remove(code);
     }
 
-    async fn requests(&self, quota: Quota) -> Result<Vec<QuotaRequest>> {
+    async fn requests(&self, service_code: &str, quota_code: &str) -> Result<Vec<QuotaRequest>> {
         let mut requests = Vec::new();
         let mut next: Option<String> = None;
         loop {
             let page = self
                 .client
                 .list_requested_service_quota_change_history_by_quota()
-                .service_code(quota.service_code)
-                .quota_code(quota.quota_code)
+                .service_code(service_code)
+                .quota_code(quota_code)
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    classify(
-                        "ListRequestedServiceQuotaChangeHistoryByQuota",
-                        quota.quota_code,
-                        &e,
-                    )
-                })?;
+                .map_err(|e| classify("ListRequestedServiceQuotaChangeHistoryByQuota", quota_code, &e))?;
             requests.extend(page.requested_quotas().iter().map(|asked| {
                 QuotaRequest {
                     status: asked
@@ -364,15 +377,19 @@ impl Quotas for SdkQuotas {
             .service_code(quota.service_code)
             .quota_code(quota.quota_code)
             .send();
-        let (applied, default, requests) = tokio::join!(applied, default, self.requests(quota));
+        let (applied, default, requests) = tokio::join!(
+            applied,
+            default,
+            self.requests(quota.service_code, quota.quota_code)
+        );
         let applied = applied.map_err(|e| classify("GetServiceQuota", quota.quota_code, &e))?;
         let applied = applied.quota();
         let state = QuotaState {
             service_code: quota.service_code.to_owned(),
             quota_code: quota.quota_code.to_owned(),
-            value: applied.and_then(|q| q.value()).ok_or_else(|| {
-                crate::core::error::Error::missing("GetServiceQuota", quota.quota_code, "Quota.Value")
-            })?,
+            value: applied
+                .and_then(|q| q.value())
+                .ok_or_else(|| Error::missing("GetServiceQuota", quota.quota_code, "Quota.Value"))?,
             adjustable: applied.is_some_and(|q| q.adjustable()),
             aws_default: default.ok().and_then(|d| d.quota().and_then(|q| q.value())),
             requests: requests?,
@@ -383,6 +400,29 @@ impl Quotas for SdkQuotas {
 
     async fn request(&self, quota: &QuotaCode, desired: f64) -> Result<()> {
         self.forget(&quota.quota_code);
+        // What was read may be minutes old, and another container or API may have asked
+        // since: the history again, uncached, right before asking.
+        let now = Utc::now();
+        let asked = self.requests(&quota.service_code, &quota.quota_code).await?;
+        if let Some(recent) = asked.iter().find(|request| {
+            request.is_open()
+                || request
+                    .created
+                    .is_some_and(|created| now - created < rolling_day())
+        }) {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                "RequestServiceQuotaIncrease",
+                &quota.quota_code,
+                format!(
+                    "a request for it is {} since {}: at most one open, and one per 24 h",
+                    recent.status,
+                    recent
+                        .created
+                        .map_or("an unknown time".to_owned(), |at| at.to_rfc3339())
+                ),
+            ));
+        }
         self.client
             .request_service_quota_increase()
             .service_code(&quota.service_code)

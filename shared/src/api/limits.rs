@@ -80,6 +80,10 @@ pub struct KnownQuota {
     /// The `AWS/Usage` resource (operation family) its usage alarm watches, if any.
     pub family: Option<&'static str>,
     pub confirmed: bool,
+    /// Whether api-throttle may ask to raise it: a confirmed code that an AWS-sourced signal
+    /// (a CloudTrail throttle, a usage alarm) names. A `Quota Pressure` event, which any
+    /// principal allowed to put events on the bus can send, never raises one alone.
+    pub may_raise: bool,
 }
 
 /// The quotas unthrottle names (and, once the increase path exists, the only ones it may
@@ -89,6 +93,7 @@ pub const KNOWN_QUOTAS: &[KnownQuota] = &[
         quota: KMS_SYMMETRIC_QUOTA,
         family: Some(KMS_SYMMETRIC_FAMILY),
         confirmed: true,
+        may_raise: true,
     },
     KnownQuota {
         quota: Quota {
@@ -98,6 +103,7 @@ pub const KNOWN_QUOTAS: &[KnownQuota] = &[
         },
         family: Some("CryptographicOperationsRsa"),
         confirmed: false,
+        may_raise: false,
     },
     KnownQuota {
         quota: Quota {
@@ -107,21 +113,25 @@ pub const KNOWN_QUOTAS: &[KnownQuota] = &[
         },
         family: Some("CryptographicOperationsEcc"),
         confirmed: false,
+        may_raise: false,
     },
     KnownQuota {
         quota: crate::dynamodb::limits::TABLE_READ_QUOTA,
         family: None,
         confirmed: true,
+        may_raise: false,
     },
     KnownQuota {
         quota: crate::dynamodb::limits::TABLE_WRITE_QUOTA,
         family: None,
         confirmed: true,
+        may_raise: false,
     },
     KnownQuota {
         quota: crate::kinesis::limits::SHARD_QUOTA,
         family: None,
         confirmed: true,
+        may_raise: false,
     },
 ];
 

@@ -32,6 +32,11 @@ pub struct ApiTarget {
     pub sts_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// KMS only, where the record says: the key is not a symmetric one
+    /// (`encryptionAlgorithm` other than `SYMMETRIC_DEFAULT`), or lives in a custom key
+    /// store (`customKeyStoreId`). Either way its quota is not the symmetric family's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_key: Option<String>,
     pub signal: ApiSignal,
     /// The account and region the call was made in: its counts are kept per both.
     #[serde(skip)]
@@ -82,8 +87,8 @@ impl Target for ApiTarget {
     }
 }
 
-/// What Service Quotas says about the quota a throttle names: read only with
-/// `QUOTA_INCREASE=request` and a quota unthrottle knows; otherwise there is nothing to
+/// What Service Quotas says about the quota a throttle's API counts against, when unthrottle
+/// knows one (read for every result, which names it); otherwise there is nothing to
 /// describe (an API's request rate is the account's, not a resource's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

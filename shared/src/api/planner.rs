@@ -245,10 +245,22 @@ fn increase(
     now: DateTime<Utc>,
 ) -> Result<Proposal<ApiChange>, String> {
     let name = format!("{} ({})", quota.quota_name, quota.quota_code);
+    if !known_quota(quota.quota_code).is_some_and(|known| known.may_raise) {
+        return Err(format!(
+            "{name} is named, never raised by unthrottle (only confirmed quotas an AWS-sourced signal names)"
+        ));
+    }
     if !current.adjustable {
         return Err(format!(
             "Service Quotas says {name} is not adjustable: a Support case is the way"
         ));
+    }
+    if matches!(target.signal, ApiSignal::QuotaPressure { .. }) {
+        return Err(
+            "a Quota Pressure event alone never asks: anyone allowed to put events on the bus \
+                    could send one; a sustained CloudTrail throttle or the usage alarm does"
+                .into(),
+        );
     }
     if matches!(target.signal, ApiSignal::CloudTrail) {
         let counted = match diagnosis {
@@ -276,9 +288,15 @@ fn increase(
             recent.to_rfc3339()
         ));
     }
-    let Some(aws_default) = current.aws_default else {
+    let Some(aws_default) = current
+        .aws_default
+        .filter(|value| value.is_finite() && *value > 0.0)
+    else {
         return Err("AWS's default for it could not be read, so QUOTA_MAX_FACTOR cannot be checked".into());
     };
+    if !current.value.is_finite() {
+        return Err(format!("Service Quotas gave {name} no usable value"));
+    }
     let cap = (aws_default * policy.max_factor).floor();
     let wanted = (current.value * policy.factor).ceil();
     let desired = wanted.min(cap);
@@ -317,7 +335,9 @@ fn increase(
 /// The finding every throttle gets: the case, who, what to do and the quota.
 fn finding(target: &ApiTarget, state: &ApiState, diagnosis: &Diagnosis<Callers>) -> Finding {
     let case = case_of(target);
-    let quota = quota_named(&target.service, &target.api);
+    // A key outside the symmetric family (or in a custom key store) counts against another
+    // quota, which no result names and no request raises.
+    let quota = quota_named(&target.service, &target.api).filter(|_| target.other_key.is_none());
     let (advice_id, advice_text) = advice(target, case);
     let mut detail = match &target.signal {
         ApiSignal::QuotaPressure {
@@ -346,6 +366,12 @@ fn finding(target: &ApiTarget, state: &ApiState, diagnosis: &Diagnosis<Callers>)
                 .unwrap_or_default()
         ),
     };
+    if let Some(key) = &target.other_key {
+        detail.push_str(&format!(
+            ". The call used {key}: its quota is not the symmetric family's (a custom key store's is \
+             raised by a Support case)"
+        ));
+    }
     match diagnosis {
         Diagnosis::Measured(callers) => detail.push_str(&format!(". {}", who(callers))),
         Diagnosis::Unavailable(why) => detail.push_str(&format!(". The callers could not be counted: {why}")),

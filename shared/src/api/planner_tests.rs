@@ -26,6 +26,7 @@ fn call(service: &str, api: &str) -> ApiTarget {
         host: None,
         sts_endpoint: None,
         error_code: Some("ThrottlingException".into()),
+        other_key: None,
         signal: ApiSignal::CloudTrail,
         scope: Scope {
             account: "123456789012".into(),
@@ -463,6 +464,33 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
             ..case("", with(kms_quota()), Diagnosis::NotNeeded, on, Ok(15_000.0))
         },
         Case {
+            name: "a Quota Pressure event alone never asks",
+            target: ApiTarget {
+                signal: ApiSignal::QuotaPressure {
+                    resource: "x".into(),
+                    quota_code: "L-6E3AF000".into(),
+                    quota_name: "Cryptographic operations (symmetric) request rate".into(),
+                    reason: String::new(),
+                },
+                ..call("kms", "L-6E3AF000")
+            },
+            ..case("", with(kms_quota()), sustained(10), on, Err("never asks"))
+        },
+        Case {
+            name: "an asymmetric key's Decrypt names and raises no symmetric quota",
+            target: ApiTarget {
+                other_key: Some("an asymmetric key (RSAES_OAEP_SHA_256)".into()),
+                ..decrypt.clone()
+            },
+            ..case(
+                "",
+                with(kms_quota()),
+                sustained(10),
+                on,
+                Err("not the symmetric family's"),
+            )
+        },
+        Case {
             name: "an API without a known quota is never raised",
             target: call("iam", "GetRole"),
             ..case("", with(kms_quota()), sustained(10), on, Err(""))
@@ -497,7 +525,8 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
                     case.name,
                     finding.detail
                 );
-                if case.policy.request && !words.is_empty() {
+                // A refused guard says so; without a quota named there was nothing to ask.
+                if case.policy.request && !words.is_empty() && finding.quota.is_some() {
                     assert!(
                         finding.detail.contains("No increase was requested"),
                         "{}",

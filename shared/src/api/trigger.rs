@@ -36,6 +36,14 @@ pub fn triage(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError> {
 
 fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
     let event_id = call.event_id.as_deref().unwrap_or(&envelope.id);
+    // Only AWS's own events: anyone allowed to put events on a bus could forge another.
+    if !envelope.source.starts_with("aws.") {
+        return Triage::ignored(
+            event_id,
+            SkipReason::NotOurs,
+            format!("source {:?} is not an AWS service", shown(&envelope.source, 64)),
+        );
+    }
     let service = call
         .event_source
         .strip_suffix(".amazonaws.com")
@@ -90,6 +98,7 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
             .and_then(Value::as_str)
             .map(|kind| shown(kind, 16)),
         error_code: Some(code.to_owned()),
+        other_key: other_kms_key(call),
         signal: ApiSignal::CloudTrail,
         scope: incident.scope(),
         at: incident.time,
@@ -99,6 +108,24 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
         incident,
         targets: vec![target],
     }
+}
+
+/// A KMS call on a key whose quota is not the symmetric family's, as the record says: why.
+fn other_kms_key(call: &ApiCallDetail) -> Option<String> {
+    if call.event_source != "kms.amazonaws.com" {
+        return None;
+    }
+    if let Some(store) = call
+        .additional_event_data
+        .as_ref()
+        .and_then(|data| data.get("customKeyStoreId"))
+        .and_then(Value::as_str)
+    {
+        return Some(format!("a key in custom key store {}", shown(store, 64)));
+    }
+    call.parameter("encryptionAlgorithm")
+        .filter(|algorithm| *algorithm != "SYMMETRIC_DEFAULT")
+        .map(|algorithm| format!("an asymmetric key ({})", shown(algorithm, 64)))
 }
 
 /// The function that owns a capacity throttle of this call, if it is one.
@@ -162,6 +189,13 @@ fn shown(text: &str, max: usize) -> String {
 
 /// An `AWS/Usage` `CallCount` alarm on one of KMS's operation families.
 fn usage_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<ApiTarget> {
+    if envelope.source != "aws.cloudwatch" {
+        return Triage::ignored(
+            &envelope.id,
+            SkipReason::NotOurs,
+            format!("source {:?} is not CloudWatch", shown(&envelope.source, 64)),
+        );
+    }
     if let Some(skip) = envelope.unless_alarming(alarm) {
         return skip;
     }
@@ -199,6 +233,7 @@ fn usage_alarm(envelope: &Envelope, alarm: &AlarmDetail) -> Triage<ApiTarget> {
             host: None,
             sts_endpoint: None,
             error_code: None,
+            other_key: None,
             signal: ApiSignal::UsageAlarm,
             scope: incident.scope(),
             at: incident.time,
@@ -248,6 +283,7 @@ fn quota_pressure(envelope: &Envelope) -> Result<Triage<ApiTarget>, TriggerError
             host: None,
             sts_endpoint: None,
             error_code: None,
+            other_key: None,
             signal: ApiSignal::QuotaPressure {
                 resource: shown(&detail.resource, SHOWN),
                 quota_code: quota.quota_code.clone(),

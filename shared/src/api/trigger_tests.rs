@@ -198,3 +198,47 @@ fn names_outside_aws_alphabet_are_never_targets() {
     let caller = target(event).caller.unwrap();
     assert!(caller.chars().count() <= 256 && !caller.contains('\u{7}'));
 }
+
+/// Only AWS's own events: a CloudTrail-shaped event from another source is not read, so
+/// nobody who may put events on a bus can forge a throttle.
+#[test]
+fn an_event_from_another_source_is_not_read() {
+    let mut event = cloudtrail(
+        "kms.amazonaws.com",
+        "Decrypt",
+        Some("ThrottlingException"),
+        json!({}),
+    );
+    event["source"] = json!("my.app");
+    assert_eq!(skipped(event), SkipReason::NotOurs);
+}
+
+/// A KMS call on an asymmetric key, or on a key in a custom key store, says so: its quota is
+/// not the symmetric family's.
+#[test]
+fn a_kms_call_on_another_kind_of_key_says_so() {
+    let kinds = [
+        (json!({}), None),
+        (
+            json!({"requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}}),
+            None,
+        ),
+        (
+            json!({"requestParameters": {"encryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+            Some("an asymmetric key (RSAES_OAEP_SHA_256)"),
+        ),
+        (
+            json!({"additionalEventData": {"customKeyStoreId": "cks-1234567890abcdef0"}}),
+            Some("a key in custom key store cks-1234567890abcdef0"),
+        ),
+    ];
+    for (detail, other) in kinds {
+        let event = cloudtrail(
+            "kms.amazonaws.com",
+            "Decrypt",
+            Some("ThrottlingException"),
+            detail.clone(),
+        );
+        assert_eq!(target(event).other_key.as_deref(), other, "{detail}");
+    }
+}

@@ -5,7 +5,8 @@
 //! `Service`), or for api-throttle's cases `ThrottleEventsObserved` (dimensions `Service`,
 //! `Api`, `Case`). A throttle that came back after
 //! unthrottle's change settled also counts `FixIneffective` (dimensions `Service`, `Cause`),
-//! and a quota increase requested `QuotaIncreaseRequested` (dimensions `Service`, `QuotaCode`).
+//! and a quota increase requested `QuotaIncreaseRequested` (dimensions `Service`: the quota's
+//! service code, `QuotaCode`).
 //! Dry runs publish nothing. The port is `core::ports::Metrics`.
 
 use std::str::FromStr;
@@ -27,7 +28,8 @@ pub struct Datum {
     pub dimensions: Vec<(&'static str, String)>,
 }
 
-/// Counted beside a quota increase requested (dimensions `Service`, `QuotaCode`).
+/// Counted beside a quota increase requested (dimensions `Service`, the quota's service code,
+/// and `QuotaCode`).
 pub const QUOTA_INCREASE_REQUESTED: &str = "QuotaIncreaseRequested";
 
 /// Counted beside a result whose throttle came back after unthrottle's last change
@@ -77,8 +79,9 @@ pub fn data_for(reports: &[Report]) -> Vec<Datum> {
         .filter_map(|report| {
             Some(Datum {
                 name: QUOTA_INCREASE_REQUESTED,
+                // The quota's service (`kms`), not the function's.
                 dimensions: vec![
-                    ("Service", report.service.metric_name.to_owned()),
+                    ("Service", report.quota?.service_code.to_owned()),
                     ("QuotaCode", report.quota?.quota_code.to_owned()),
                 ],
             })

@@ -87,6 +87,16 @@ pub trait Tally: Send + Sync {
     /// [`TalliedCall::REMEMBERED_PER_MINUTE`]).
     /// `true` when the call was counted now, `false` for a redelivery.
     fn tally(&self, resource: &ResourceRef, call: &TalliedCall) -> impl Future<Output = Result<bool>> + Send;
+    /// Claims the incident of `caller` on `resource` from `at` for `minutes`: `true` for the
+    /// first claim of the window (one conditional write), so one line is sent per incident
+    /// even when its first calls race.
+    fn first_in_window(
+        &self,
+        resource: &ResourceRef,
+        caller: &str,
+        at: DateTime<Utc>,
+        minutes: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Calls counted per caller in the `minutes` one-minute buckets up to the one `at`
     /// falls in, in no order; read consistently, so the call just counted is in it.
     fn callers(
