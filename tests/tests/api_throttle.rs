@@ -428,25 +428,35 @@ async fn service_quotas_are_read_at_once_and_an_increase_never_opens_a_support_c
     assert_eq!(never.num_calls(), 0, "nothing asked");
 }
 
-/// Past the ids a minute remembers, events are still counted (the record stays small); a
-/// redelivery of a remembered one is not. Against dynalite, through the ledger adapter.
-#[tokio::test]
-async fn a_storm_past_the_remembered_ids_is_still_counted_on_dynalite() {
-    use unthrottle::core::domain::ResourceRef;
-    use unthrottle::core::ledger::TalliedCall;
-    use unthrottle::core::ports::Tally;
-
+/// A fresh ledger table on dynalite, and api-throttle's resource for `api` in the samples'
+/// account and region.
+async fn ledger_on_dynalite(
+    api: &str,
+) -> (
+    unthrottle::adapters::ledger::DynamoDbLedger,
+    unthrottle::core::domain::ResourceRef,
+) {
     let aws = integration_tests::Emulators::connect()
         .await
         .expect("emulators running");
     let stores = aws.stores().await;
-    let ledger = aws.ledger(&stores.ledger);
-    let resource = ResourceRef {
+    let resource = unthrottle::core::domain::ResourceRef {
         service: <Api as Service>::ID,
         account: "123456789012".into(),
         region: "us-east-1".into(),
-        name: "kms.Decrypt".into(),
+        name: api.into(),
     };
+    (aws.ledger(&stores.ledger), resource)
+}
+
+/// Past the ids a minute remembers, events are still counted (the record stays small); a
+/// redelivery of a remembered one is not. Against dynalite, through the ledger adapter.
+#[tokio::test]
+async fn a_storm_past_the_remembered_ids_is_still_counted_on_dynalite() {
+    use unthrottle::core::ledger::TalliedCall;
+    use unthrottle::core::ports::Tally;
+
+    let (ledger, resource) = ledger_on_dynalite("kms.Decrypt").await;
     let at = Utc::now();
     let most = TalliedCall::REMEMBERED_PER_MINUTE;
     for n in 0..most + 5 {
@@ -556,20 +566,9 @@ async fn the_digest_is_published_to_the_topic() {
 /// write on dynalite); after the window, a new incident claims it again.
 #[tokio::test]
 async fn racing_first_calls_claim_one_digest_line_on_dynalite() {
-    use unthrottle::core::domain::ResourceRef;
     use unthrottle::core::ports::Tally;
 
-    let aws = integration_tests::Emulators::connect()
-        .await
-        .expect("emulators running");
-    let stores = aws.stores().await;
-    let ledger = aws.ledger(&stores.ledger);
-    let resource = ResourceRef {
-        service: <Api as Service>::ID,
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-        name: "sts.AssumeRole".into(),
-    };
+    let (ledger, resource) = ledger_on_dynalite("sts.AssumeRole").await;
     let at = Utc::now();
     let claims =
         futures::future::join_all((0..5).map(|_| ledger.first_in_window(&resource, "role/ci", at, 15))).await;
