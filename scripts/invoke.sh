@@ -27,6 +27,11 @@ if [[ -f $ROOT/.emulators.env ]]; then
   set +a
 fi
 
+# A function that cannot start leaves `cargo lambda invoke` waiting for ever: say it here.
+for required in SNAPSHOT_BUCKET LEDGER_TABLE; do
+  [[ -n ${!required:-} ]] || die "$required is not set: export it first (README, Local invoke), e.g. SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger after 'make demo'"
+done
+
 # The shipped samples are dated (November 2026): a local run acts on them whatever their age,
 # unless the caller sets MAX_EVENT_AGE_SECONDS.
 export MAX_EVENT_AGE_SECONDS=${MAX_EVENT_AGE_SECONDS:-0}
@@ -40,7 +45,7 @@ mkdir -p "$STATE"
 # function reads, as declared in shared/src/core/config.rs and each service's settings.rs
 # (tests/tests/variables.rs checks this pattern admits each of them).
 env_file=$STATE/invoke-$FUNCTION.env
-env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|UNTHROTTLE_HOME_ACCOUNT|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|MAX_EVENT_AGE_SECONDS|SETTLE_SECONDS|VERIFY_WINDOW_SECONDS|MIN_THROTTLE_EVENTS|SUSTAIN_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|HEADROOM|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|RAISE_ON_DEMAND_MAX|MAX_ON_DEMAND_READ_UNITS|MAX_ON_DEMAND_WRITE_UNITS|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW|API_ALLOW|DIGEST_TOPIC_ARN|QUOTA_INCREASE|QUOTA_FACTOR|QUOTA_MAX_FACTOR|QUOTA_MIN_EVENTS)=' >"$env_file" || true
+env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|UNTHROTTLE_HOME_ACCOUNT|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|MAX_EVENT_AGE_SECONDS|SETTLE_SECONDS|VERIFY_WINDOW_SECONDS|MIN_THROTTLE_EVENTS|SUSTAIN_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|HEADROOM|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|RAISE_ON_DEMAND_MAX|MAX_ON_DEMAND_READ_UNITS|MAX_ON_DEMAND_WRITE_UNITS|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW|API_ALLOW|DIGEST_TOPIC_ARN|QUOTA_INCREASE|QUOTA_FACTOR|QUOTA_MAX_FACTOR|QUOTA_MIN_EVENTS|THROTTLE_WINDOW_MINUTES|SSM_HIGH_THROUGHPUT)=' >"$env_file" || true
 
 # Build first, so the watcher starts the binary at once and build errors show here.
 cargo build --release --quiet --package "$FUNCTION"
@@ -64,8 +69,13 @@ for _ in $(seq 1 300); do
 done
 
 status=0
-result=$(cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+# Bounded: a function that fails its init (a bad setting) never answers the invoke.
+result=$(timeout "${UNTHROTTLE_INVOKE_TIMEOUT:-120}" cargo lambda invoke "$FUNCTION" \
+  --invoke-address 127.0.0.1 --invoke-port "$PORT" \
   --data-file "$EVENT" --output-format json 2>&1) || status=$?
+if ((status == 124)); then
+  result="invoke: no answer within ${UNTHROTTLE_INVOKE_TIMEOUT:-120} s (did the function fail to start? its log is above)"
+fi
 sleep 0.2 # let the function's last log lines reach the log file
 cat "$log" >&2
 if ((status != 0)); then

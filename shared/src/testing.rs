@@ -829,6 +829,92 @@ impl crate::api::aws::Quotas for FakeQuotas {
     }
 }
 
+/// SSM's service settings in memory: each one `false` at AWS's default until changed, and
+/// the changes made, in order.
+#[derive(Default)]
+pub struct FakeSettings {
+    known: Mutex<HashMap<String, crate::api::SettingState>>,
+    updates: Mutex<Vec<(String, String)>>,
+    /// Each update is made, and its answer lost (a timeout after SSM applied it).
+    lose_answers: bool,
+}
+
+impl FakeSettings {
+    pub fn with(state: crate::api::SettingState) -> Self {
+        let fake = Self::default();
+        locked(&fake.known).insert(state.id.clone(), state);
+        fake
+    }
+
+    /// The same, losing the answer of every update it makes.
+    pub fn losing_answers(self) -> Self {
+        Self {
+            lose_answers: true,
+            ..self
+        }
+    }
+
+    /// Each `(setting, value)` written, in order (a reset writes `default`).
+    pub fn updates(&self) -> Vec<(String, String)> {
+        locked(&self.updates).clone()
+    }
+
+    fn at_default(id: &str) -> crate::api::SettingState {
+        crate::api::SettingState {
+            id: id.to_owned(),
+            value: "false".into(),
+            status: "Default".into(),
+            modified: None,
+            modified_by: None,
+        }
+    }
+}
+
+impl crate::api::Settings for FakeSettings {
+    async fn setting(&self, id: &str) -> Result<crate::api::SettingState> {
+        Ok(locked(&self.known)
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| Self::at_default(id)))
+    }
+
+    async fn reread(&self, id: &str) -> Result<crate::api::SettingState> {
+        crate::api::Settings::setting(self, id).await
+    }
+
+    async fn update(&self, id: &str, value: &str) -> Result<()> {
+        locked(&self.updates).push((id.to_owned(), value.to_owned()));
+        locked(&self.known).insert(
+            id.to_owned(),
+            crate::api::SettingState {
+                id: id.to_owned(),
+                value: value.to_owned(),
+                status: "Customized".into(),
+                modified: Some(Utc::now()),
+                modified_by: Some("unthrottle".into()),
+            },
+        );
+        if self.lose_answers {
+            return Err(Error::new(
+                ErrorKind::Transient,
+                "UpdateServiceSetting",
+                id.to_owned(),
+                "timed out after it was made",
+            )
+            .with_unknown_outcome());
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, id: &str) -> Result<crate::api::SettingState> {
+        locked(&self.updates).push((id.to_owned(), "default".to_owned()));
+        let mut state = Self::at_default(id);
+        state.modified = Some(Utc::now());
+        locked(&self.known).insert(id.to_owned(), state.clone());
+        Ok(state)
+    }
+}
+
 /// The digest lines api-throttle sent, in order.
 #[derive(Default)]
 pub struct RecordedDigest {

@@ -52,6 +52,8 @@ impl Emulators {
             "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
             // api-throttle reads quotas: never from the real Service Quotas in a test.
             "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
+            // and SSM's throughput setting: never the real one either.
+            "AWS_ENDPOINT_URL_SSM",
         ] {
             if !std::env::var(variable).is_ok_and(|v| v.starts_with("http://127.0.0.1")) {
                 return Err(format!(

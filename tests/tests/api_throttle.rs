@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use unthrottle::api::{Api, Apis};
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
-use unthrottle::testing::{FakeQuotas, MemoryLedger, happened_at, in_memory};
+use unthrottle::testing::{FakeQuotas, FakeSettings, MemoryLedger, happened_at, in_memory};
 
 fn kms_throttle(event_id: &str, role: &str, at: DateTime<Utc>) -> Value {
     let mut event = happened_at(
@@ -52,7 +52,14 @@ fn pattern(report: &Report) -> Option<String> {
 #[tokio::test]
 async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-    let pipeline = in_memory(service, Apis::new(MemoryLedger::default(), FakeQuotas::default()));
+    let pipeline = in_memory(
+        service,
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default(),
+        ),
+    );
     let now = Utc::now();
     let mut last = None;
     for (n, role) in ["app", "app", "app", "batch", "app"].iter().enumerate() {
@@ -121,7 +128,7 @@ use unthrottle::testing::kms_quota;
 
 fn with_quota_increase(
     settings: &[(&str, &str)],
-) -> unthrottle::testing::InMemory<Api, Apis<MemoryLedger, FakeQuotas>> {
+) -> unthrottle::testing::InMemory<Api, Apis<MemoryLedger, FakeQuotas, FakeSettings>> {
     let vars: std::collections::HashMap<String, String> = settings
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -132,7 +139,11 @@ fn with_quota_increase(
     .unwrap();
     in_memory(
         service,
-        Apis::new(MemoryLedger::default(), FakeQuotas::with(kms_quota())),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::with(kms_quota()),
+            FakeSettings::default(),
+        ),
     )
 }
 
@@ -247,7 +258,12 @@ async fn quota_increases_are_off_by_default_and_a_dry_run_asks_nothing() {
     .unwrap();
     let mut dry = in_memory(
         service,
-        Apis::new(MemoryLedger::default(), FakeQuotas::with(kms_quota())).dry_run(true),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::with(kms_quota()),
+            FakeSettings::default(),
+        )
+        .dry_run(true),
     );
     dry.options.dry_run = true;
     // A CloudTrail throttle: a dry run counts nothing, so nothing is sustained yet.
@@ -514,7 +530,12 @@ async fn a_digest_line_is_sent_for_each_new_caller_incident_only() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
     let pipeline = in_memory(
         service,
-        Apis::new(MemoryLedger::default(), FakeQuotas::default()).digest(RecordedDigest::default()),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default(),
+        )
+        .digest(RecordedDigest::default()),
     );
     let now = Utc::now();
     for (id, role) in [("g1", "app"), ("g2", "app"), ("g3", "batch"), ("g1", "app")] {
@@ -536,9 +557,13 @@ async fn a_digest_line_is_sent_for_each_new_caller_incident_only() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
     let dry = in_memory(
         service,
-        Apis::new(MemoryLedger::default(), FakeQuotas::default())
-            .digest(RecordedDigest::default())
-            .dry_run(true),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default(),
+        )
+        .digest(RecordedDigest::default())
+        .dry_run(true),
     );
     dry.handle(kms_throttle("dry", "app", now - Duration::seconds(5)), now)
         .await
@@ -595,4 +620,432 @@ async fn racing_first_calls_claim_one_digest_line_on_dynalite() {
             .unwrap(),
         "a new incident after the window"
     );
+}
+
+fn ssm_throttle(event_id: &str, at: DateTime<Utc>) -> Value {
+    let mut event = happened_at(
+        integration_tests::sample("api/cloudtrail-ssm-getparameter-throttled.json"),
+        at,
+    );
+    event["id"] = json!(format!("envelope-{event_id}"));
+    event["detail"]["eventID"] = json!(event_id);
+    event
+}
+
+fn configured(settings: &[(&str, &str)]) -> Api {
+    let vars: std::collections::HashMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Api::from_env(&unthrottle::core::config::Env::from_fn(|key| {
+        vars.get(key).cloned()
+    }))
+    .unwrap()
+}
+
+/// With SSM_HIGH_THROUGHPUT=enable and the throttling sustained, Parameter Store's higher
+/// throughput is turned on once, after a snapshot of the setting as it was (what
+/// ResetServiceSetting undoes it to); the next throttles are told to cache, and nothing
+/// more is changed.
+#[tokio::test]
+async fn a_sustained_parameter_store_throttle_turns_on_higher_throughput_once() {
+    use unthrottle::api::HIGH_THROUGHPUT_SETTING;
+    let pipeline = in_memory(
+        configured(&[("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")]),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default(),
+        ),
+    );
+    let now = Utc::now();
+    let first = pipeline
+        .handle(ssm_throttle("s1", now - Duration::seconds(20)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(first.outcome, Outcome::Diagnosed, "{first:?}");
+    assert!(
+        first.reason.contains("Higher throughput was not turned on")
+            && first.reason.contains("QUOTA_MIN_EVENTS is 2"),
+        "{}",
+        first.reason
+    );
+    assert!(pipeline.resources.settings().updates().is_empty());
+
+    let second = pipeline
+        .handle(ssm_throttle("s2", now - Duration::seconds(10)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(second.outcome, Outcome::Remediated, "{second:?}");
+    assert_eq!(
+        second.action.as_ref().map(|a| a.name()),
+        Some("UpdateServiceSetting")
+    );
+    assert_eq!(
+        pipeline.resources.settings().updates(),
+        [(HIGH_THROUGHPUT_SETTING.to_owned(), "true".to_owned())]
+    );
+    let snapshots = pipeline.snapshots.objects();
+    assert_eq!(snapshots.len(), 1, "no snapshot, no change");
+    assert_eq!(snapshots[0].1["describe"]["throughput"]["value"], "false");
+    assert_eq!(snapshots[0].1["describe"]["throughput"]["status"], "Default");
+    let counted = unthrottle::core::metrics::data_for(&pipeline.metrics.published());
+    assert!(
+        counted.iter().any(|datum| datum.name == "AutoFix"
+            && datum
+                .dimensions
+                .contains(&("Action", "UpdateServiceSetting".to_owned()))),
+        "{counted:?}"
+    );
+
+    // After the cooldown the setting reads as on: the advice is to cache, nothing changes.
+    let later = now + Duration::minutes(10);
+    let after = pipeline
+        .handle(ssm_throttle("s3", later - Duration::seconds(5)), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(after.outcome, Outcome::Diagnosed, "{after:?}");
+    assert_eq!(after.advice, Some("ssm-cache-parameters"), "{after:?}");
+    assert!(after.reason.contains("it is on already"), "{}", after.reason);
+    assert_eq!(pipeline.resources.settings().updates().len(), 1, "turned on once");
+}
+
+/// Off by default (QUOTA_INCREASE=request does not turn it on), and a dry run plans it
+/// without changing anything.
+#[tokio::test]
+async fn higher_throughput_is_off_by_default_and_a_dry_run_changes_nothing() {
+    let now = Utc::now();
+    for settings in [
+        vec![("QUOTA_MIN_EVENTS", "1")],
+        vec![("QUOTA_MIN_EVENTS", "1"), ("QUOTA_INCREASE", "request")],
+    ] {
+        let off = in_memory(
+            configured(&settings),
+            Apis::new(
+                MemoryLedger::default(),
+                FakeQuotas::default(),
+                FakeSettings::default(),
+            ),
+        );
+        let report = off
+            .handle(ssm_throttle("o1", now - Duration::seconds(5)), now)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(report.outcome, Outcome::Diagnosed, "{settings:?}: {report:?}");
+        assert_eq!(report.advice, Some("ssm-higher-throughput"));
+        assert!(off.resources.settings().updates().is_empty(), "{settings:?}");
+        assert!(off.snapshots.objects().is_empty());
+    }
+
+    // Wired as a deployment with DRY_RUN is. A dry run counts nothing itself: two calls a
+    // live deployment sharing the ledger counted make the throttle sustained.
+    let mut dry = in_memory(
+        configured(&[("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")]),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default(),
+        )
+        .dry_run(true),
+    );
+    dry.options.dry_run = true;
+    let resource = unthrottle::core::domain::ResourceRef {
+        service: Api::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: "ssm.GetParameter".into(),
+    };
+    let caller = "arn:aws:iam::123456789012:role/checkout-service-task";
+    for (n, ago) in [(1, 40), (2, 30)] {
+        let call = unthrottle::core::ledger::TalliedCall::new(
+            Some(caller),
+            &format!("live-{n}"),
+            now - Duration::seconds(ago),
+        );
+        use unthrottle::core::ports::Tally;
+        assert!(dry.resources.tally().tally(&resource, &call).await.unwrap());
+    }
+    let report = dry
+        .handle(ssm_throttle("d1", now - Duration::seconds(5)), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(report.outcome, Outcome::Planned, "{report:?}");
+    assert_eq!(
+        report.action.as_ref().map(|a| a.name()),
+        Some("UpdateServiceSetting")
+    );
+    assert!(
+        dry.resources.settings().updates().is_empty(),
+        "a dry run changes nothing"
+    );
+    assert!(dry.snapshots.objects().is_empty());
+    assert_eq!(dry.ledger.writes(), 0);
+}
+
+/// The answer of UpdateServiceSetting lost after SSM made the change: the setting, read
+/// again, shows it on, so the change is recorded as made (once), not failed and retried.
+#[tokio::test]
+async fn a_lost_answer_after_turning_it_on_is_recorded_as_made() {
+    let pipeline = in_memory(
+        configured(&[("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "1")]),
+        Apis::new(
+            MemoryLedger::default(),
+            FakeQuotas::default(),
+            FakeSettings::default().losing_answers(),
+        ),
+    );
+    let now = Utc::now();
+    let report = pipeline
+        .handle(ssm_throttle("l1", now - Duration::seconds(5)), now)
+        .await
+        .expect("not an invocation error: the change was made")
+        .remove(0);
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    assert_eq!(pipeline.resources.settings().updates().len(), 1);
+    let later = now + Duration::minutes(10);
+    let after = pipeline
+        .handle(ssm_throttle("l2", later - Duration::seconds(5)), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(after.reason.contains("it is on already"), "{}", after.reason);
+    assert_eq!(pipeline.resources.settings().updates().len(), 1, "made once");
+}
+
+/// THROTTLE_WINDOW_MINUTES decides how far back callers count, for the result and for
+/// QUOTA_MIN_EVENTS alike.
+#[tokio::test]
+async fn the_window_callers_are_counted_in_is_configurable() {
+    let now = Utc::now();
+    let settings = [("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")];
+    let run = |minutes: u32| async move {
+        let service = configured(&settings);
+        let pipeline = in_memory(
+            service,
+            Apis::new(
+                MemoryLedger::default(),
+                FakeQuotas::default(),
+                FakeSettings::default(),
+            )
+            .window(minutes),
+        );
+        // One throttle 8 minutes ago, one now: sustained in 15 minutes, not in 5.
+        pipeline
+            .handle(
+                ssm_throttle("w1", now - Duration::minutes(8)),
+                now - Duration::minutes(8),
+            )
+            .await
+            .unwrap();
+        let report = pipeline
+            .handle(ssm_throttle("w2", now - Duration::seconds(1)), now)
+            .await
+            .unwrap()
+            .remove(0);
+        (report, pipeline.resources.settings().updates().len())
+    };
+    let (wide, changed) = run(15).await;
+    assert_eq!((wide.outcome, changed), (Outcome::Remediated, 1), "{wide:?}");
+    let (narrow, changed) = run(5).await;
+    assert_eq!((narrow.outcome, changed), (Outcome::Diagnosed, 0), "{narrow:?}");
+    assert!(
+        narrow
+            .reason
+            .contains("1 throttled call(s) in the last 5 minutes"),
+        "{}",
+        narrow.reason
+    );
+    // The deployed wiring reads it from the environment and hands it to the adapter.
+    let deployed = configured(&[("THROTTLE_WINDOW_MINUTES", "5")]);
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let core =
+        unthrottle::core::config::CoreSettings::from_env(&unthrottle::core::config::Env::from_fn(|key| {
+            match key {
+                "SNAPSHOT_BUCKET" => Some("b".to_owned()),
+                "LEDGER_TABLE" => Some("t".to_owned()),
+                _ => None,
+            }
+        }))
+        .unwrap();
+    use unthrottle::adapters::Deploy;
+    assert_eq!(deployed.resources(&sdk, &core).window_minutes(), 5);
+    assert!(
+        Api::from_env(&unthrottle::core::config::Env::from_fn(|key| {
+            (key == "THROTTLE_WINDOW_MINUTES").then(|| "61".to_owned())
+        }))
+        .is_err(),
+        "at most an hour: one Query reads the window"
+    );
+}
+
+/// SSM's service settings through the SDK adapter (aws-smithy-mocks: moto does not serve
+/// them): a reading is kept for minutes, a change forgets it, a reset reads back AWS's
+/// default, and AWS's refusal keeps its kind.
+#[tokio::test]
+async fn the_ssm_setting_is_read_once_turned_on_and_reset_through_the_sdk() {
+    use aws_sdk_ssm::operation::get_service_setting::GetServiceSettingOutput;
+    use aws_sdk_ssm::operation::reset_service_setting::ResetServiceSettingOutput;
+    use aws_sdk_ssm::operation::update_service_setting::UpdateServiceSettingOutput;
+    use aws_sdk_ssm::types::ServiceSetting;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use integration_tests::mocks::http;
+    use unthrottle::api::{HIGH_THROUGHPUT_SETTING, SdkSettings, Settings};
+    use unthrottle::core::error::ErrorKind;
+
+    let setting = |value: &str, status: &str| {
+        ServiceSetting::builder()
+            .setting_id(HIGH_THROUGHPUT_SETTING)
+            .setting_value(value)
+            .status(status)
+            .last_modified_user("System")
+            .last_modified_date(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+            .build()
+    };
+    let read = mock!(aws_sdk_ssm::Client::get_service_setting)
+        .match_requests(|r| r.setting_id() == Some(HIGH_THROUGHPUT_SETTING))
+        .then_output(move || {
+            GetServiceSettingOutput::builder()
+                .service_setting(setting("false", "Default"))
+                .build()
+        });
+    let update = mock!(aws_sdk_ssm::Client::update_service_setting)
+        .match_requests(|r| {
+            r.setting_id() == Some(HIGH_THROUGHPUT_SETTING) && r.setting_value() == Some("true")
+        })
+        .then_output(|| UpdateServiceSettingOutput::builder().build());
+    let reset = mock!(aws_sdk_ssm::Client::reset_service_setting)
+        .match_requests(|r| r.setting_id() == Some(HIGH_THROUGHPUT_SETTING))
+        .then_output(move || {
+            ResetServiceSettingOutput::builder()
+                .service_setting(setting("false", "Default"))
+                .build()
+        });
+    let settings = SdkSettings::new(mock_client!(
+        aws_sdk_ssm,
+        RuleMode::MatchAny,
+        [&read, &update, &reset]
+    ));
+
+    let state = settings.setting(HIGH_THROUGHPUT_SETTING).await.expect("read");
+    assert_eq!(
+        (state.value.as_str(), state.status.as_str(), state.is_on()),
+        ("false", "Default", false)
+    );
+    assert_eq!(state.modified_by.as_deref(), Some("System"));
+    assert_eq!(state.modified.map(|at| at.timestamp()), Some(1_700_000_000));
+    settings.setting(HIGH_THROUGHPUT_SETTING).await.expect("again");
+    assert_eq!(read.num_calls(), 1, "kept for minutes");
+
+    settings
+        .update(HIGH_THROUGHPUT_SETTING, "true")
+        .await
+        .expect("turned on");
+    assert_eq!(update.num_calls(), 1);
+    settings
+        .setting(HIGH_THROUGHPUT_SETTING)
+        .await
+        .expect("read after");
+    assert_eq!(read.num_calls(), 2, "a change forgets what was read");
+
+    let undone = settings.reset(HIGH_THROUGHPUT_SETTING).await.expect("reset");
+    assert_eq!((undone.value.as_str(), reset.num_calls()), ("false", 1));
+
+    let denied = mock!(aws_sdk_ssm::Client::update_service_setting).then_http_response(|| {
+        http(
+            400,
+            json!({"__type": "AccessDeniedException", "message": "not authorized to perform: ssm:UpdateServiceSetting"}),
+        )
+    });
+    let settings = SdkSettings::new(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&denied]));
+    let error = settings
+        .update(HIGH_THROUGHPUT_SETTING, "true")
+        .await
+        .expect_err("denied");
+    assert_eq!(error.kind, ErrorKind::AccessDenied, "{error}");
+    assert!(error.to_string().contains("UpdateServiceSetting"), "{error}");
+
+    // Another update under way may be this one's own, retried after its answer was lost:
+    // the pipeline must look before calling it failed.
+    let busy = mock!(aws_sdk_ssm::Client::update_service_setting).then_http_response(|| {
+        http(
+            400,
+            json!({"__type": "TooManyUpdates", "message": "There are concurrent updates for a resource"}),
+        )
+    });
+    let settings = SdkSettings::new(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&busy]));
+    let error = settings
+        .update(HIGH_THROUGHPUT_SETTING, "true")
+        .await
+        .expect_err("busy");
+    assert!(error.outcome_unknown, "{error}");
+}
+
+/// What was planned on may be minutes old: right before the change the setting is read
+/// again, uncached, and a person's change since refuses it, with nothing updated.
+#[tokio::test]
+async fn the_setting_is_read_again_right_before_it_is_turned_on() {
+    use aws_sdk_ssm::operation::get_service_setting::GetServiceSettingOutput;
+    use aws_sdk_ssm::operation::update_service_setting::UpdateServiceSettingOutput;
+    use aws_sdk_ssm::types::ServiceSetting;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use unthrottle::api::{ApiChange, HIGH_THROUGHPUT_SETTING, SdkSettings, Settings};
+    use unthrottle::core::error::ErrorKind;
+    use unthrottle::core::ports::Apply;
+
+    let reading = |value: &'static str, status: &'static str, seconds_ago: i64| {
+        move || {
+            GetServiceSettingOutput::builder()
+                .service_setting(
+                    ServiceSetting::builder()
+                        .setting_id(HIGH_THROUGHPUT_SETTING)
+                        .setting_value(value)
+                        .status(status)
+                        .last_modified_user("arn:aws:iam::123456789012:user/ops")
+                        .last_modified_date(aws_smithy_types::DateTime::from_secs(
+                            Utc::now().timestamp() - seconds_ago,
+                        ))
+                        .build(),
+                )
+                .build()
+        }
+    };
+    let planned_on =
+        mock!(aws_sdk_ssm::Client::get_service_setting).then_output(reading("false", "Default", 90 * 86_400));
+    let changed_since =
+        mock!(aws_sdk_ssm::Client::get_service_setting).then_output(reading("false", "Customized", 60));
+    let update = mock!(aws_sdk_ssm::Client::update_service_setting)
+        .then_output(|| UpdateServiceSettingOutput::builder().build());
+    let settings = SdkSettings::new(mock_client!(
+        aws_sdk_ssm,
+        RuleMode::Sequential,
+        [&planned_on, &changed_since, &update]
+    ));
+    let planned = settings.setting(HIGH_THROUGHPUT_SETTING).await.unwrap();
+    assert!(!planned.is_customized(), "the plan saw AWS's default");
+    let apis = Apis::new(MemoryLedger::default(), FakeQuotas::default(), settings);
+    let state = unthrottle::api::ApiState {
+        quota: None,
+        throughput: Some(planned),
+    };
+    let error = apis
+        .apply(
+            &state,
+            &ApiChange::EnableHighThroughput {
+                setting_id: HIGH_THROUGHPUT_SETTING.into(),
+            },
+        )
+        .await
+        .expect_err("a person's change since refuses it");
+    assert_eq!(error.kind, ErrorKind::Refused, "{error}");
+    assert!(error.to_string().contains("their choice stands"), "{error}");
+    assert_eq!(changed_since.num_calls(), 1, "read again, uncached");
+    assert_eq!(update.num_calls(), 0, "nothing changed");
 }

@@ -155,7 +155,7 @@ fn every_sample_event_is_read_as_expected_by_each_function() {
 async fn every_api_sample_names_its_case_caller_advice_and_quota() {
     use unthrottle::api::{Api, Apis};
     use unthrottle::core::report::Outcome;
-    use unthrottle::testing::{FakeQuotas, MemoryLedger, happened_at, in_memory};
+    use unthrottle::testing::{FakeQuotas, FakeSettings, MemoryLedger, happened_at, in_memory};
 
     let expected = expected_outcomes();
     let mut checked = 0;
@@ -173,7 +173,14 @@ async fn every_api_sample_names_its_case_caller_advice_and_quota() {
             continue;
         };
         let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-        let pipeline = in_memory(service, Apis::new(MemoryLedger::default(), FakeQuotas::default()));
+        let pipeline = in_memory(
+            service,
+            Apis::new(
+                MemoryLedger::default(),
+                FakeQuotas::default(),
+                FakeSettings::default(),
+            ),
+        );
         let now = chrono::Utc::now();
         let event = happened_at(integration_tests::sample(file), now);
         let reports = pipeline.handle(event, now).await.expect("readable");

@@ -6,6 +6,7 @@ pub mod cloudwatch;
 pub mod emf;
 pub mod errors;
 pub mod events;
+pub mod kept;
 pub mod ledger;
 pub mod snapshots;
 

@@ -1,24 +1,28 @@
 //! api-throttle's adapters. An API's request rate is the account's, not a resource's: what
-//! it reads is the ledger's count of who was throttled (the `Tally` port) and, for a quota
-//! unthrottle knows, what Service Quotas says about it (the [`Quotas`] port); the one change
-//! it may make is a quota increase request.
+//! it reads is the ledger's count of who was throttled (the `Tally` port), for a quota
+//! unthrottle knows, what Service Quotas says about it (the [`Quotas`] port), and for SSM
+//! Parameter Store reads, the Region's higher-throughput setting (the [`Settings`] port).
+//! The changes it may make are a quota increase request and turning that setting on.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::{Duration as Elapsed, Instant};
+use std::time::Duration as Elapsed;
 
 use aws_config::SdkConfig;
 use aws_sdk_servicequotas::Client;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::warn;
 
-use super::model::{ApiChange, ApiState, ApiTarget, CallerCount, Callers, QuotaRequest, QuotaState};
+use super::model::{
+    ApiChange, ApiState, ApiTarget, CallerCount, Callers, QuotaRequest, QuotaState, SettingState,
+};
 use super::planner;
 use super::settings::Api;
 use crate::adapters::Deploy;
 use crate::adapters::errors::classify;
+use crate::adapters::kept::Kept;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::core::config::CoreSettings;
 use crate::core::diagnosis::Diagnosis;
@@ -31,8 +35,8 @@ use crate::core::ports::{Apply, Describe, Described, Diagnose, Tally};
 use crate::core::service::Service;
 use crate::core::trigger::Target;
 
-/// The window a result names the top callers of.
-pub const CALLER_WINDOW_MINUTES: u32 = 15;
+/// The window a result names the top callers of, unless `THROTTLE_WINDOW_MINUTES` says.
+pub const DEFAULT_WINDOW_MINUTES: u32 = 15;
 
 /// The calls of an incident that try to claim its digest line: enough for the first calls
 /// of a burst that race, few enough that a storm's later calls write nothing more.
@@ -44,6 +48,18 @@ pub trait Quotas: Send + Sync {
     fn state(&self, quota: Quota) -> impl Future<Output = Result<QuotaState>> + Send;
     /// Asks for `desired`, never opening a Support case.
     fn request(&self, quota: &QuotaCode, desired: f64) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// SSM's service settings, in api-throttle's terms.
+pub trait Settings: Send + Sync {
+    /// The setting, as read at most minutes ago.
+    fn setting(&self, id: &str) -> impl Future<Output = Result<SettingState>> + Send;
+    /// The setting as it is now: what a change decides on last.
+    fn reread(&self, id: &str) -> impl Future<Output = Result<SettingState>> + Send;
+    /// Sets it to `value`.
+    fn update(&self, id: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Back to AWS's default: how turning a setting on is undone.
+    fn reset(&self, id: &str) -> impl Future<Output = Result<SettingState>> + Send;
 }
 
 /// Where a line goes for each new (service, API, caller) incident: the stack's alarm topic.
@@ -112,33 +128,41 @@ pub struct QuotaCode {
     pub quota_code: String,
 }
 
-/// The throttled APIs: their callers counted in the ledger, their quotas in Service Quotas.
-pub struct Apis<T, Q, D = NoDigest> {
+/// The throttled APIs: their callers counted in the ledger, their quotas in Service Quotas,
+/// SSM's throughput setting.
+pub struct Apis<T, Q, S, D = NoDigest> {
     tally: T,
     quotas: Q,
+    settings: S,
     digest: D,
+    /// `THROTTLE_WINDOW_MINUTES`.
+    window_minutes: u32,
     /// `DRY_RUN`: read the counts, write and send nothing.
     dry_run: bool,
 }
 
-impl<T: Tally, Q: Quotas> Apis<T, Q, NoDigest> {
-    pub fn new(tally: T, quotas: Q) -> Self {
+impl<T: Tally, Q: Quotas, S: Settings> Apis<T, Q, S, NoDigest> {
+    pub fn new(tally: T, quotas: Q, settings: S) -> Self {
         Self {
             tally,
             quotas,
+            settings,
             digest: NoDigest,
+            window_minutes: DEFAULT_WINDOW_MINUTES,
             dry_run: false,
         }
     }
 }
 
-impl<T: Tally, Q: Quotas, D: Digest> Apis<T, Q, D> {
+impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Apis<T, Q, S, D> {
     /// The same, sending each new incident's line to `digest`.
-    pub fn digest<E: Digest>(self, digest: E) -> Apis<T, Q, E> {
+    pub fn digest<E: Digest>(self, digest: E) -> Apis<T, Q, S, E> {
         Apis {
             tally: self.tally,
             quotas: self.quotas,
+            settings: self.settings,
             digest,
+            window_minutes: self.window_minutes,
             dry_run: self.dry_run,
         }
     }
@@ -146,6 +170,14 @@ impl<T: Tally, Q: Quotas, D: Digest> Apis<T, Q, D> {
     /// The same, counting and sending nothing (`DRY_RUN`).
     pub fn dry_run(self, dry_run: bool) -> Self {
         Self { dry_run, ..self }
+    }
+
+    /// The same, counting callers over `minutes` (`THROTTLE_WINDOW_MINUTES`).
+    pub fn window(self, minutes: u32) -> Self {
+        Self {
+            window_minutes: minutes.max(1),
+            ..self
+        }
     }
 
     pub fn sent(&self) -> &D {
@@ -159,10 +191,19 @@ impl<T: Tally, Q: Quotas, D: Digest> Apis<T, Q, D> {
     pub fn quotas(&self) -> &Q {
         &self.quotas
     }
+
+    pub fn settings(&self) -> &S {
+        &self.settings
+    }
+
+    /// `THROTTLE_WINDOW_MINUTES`, as wired.
+    pub fn window_minutes(&self) -> u32 {
+        self.window_minutes
+    }
 }
 
 impl Deploy for Api {
-    type Resources = Apis<DynamoDbLedger, SdkQuotas, ConfiguredDigest>;
+    type Resources = Apis<DynamoDbLedger, SdkQuotas, SdkSettings, ConfiguredDigest>;
     fn resources(&self, sdk: &SdkConfig, core: &CoreSettings) -> Self::Resources {
         let digest = match &self.digest_topic {
             Some(topic) => ConfiguredDigest::Sns(SnsDigest::new(aws_sdk_sns::Client::new(sdk), topic)),
@@ -171,41 +212,49 @@ impl Deploy for Api {
         Apis::new(
             DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
             SdkQuotas::new(Client::new(sdk)),
+            SdkSettings::new(aws_sdk_ssm::Client::new(sdk)),
         )
         .digest(digest)
+        .window(self.window_minutes)
         .dry_run(core.run.dry_run)
     }
 }
 
-impl<T: Tally, Q: Quotas, D: Digest> Describe<Api> for Apis<T, Q, D> {
-    /// The quota `name` (`kms.Decrypt`) is counted against, when unthrottle knows one; a
-    /// Service Quotas failure leaves it unknown (the finding says so) rather than fail the
-    /// event.
+impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Describe<Api> for Apis<T, Q, S, D> {
+    /// The quota `name` (`kms.Decrypt`) is counted against, when unthrottle knows one, and
+    /// the SSM setting that raises its throughput, when one does, read at once. A failure
+    /// leaves either unknown (the finding says so) rather than fail the event.
     async fn describe(&self, name: &str) -> Result<Described<ApiState>> {
-        let quota = name
-            .split_once('.')
-            .and_then(|(service, api)| planner::quota_named(service, api));
-        let state = match quota {
-            Some(quota) => match self.quotas.state(quota).await {
-                Ok(state) => Some(state),
-                Err(e) => {
-                    warn!(error = %e, quota = quota.quota_code, "the quota could not be read");
-                    None
-                }
-            },
-            None => None,
+        let (service, api) = name.split_once('.').unwrap_or((name, ""));
+        let quota = async {
+            let quota = planner::quota_named(service, api)?;
+            self.quotas
+                .state(quota)
+                .await
+                .inspect_err(|e| warn!(error = %e, quota = quota.quota_code, "the quota could not be read"))
+                .ok()
         };
-        let raw = json!({ "quota": &state });
+        let throughput = async {
+            let id = planner::setting_named(service, api)?;
+            self.settings
+                .setting(id)
+                .await
+                .inspect_err(|e| warn!(error = %e, setting = id, "the setting could not be read"))
+                .ok()
+        };
+        let (quota, throughput) = tokio::join!(quota, throughput);
+        let state = ApiState { quota, throughput };
+        let raw = json!(&state);
         Ok(Described {
-            state: ApiState { quota: state },
+            state,
             tags: HashMap::new(),
             raw,
         })
     }
 }
 
-impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
-    /// Counts this call, then reads who was throttled on the API in the 15 minutes up to
+impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Diagnose<Api> for Apis<T, Q, S, D> {
+    /// Counts this call, then reads who was throttled on the API in the window up to
     /// it: two ledger calls, beside the describe. A dry run counts nothing (it writes
     /// nothing) and reads what was counted. A failure leaves the finding without its
     /// callers, never without its advice.
@@ -229,7 +278,7 @@ impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
                 Err(e) => return Diagnosis::Unavailable(e.to_string()),
             }
         }
-        let rows = match self.tally.callers(&resource, at, CALLER_WINDOW_MINUTES).await {
+        let rows = match self.tally.callers(&resource, at, self.window_minutes).await {
             Ok(rows) => rows,
             Err(e) => return Diagnosis::Unavailable(e.to_string()),
         };
@@ -243,7 +292,7 @@ impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
         if counted_now && early {
             match self
                 .tally
-                .first_in_window(&resource, caller, at, CALLER_WINDOW_MINUTES)
+                .first_in_window(&resource, caller, at, self.window_minutes)
                 .await
             {
                 Ok(true) => {
@@ -256,33 +305,45 @@ impl<T: Tally, Q: Quotas, D: Digest> Diagnose<Api> for Apis<T, Q, D> {
                 Err(e) => warn!(error = %e, "the digest claim was not made; no line sent"),
             }
         }
-        Diagnosis::Measured(counted(rows))
+        Diagnosis::Measured(counted(rows, self.window_minutes))
     }
 }
 
-impl<T: Tally, Q: Quotas, D: Digest> Apply<Api> for Apis<T, Q, D> {
+impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Apply<Api> for Apis<T, Q, S, D> {
     async fn apply(&self, state: &ApiState, change: &ApiChange) -> Result<()> {
         let _ = state;
-        let ApiChange::RequestQuotaIncrease {
-            service_code,
-            quota_code,
-            desired,
-        } = change;
-        let code = QuotaCode {
-            service_code: service_code.clone(),
-            quota_code: quota_code.clone(),
-        };
-        self.quotas.request(&code, *desired).await
+        match change {
+            ApiChange::RequestQuotaIncrease {
+                service_code,
+                quota_code,
+                desired,
+            } => {
+                let code = QuotaCode {
+                    service_code: service_code.clone(),
+                    quota_code: quota_code.clone(),
+                };
+                self.quotas.request(&code, *desired).await
+            }
+            ApiChange::EnableHighThroughput { setting_id } => {
+                // What was read may be minutes old, and another container (another API of
+                // the same bucket) or a person may have changed it since: read it again,
+                // uncached, and decide again right before changing it.
+                let now = self.settings.reread(setting_id).await?;
+                planner::may_turn_on(&now, Utc::now())
+                    .map_err(|why| Error::new(ErrorKind::Refused, "UpdateServiceSetting", setting_id, why))?;
+                self.settings.update(setting_id, "true").await
+            }
+        }
     }
 }
 
 /// The callers since the window's start, as counts.
-fn counted(rows: Vec<(String, u32)>) -> Callers {
+fn counted(rows: Vec<(String, u32)>, minutes: u32) -> Callers {
     planner::callers(
         rows.into_iter()
             .map(|(caller, events)| CallerCount { caller, events })
             .collect(),
-        CALLER_WINDOW_MINUTES,
+        minutes,
     )
 }
 
@@ -294,36 +355,15 @@ const QUOTA_STATE_TTL: Elapsed = Elapsed::from_secs(300);
 /// [`QUOTA_STATE_TTL`] (and forgotten once an increase is requested).
 pub struct SdkQuotas {
     client: Client,
-    read: Mutex<HashMap<String, (Instant, QuotaState)>>,
+    read: Kept<String, QuotaState>,
 }
 
 impl SdkQuotas {
     pub fn new(client: Client) -> Self {
         Self {
             client,
-            read: Mutex::new(HashMap::new()),
+            read: Kept::new(QUOTA_STATE_TTL),
         }
-    }
-
-    fn cached(&self, code: &str) -> Option<QuotaState> {
-        let read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        read.get(code)
-            .filter(|(at, _)| at.elapsed() < QUOTA_STATE_TTL)
-            .map(|(_, state)| state.clone())
-    }
-
-    fn remember(&self, state: &QuotaState) {
-        self.read
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(state.quota_code.clone(), (Instant::now(), state.clone()));
-    }
-
-    fn forget(&self, code: &str) {
-        self.read
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(code);
     }
 
     async fn requests(&self, service_code: &str, quota_code: &str) -> Result<Vec<QuotaRequest>> {
@@ -362,7 +402,7 @@ impl SdkQuotas {
 impl Quotas for SdkQuotas {
     /// GetServiceQuota, GetAWSDefaultServiceQuota and the request history, all at once.
     async fn state(&self, quota: Quota) -> Result<QuotaState> {
-        if let Some(state) = self.cached(quota.quota_code) {
+        if let Some(state) = self.read.get(&quota.quota_code.to_owned()) {
             return Ok(state);
         }
         let applied = self
@@ -394,12 +434,12 @@ impl Quotas for SdkQuotas {
             aws_default: default.ok().and_then(|d| d.quota().and_then(|q| q.value())),
             requests: requests?,
         };
-        self.remember(&state);
+        self.read.keep(state.quota_code.clone(), state.clone());
         Ok(state)
     }
 
     async fn request(&self, quota: &QuotaCode, desired: f64) -> Result<()> {
-        self.forget(&quota.quota_code);
+        self.read.forget(&quota.quota_code);
         // What was read may be minutes old, and another container or API may have asked
         // since: the history again, uncached, right before asking.
         let now = Utc::now();
@@ -433,5 +473,103 @@ impl Quotas for SdkQuotas {
             .await
             .map_err(|e| classify("RequestServiceQuotaIncrease", &quota.quota_code, &e))?;
         Ok(())
+    }
+}
+
+/// SSM's service settings through aws-sdk-ssm, each kept per container for
+/// [`SETTING_TTL`] (and forgotten when one is changed): a storm of GetParameter throttles
+/// would otherwise spend SSM's own rate on the same answer.
+pub struct SdkSettings {
+    client: aws_sdk_ssm::Client,
+    read: Kept<String, SettingState>,
+}
+
+/// How long one reading of a setting is used.
+const SETTING_TTL: Elapsed = Elapsed::from_secs(300);
+
+impl SdkSettings {
+    pub fn new(client: aws_sdk_ssm::Client) -> Self {
+        Self {
+            client,
+            read: Kept::new(SETTING_TTL),
+        }
+    }
+}
+
+/// A setting as SSM reports it; `id` is what was asked for, which SSM may answer with the
+/// setting's ARN.
+fn setting_state(
+    id: &str,
+    operation: &str,
+    setting: Option<&aws_sdk_ssm::types::ServiceSetting>,
+) -> Result<SettingState> {
+    let setting = setting.ok_or_else(|| Error::missing(operation, id, "ServiceSetting"))?;
+    Ok(SettingState {
+        id: id.to_owned(),
+        value: setting
+            .setting_value()
+            .ok_or_else(|| Error::missing(operation, id, "ServiceSetting.SettingValue"))?
+            .to_owned(),
+        status: setting.status().unwrap_or("Unknown").to_owned(),
+        modified: setting
+            .last_modified_date()
+            .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
+        modified_by: setting.last_modified_user().map(str::to_owned),
+    })
+}
+
+impl Settings for SdkSettings {
+    async fn setting(&self, id: &str) -> Result<SettingState> {
+        if let Some(state) = self.read.get(&id.to_owned()) {
+            return Ok(state);
+        }
+        let read = self
+            .client
+            .get_service_setting()
+            .setting_id(id)
+            .send()
+            .await
+            .map_err(|e| classify("GetServiceSetting", id, &e))?;
+        let state = setting_state(id, "GetServiceSetting", read.service_setting())?;
+        self.read.keep(id.to_owned(), state.clone());
+        Ok(state)
+    }
+
+    async fn reread(&self, id: &str) -> Result<SettingState> {
+        self.read.forget(&id.to_owned());
+        self.setting(id).await
+    }
+
+    async fn update(&self, id: &str, value: &str) -> Result<()> {
+        self.read.forget(&id.to_owned());
+        self.client
+            .update_service_setting()
+            .setting_id(id)
+            .setting_value(value)
+            .send()
+            .await
+            .map_err(|e| {
+                let error = classify("UpdateServiceSetting", id, &e);
+                // Another update under way may be this one, made by an attempt whose answer
+                // was lost and then retried: look before calling it a failure.
+                if e.code() == Some("TooManyUpdates") {
+                    error.with_unknown_outcome()
+                } else {
+                    error
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn reset(&self, id: &str) -> Result<SettingState> {
+        self.read.forget(&id.to_owned());
+        let reset = self
+            .client
+            .reset_service_setting()
+            .setting_id(id)
+            .send()
+            .await
+            .map_err(|e| classify("ResetServiceSetting", id, &e))?;
+        setting_state(id, "ResetServiceSetting", reset.service_setting())
     }
 }

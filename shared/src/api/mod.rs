@@ -10,9 +10,9 @@ pub mod planner;
 pub mod settings;
 pub mod trigger;
 
-pub use aws::{Apis, Quotas, SdkQuotas};
+pub use aws::{Apis, Quotas, SdkQuotas, SdkSettings, Settings};
 pub use model::{
-    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, Pattern, QuotaRequest, QuotaState,
-    REQUEST_QUOTA_INCREASE,
+    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, HIGH_THROUGHPUT_SETTING, Pattern,
+    QuotaRequest, QuotaState, REQUEST_QUOTA_INCREASE, SettingState, UPDATE_SERVICE_SETTING,
 };
 pub use settings::Api;

@@ -88,13 +88,54 @@ impl Target for ApiTarget {
 }
 
 /// What Service Quotas says about the quota a throttle's API counts against, when unthrottle
-/// knows one (read for every result, which names it); otherwise there is nothing to
-/// describe (an API's request rate is the account's, not a resource's).
+/// knows one, and for Parameter Store reads, SSM's throughput setting: read for every
+/// result, which names them. Otherwise there is nothing to describe (an API's request rate
+/// is the account's, not a resource's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaState>,
+    /// SSM Parameter Store reads only: the Region's higher-throughput setting
+    /// (`GetServiceSetting`), as it was before a change: the snapshot's record of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<SettingState>,
+}
+
+/// Parameter Store's higher throughput: a paid per-Region setting, not a quota.
+pub const HIGH_THROUGHPUT_SETTING: &str = "/ssm/parameter-store/high-throughput-enabled";
+
+/// One SSM service setting as `GetServiceSetting` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingState {
+    /// `/ssm/parameter-store/high-throughput-enabled`.
+    pub id: String,
+    /// `true` or `false`, as SSM spells it.
+    pub value: String,
+    /// `Default`, `Customized` or `PendingUpdate`.
+    pub status: String,
+    /// When, and by whom, it was last changed (a reset counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_by: Option<String>,
+}
+
+impl SettingState {
+    pub fn is_on(&self) -> bool {
+        self.value.eq_ignore_ascii_case("true")
+    }
+
+    /// SSM is still applying a change: another would race it.
+    pub fn is_pending(&self) -> bool {
+        self.status.eq_ignore_ascii_case("PendingUpdate")
+    }
+
+    /// Someone set it (AWS's default reads `Default`).
+    pub fn is_customized(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Customized")
+    }
 }
 
 /// One quota as Service Quotas reports it.
@@ -133,22 +174,29 @@ impl QuotaRequest {
     }
 }
 
-/// The one change api-throttle makes, and only with `QUOTA_INCREASE=request`: ask Service
-/// Quotas for more (with `SupportCaseAllowed=false`). There is no decrease API: a granted
-/// increase cannot be undone by unthrottle.
+/// The changes api-throttle makes, each only when the team opted in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ApiChange {
+    /// `QUOTA_INCREASE=request`: ask Service Quotas for more (with
+    /// `SupportCaseAllowed=false`). There is no decrease API: a granted increase cannot be
+    /// undone by unthrottle.
     #[serde(rename_all = "camelCase")]
     RequestQuotaIncrease {
         service_code: String,
         quota_code: String,
         desired: f64,
     },
+    /// `SSM_HIGH_THROUGHPUT=enable`: turn on Parameter Store's higher throughput in the
+    /// Region (`UpdateServiceSetting` to `true`); undone by `ResetServiceSetting`.
+    #[serde(rename_all = "camelCase")]
+    EnableHighThroughput { setting_id: String },
 }
 
 /// `RequestServiceQuotaIncrease`.
 pub const REQUEST_QUOTA_INCREASE: Action = Action::named("RequestServiceQuotaIncrease");
+/// `UpdateServiceSetting`.
+pub const UPDATE_SERVICE_SETTING: Action = Action::named("UpdateServiceSetting");
 
 /// Who was throttled on this API recently, as the ledger counted them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,8 +9,10 @@
 //! 3. What to do: the case's advice, and the quota that applies when one does.
 //! 4. With `QUOTA_INCREASE=request` only: ask for more of a known, adjustable quota when the
 //!    throttling is sustained, no request for it is open or younger than 24 h, and the new
-//!    value stays within `QUOTA_MAX_FACTOR` times AWS's default. Any guard that refuses is
-//!    named in the finding; nothing is asked.
+//!    value stays within `QUOTA_MAX_FACTOR` times AWS's default. With
+//!    `SSM_HIGH_THROUGHPUT=enable` only: turn on Parameter Store's higher throughput under
+//!    the same guards (sustained, nothing pending, untouched for 24 h). Any guard that
+//!    refuses is named in the finding; nothing is changed.
 
 use super::limits::{
     KMS_KEY_STATE_CHANGES, KMS_OTHER_CRYPTOGRAPHIC_OPERATIONS, KMS_SYMMETRIC_OPERATIONS, KMS_SYMMETRIC_QUOTA,
@@ -20,25 +22,31 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::model::{
-    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, Pattern, QuotaState,
-    REQUEST_QUOTA_INCREASE,
+    ApiChange, ApiSignal, ApiState, ApiTarget, CallerCount, Callers, HIGH_THROUGHPUT_SETTING, Pattern,
+    QuotaState, REQUEST_QUOTA_INCREASE, SettingState, UPDATE_SERVICE_SETTING,
 };
 use crate::core::diagnosis::Diagnosis;
+use crate::core::domain::HistoryEntry;
 use crate::core::guards::rolling_day;
 use crate::core::plan::{Decision, Finding, FindingCode, Proposal, Quota};
 
-/// The team's rules for quota increases (all off unless `QUOTA_INCREASE=request`).
+/// The team's rules for raising an account's API limits: quota increases (off unless
+/// `QUOTA_INCREASE=request`) and SSM's higher throughput (off unless
+/// `SSM_HIGH_THROUGHPUT=enable`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QuotaPolicy {
+pub struct RaisePolicy {
     /// `QUOTA_INCREASE=request`.
     pub request: bool,
+    /// `SSM_HIGH_THROUGHPUT=enable`.
+    pub high_throughput: bool,
     /// `QUOTA_FACTOR`: the desired value is the current one times this.
     pub factor: f64,
     /// `QUOTA_MAX_FACTOR`: never above AWS's default times this, so increases cannot
     /// compound day after day.
     pub max_factor: f64,
-    /// `QUOTA_MIN_EVENTS`: throttled calls counted in the callers' window before a
-    /// CloudTrail throttle is sustained enough (an alarm or an announcement is already).
+    /// `QUOTA_MIN_EVENTS`: throttled calls counted in the callers' window
+    /// (`THROTTLE_WINDOW_MINUTES`) before a CloudTrail throttle is sustained enough (an
+    /// alarm or an announcement is already).
     pub min_events: u32,
 }
 
@@ -95,6 +103,12 @@ pub fn quota_named(service: &str, api: &str) -> Option<Quota> {
     known.or_else(|| {
         (service == "kms" && KMS_SYMMETRIC_OPERATIONS.contains(&api)).then_some(KMS_SYMMETRIC_QUOTA)
     })
+}
+
+/// The SSM service setting that raises an API's throughput, from its `service.API` name
+/// alone (so the describe can read it).
+pub fn setting_named(service: &str, api: &str) -> Option<&'static str> {
+    (service == "ssm" && SSM_PARAMETER_READS.contains(&api)).then_some(HIGH_THROUGHPUT_SETTING)
 }
 
 /// The stable id of what to do, and the sentence that says it.
@@ -212,27 +226,137 @@ pub fn plan(
     target: &ApiTarget,
     state: &ApiState,
     diagnosis: &Diagnosis<Callers>,
-    policy: &QuotaPolicy,
+    history: &[HistoryEntry],
+    policy: &RaisePolicy,
     now: DateTime<Utc>,
 ) -> Decision<ApiChange> {
     let mut finding = finding(target, state, diagnosis);
-    let Some(quota) = finding.quota.filter(|_| policy.request) else {
-        return Decision::Diagnosed(finding);
+    let raise = if finding.code == FindingCode::SsmParameterThroughput && policy.high_throughput {
+        Some(
+            higher_throughput(target, state, diagnosis, history, policy, now)
+                .map_err(|why| format!("Higher throughput was not turned on: {why}")),
+        )
+    } else {
+        finding.quota.filter(|_| policy.request).map(|quota| {
+            state
+                .quota
+                .as_ref()
+                .ok_or_else(|| "Service Quotas did not say what the quota is".to_owned())
+                .and_then(|current| increase(target, quota, current, diagnosis, policy, now))
+                .map_err(|why| format!("No increase was requested: {why}"))
+        })
     };
-    let increase = state
-        .quota
-        .as_ref()
-        .ok_or_else(|| "Service Quotas did not say what the quota is".to_owned())
-        .and_then(|current| increase(target, quota, current, diagnosis, policy, now));
-    match increase {
-        Ok(proposal) => Decision::Act(proposal),
-        Err(why) => {
-            finding
-                .detail
-                .push_str(&format!(". No increase was requested: {why}"));
+    match raise {
+        Some(Ok(proposal)) => Decision::Act(proposal),
+        Some(Err(why)) => {
+            finding.detail.push_str(&format!(". {why}"));
             Decision::Diagnosed(finding)
         }
+        None => Decision::Diagnosed(finding),
     }
+}
+
+/// Whether Parameter Store's higher throughput may be turned on, as the setting reads now:
+/// not on already, no change pending, not set to `false` by someone (their choice stands
+/// until the setting is reset to AWS's default), and not changed by anyone in 24 h. The
+/// planner decides on it, and the change reads the setting again, uncached, and decides
+/// again right before it is made.
+pub fn may_turn_on(setting: &SettingState, now: DateTime<Utc>) -> Result<(), String> {
+    if setting.is_on() {
+        return Err(format!(
+            "it is on already ({}): cache parameters in the caller",
+            setting.status
+        ));
+    }
+    if setting.is_pending() {
+        return Err("SSM is still applying a change to it (PendingUpdate)".into());
+    }
+    let by = setting.modified_by.as_deref().unwrap_or("an unnamed user");
+    if setting.is_customized() {
+        return Err(format!(
+            "{by} set it to {}: their choice stands until the setting is reset to AWS's default",
+            setting.value
+        ));
+    }
+    if let Some(changed) = setting.modified.filter(|changed| now - *changed < rolling_day()) {
+        return Err(format!(
+            "it was changed at {} by {by}: at most one change per 24 h",
+            changed.to_rfc3339()
+        ));
+    }
+    Ok(())
+}
+
+/// A CloudTrail throttle is sustained once `QUOTA_MIN_EVENTS` calls are counted in the
+/// window; an alarm or an announcement already is.
+fn sustained(target: &ApiTarget, diagnosis: &Diagnosis<Callers>, policy: &RaisePolicy) -> Result<(), String> {
+    if !matches!(target.signal, ApiSignal::CloudTrail) {
+        return Ok(());
+    }
+    let Diagnosis::Measured(callers) = diagnosis else {
+        return Err("the throttled calls could not be counted, so it is not known to be sustained".into());
+    };
+    if callers.total < policy.min_events {
+        return Err(format!(
+            "{} throttled call(s) counted in the last {} minutes, and QUOTA_MIN_EVENTS is {}: not sustained",
+            callers.total, callers.minutes, policy.min_events
+        ));
+    }
+    Ok(())
+}
+
+/// Turning on Parameter Store's higher throughput, when every guard allows, or the first
+/// guard that refuses, in words. It is a paid setting of the whole Region, so it is turned
+/// on only for a sustained throttle and never against a recent decision: a setting changed
+/// (or reset) in the last 24 h, by anyone, stays as it is.
+fn higher_throughput(
+    target: &ApiTarget,
+    state: &ApiState,
+    diagnosis: &Diagnosis<Callers>,
+    history: &[HistoryEntry],
+    policy: &RaisePolicy,
+    now: DateTime<Utc>,
+) -> Result<Proposal<ApiChange>, String> {
+    let Some(setting) = &state.throughput else {
+        return Err("SSM did not say what the setting is".into());
+    };
+    may_turn_on(setting, now)?;
+    // A paid setting of the whole Region: only throttles counted here turn it on, never
+    // an alarm or an event someone else sent.
+    if !matches!(target.signal, ApiSignal::CloudTrail) {
+        return Err("only counted CloudTrail throttles turn it on".into());
+    }
+    sustained(target, diagnosis, policy)?;
+    if let Some(made) = history
+        .iter()
+        .find(|entry| entry.action == UPDATE_SERVICE_SETTING && now - entry.at < rolling_day())
+    {
+        return Err(format!(
+            "unthrottle turned it on at {}: at most one change per 24 h",
+            made.at.to_rfc3339()
+        ));
+    }
+    let case = case_of(target);
+    Ok(Proposal {
+        action: UPDATE_SERVICE_SETTING,
+        change: ApiChange::EnableHighThroughput {
+            setting_id: setting.id.clone(),
+        },
+        before: json!({ "settingId": setting.id, "value": setting.value, "status": setting.status }),
+        after: json!({ "settingId": setting.id, "value": "true" }),
+        why: format!(
+            "{} {} throttled ({}): turned on Parameter Store's higher throughput in {} (a paid per-Region setting; \
+             undo: ResetServiceSetting {})",
+            target.service,
+            target.api,
+            case.code(),
+            target.scope.region,
+            setting.id
+        ),
+        cause: Some(case.code()),
+        finding: None,
+        quota: None,
+    })
 }
 
 /// The increase every guard allows, or the first guard that refuses, in words.
@@ -241,7 +365,7 @@ fn increase(
     quota: Quota,
     current: &QuotaState,
     diagnosis: &Diagnosis<Callers>,
-    policy: &QuotaPolicy,
+    policy: &RaisePolicy,
     now: DateTime<Utc>,
 ) -> Result<Proposal<ApiChange>, String> {
     let name = format!("{} ({})", quota.quota_name, quota.quota_code);
@@ -262,18 +386,7 @@ fn increase(
                 .into(),
         );
     }
-    if matches!(target.signal, ApiSignal::CloudTrail) {
-        let counted = match diagnosis {
-            Diagnosis::Measured(callers) => callers.total,
-            _ => 0,
-        };
-        if counted < policy.min_events {
-            return Err(format!(
-                "{counted} throttled call(s) counted in the window, and QUOTA_MIN_EVENTS is {}: not sustained",
-                policy.min_events
-            ));
-        }
-    }
+    sustained(target, diagnosis, policy)?;
     if let Some(open) = current.requests.iter().find(|request| request.is_open()) {
         return Err(format!("a request for {name} is open ({})", open.status));
     }
@@ -338,7 +451,19 @@ fn finding(target: &ApiTarget, state: &ApiState, diagnosis: &Diagnosis<Callers>)
     // A key outside the symmetric family (or in a custom key store) counts against another
     // quota, which no result names and no request raises.
     let quota = quota_named(&target.service, &target.api).filter(|_| target.other_key.is_none());
-    let (advice_id, advice_text) = advice(target, case);
+    let high_throughput = state
+        .throughput
+        .as_ref()
+        .filter(|_| case == FindingCode::SsmParameterThroughput);
+    let (advice_id, advice_text) = match high_throughput {
+        Some(setting) if setting.is_on() => (
+            "ssm-cache-parameters",
+            "cache parameters in the caller (the Parameters and Secrets Lambda extension does) and read them in \
+             batches with GetParameters: higher throughput is on already, and its own quota applies"
+                .to_owned(),
+        ),
+        _ => advice(target, case),
+    };
     let mut detail = match &target.signal {
         ApiSignal::QuotaPressure {
             resource,
@@ -397,6 +522,17 @@ fn finding(target: &ApiTarget, state: &ApiState, diagnosis: &Diagnosis<Callers>)
                 }
             ));
         }
+    }
+    if case == FindingCode::SsmParameterThroughput && high_throughput.is_none() {
+        detail.push_str(". Whether higher throughput is on could not be read (GetServiceSetting)");
+    }
+    if let Some(setting) = high_throughput {
+        detail.push_str(&format!(
+            ". Higher throughput is {} in {} ({})",
+            if setting.is_on() { "on" } else { "off" },
+            target.scope.region,
+            setting.status
+        ));
     }
     detail.push_str(&format!(". What to do: {advice_text}"));
     Finding {

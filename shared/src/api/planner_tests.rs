@@ -1,12 +1,17 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::api::model::{ApiSignal, ApiState, ApiTarget, CallerCount, Pattern, QuotaRequest, QuotaState};
+use crate::api::model::{
+    ApiSignal, ApiState, ApiTarget, CallerCount, HIGH_THROUGHPUT_SETTING, Pattern, QuotaRequest, QuotaState,
+    SettingState,
+};
+use crate::core::domain::HistoryEntry;
 use crate::core::envelope::Scope;
 
 /// QUOTA_INCREASE=off, the default.
-const OFF: QuotaPolicy = QuotaPolicy {
+const OFF: RaisePolicy = RaisePolicy {
     request: false,
+    high_throughput: false,
     factor: 1.5,
     max_factor: 2.0,
     min_events: 10,
@@ -157,9 +162,14 @@ fn each_throttle_is_the_case_its_service_and_api_make_it() {
         ),
     ];
     for (name, target, case, advice_id, quota) in cases {
-        let Decision::Diagnosed(finding) =
-            plan(&target, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
-        else {
+        let Decision::Diagnosed(finding) = plan(
+            &target,
+            &ApiState::default(),
+            &Diagnosis::NotNeeded,
+            &[],
+            &OFF,
+            at(),
+        ) else {
             panic!("{name}: api-throttle only diagnoses");
         };
         assert_eq!(finding.code, case, "{name}");
@@ -180,8 +190,14 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         caller: None,
         ..call("kms", "CryptographicOperationsSymmetric")
     };
-    let Decision::Diagnosed(finding) = plan(&alarm, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
-    else {
+    let Decision::Diagnosed(finding) = plan(
+        &alarm,
+        &ApiState::default(),
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
         panic!("diagnosed")
     };
     assert_eq!(finding.code, FindingCode::KmsRequestQuota);
@@ -196,9 +212,14 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         },
         ..call("dynamodb", "L-AB614373")
     };
-    let Decision::Diagnosed(finding) =
-        plan(&pressure, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
-    else {
+    let Decision::Diagnosed(finding) = plan(
+        &pressure,
+        &ApiState::default(),
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
         panic!("diagnosed")
     };
     assert_eq!(finding.code, FindingCode::AccountQuota);
@@ -220,9 +241,14 @@ fn a_usage_alarm_and_a_quota_announcement_name_their_quota() {
         },
         ..call("dynamodb", "L-00000000")
     };
-    let Decision::Diagnosed(finding) =
-        plan(&unknown, &ApiState::default(), &Diagnosis::NotNeeded, &OFF, at())
-    else {
+    let Decision::Diagnosed(finding) = plan(
+        &unknown,
+        &ApiState::default(),
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
         panic!("diagnosed")
     };
     assert_eq!(finding.quota, None);
@@ -296,6 +322,7 @@ fn callers_are_ranked_and_their_pattern_named() {
         &call("iam", "GetRole"),
         &ApiState::default(),
         &Diagnosis::Measured(callers(counts(&[("a", 9), ("b", 1)]), 15)),
+        &[],
         &OFF,
         at(),
     ) {
@@ -329,9 +356,12 @@ fn sustained(events: u32) -> Diagnosis<Callers> {
 /// input only: removing any guard makes its case request, and the test fails.
 #[test]
 fn a_quota_increase_is_requested_only_through_every_guard() {
-    let on = QuotaPolicy { request: true, ..OFF };
+    let on = RaisePolicy { request: true, ..OFF };
     let decrypt = call("kms", "Decrypt");
-    let with = |quota: QuotaState| ApiState { quota: Some(quota) };
+    let with = |quota: QuotaState| ApiState {
+        quota: Some(quota),
+        throughput: None,
+    };
     let open = |status: &str, hours_ago: i64| QuotaRequest {
         status: status.into(),
         created: Some(at() - chrono::Duration::hours(hours_ago)),
@@ -342,7 +372,8 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
         target: ApiTarget,
         state: ApiState,
         diagnosis: Diagnosis<Callers>,
-        policy: QuotaPolicy,
+        history: Vec<HistoryEntry>,
+        policy: RaisePolicy,
         /// The desired value requested, or words of the refusal.
         expect: Result<f64, &'static str>,
     }
@@ -351,6 +382,7 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
         target: decrypt.clone(),
         state,
         diagnosis,
+        history: Vec::new(),
         policy,
         expect,
     };
@@ -385,7 +417,7 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
             with(kms_quota()),
             Diagnosis::Unavailable("ledger".into()),
             on,
-            Err("not sustained"),
+            Err("not known to be sustained"),
         ),
         case(
             "a request is open",
@@ -497,7 +529,14 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
         },
     ];
     for case in cases {
-        let decision = plan(&case.target, &case.state, &case.diagnosis, &case.policy, at());
+        let decision = plan(
+            &case.target,
+            &case.state,
+            &case.diagnosis,
+            &case.history,
+            &case.policy,
+            at(),
+        );
         match (case.expect, decision) {
             (Ok(desired), Decision::Act(proposal)) => {
                 assert_eq!(
@@ -545,16 +584,310 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
 fn the_finding_names_the_quotas_value_and_whether_it_is_adjustable() {
     let state = ApiState {
         quota: Some(kms_quota()),
+        throughput: None,
     };
-    let Decision::Diagnosed(finding) =
-        plan(&call("kms", "Decrypt"), &state, &Diagnosis::NotNeeded, &OFF, at())
-    else {
+    let Decision::Diagnosed(finding) = plan(
+        &call("kms", "Decrypt"),
+        &state,
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
         panic!("diagnosed")
     };
     assert!(
         finding
             .detail
             .contains("L-6E3AF000), service kms: 10000 now, adjustable in Service Quotas"),
+        "{}",
+        finding.detail
+    );
+}
+
+/// Parameter Store's throughput setting as GetServiceSetting reports it at AWS's default.
+fn throughput_off() -> SettingState {
+    SettingState {
+        id: HIGH_THROUGHPUT_SETTING.into(),
+        value: "false".into(),
+        status: "Default".into(),
+        modified: Some(at() - chrono::Duration::days(90)),
+        modified_by: Some("System".into()),
+    }
+}
+
+/// Every guard on turning on SSM's higher throughput, each case differing from the one
+/// that turns it on in one input only: removing any guard makes its case act, and the test
+/// fails.
+#[test]
+fn higher_throughput_is_turned_on_only_through_every_guard() {
+    let on = RaisePolicy {
+        high_throughput: true,
+        ..OFF
+    };
+    let read = call("ssm", "GetParameter");
+    let with = |setting: SettingState| ApiState {
+        quota: None,
+        throughput: Some(setting),
+    };
+    let changed = |value: &str, hours_ago: i64| SettingState {
+        value: value.into(),
+        status: "Customized".into(),
+        modified: Some(at() - chrono::Duration::hours(hours_ago)),
+        modified_by: Some("arn:aws:iam::123456789012:user/ops".into()),
+        ..throughput_off()
+    };
+    struct Case {
+        name: &'static str,
+        target: ApiTarget,
+        state: ApiState,
+        diagnosis: Diagnosis<Callers>,
+        history: Vec<HistoryEntry>,
+        policy: RaisePolicy,
+        /// `None`: turned on; otherwise words of the refusal.
+        refused: Option<&'static str>,
+    }
+    let case = |name, state, diagnosis, policy, refused| Case {
+        name,
+        target: read.clone(),
+        state,
+        diagnosis,
+        history: Vec::new(),
+        policy,
+        refused,
+    };
+    let cases = [
+        case(
+            "every guard passes",
+            with(throughput_off()),
+            sustained(10),
+            on,
+            None,
+        ),
+        case(
+            "off by default",
+            with(throughput_off()),
+            sustained(10),
+            OFF,
+            Some("turn on Parameter Store's higher throughput"),
+        ),
+        case(
+            "QUOTA_INCREASE=request alone never turns it on",
+            with(throughput_off()),
+            sustained(10),
+            RaisePolicy { request: true, ..OFF },
+            Some("turn on Parameter Store's higher throughput"),
+        ),
+        case(
+            "not sustained",
+            with(throughput_off()),
+            sustained(9),
+            on,
+            Some("QUOTA_MIN_EVENTS is 10: not sustained"),
+        ),
+        case(
+            "callers not counted",
+            with(throughput_off()),
+            Diagnosis::Unavailable("ledger".into()),
+            on,
+            Some("not known to be sustained"),
+        ),
+        case(
+            "on already",
+            with(changed("true", 72)),
+            sustained(10),
+            on,
+            Some("it is on already"),
+        ),
+        case(
+            "an update is pending",
+            with(SettingState {
+                status: "PendingUpdate".into(),
+                ..throughput_off()
+            }),
+            sustained(10),
+            on,
+            Some("PendingUpdate"),
+        ),
+        case(
+            "a person set it to false, long ago: their choice stands",
+            with(changed("false", 2_000)),
+            sustained(10),
+            on,
+            Some("user/ops set it to false: their choice stands"),
+        ),
+        case(
+            "reset to AWS's default 3 h ago",
+            with(SettingState {
+                modified: Some(at() - chrono::Duration::hours(3)),
+                ..throughput_off()
+            }),
+            sustained(10),
+            on,
+            Some("at most one change per 24 h"),
+        ),
+        case(
+            "reset 25 h ago: allowed again",
+            with(SettingState {
+                modified: Some(at() - chrono::Duration::hours(25)),
+                ..throughput_off()
+            }),
+            sustained(10),
+            on,
+            None,
+        ),
+        Case {
+            name: "unthrottle turned it on within 24 h (SSM gave no date)",
+            history: vec![HistoryEntry {
+                at: at() - chrono::Duration::hours(5),
+                action: UPDATE_SERVICE_SETTING,
+                event_id: "earlier".into(),
+                subject: None,
+            }],
+            ..case(
+                "",
+                with(SettingState {
+                    modified: None,
+                    ..throughput_off()
+                }),
+                sustained(10),
+                on,
+                Some("unthrottle turned it on at"),
+            )
+        },
+        Case {
+            name: "a usage alarm never turns on a paid setting",
+            target: ApiTarget {
+                signal: ApiSignal::UsageAlarm,
+                caller: None,
+                ..call("ssm", "GetParameter")
+            },
+            ..case(
+                "",
+                with(throughput_off()),
+                Diagnosis::NotNeeded,
+                on,
+                Some("only counted CloudTrail throttles"),
+            )
+        },
+        case(
+            "the setting could not be read",
+            ApiState::default(),
+            sustained(10),
+            on,
+            Some("SSM did not say"),
+        ),
+        Case {
+            name: "a read that is not a parameter read is not this case",
+            target: call("ssm", "DescribeParameters"),
+            ..case(
+                "",
+                with(throughput_off()),
+                sustained(10),
+                on,
+                Some("adaptive retry"),
+            )
+        },
+    ];
+    for case in cases {
+        let decision = plan(
+            &case.target,
+            &case.state,
+            &case.diagnosis,
+            &case.history,
+            &case.policy,
+            at(),
+        );
+        match (case.refused, decision) {
+            (None, Decision::Act(proposal)) => {
+                assert_eq!(
+                    proposal.change,
+                    ApiChange::EnableHighThroughput {
+                        setting_id: HIGH_THROUGHPUT_SETTING.into()
+                    },
+                    "{}",
+                    case.name
+                );
+                assert_eq!(proposal.action, UPDATE_SERVICE_SETTING, "{}", case.name);
+                assert_eq!(proposal.before["value"], "false", "{}", case.name);
+                assert_eq!(proposal.after["value"], "true", "{}", case.name);
+                assert!(
+                    proposal.why.contains("undo: ResetServiceSetting"),
+                    "{}: {}",
+                    case.name,
+                    proposal.why
+                );
+                assert_eq!(proposal.cause, Some("ssm-parameter-throughput"), "{}", case.name);
+            }
+            (Some(words), Decision::Diagnosed(finding)) => {
+                assert!(
+                    finding.detail.contains(words),
+                    "{}: {}",
+                    case.name,
+                    finding.detail
+                );
+                if case.policy.high_throughput && finding.code == FindingCode::SsmParameterThroughput {
+                    assert!(
+                        finding.detail.contains("Higher throughput was not turned on"),
+                        "{}",
+                        case.name
+                    );
+                }
+            }
+            (expect, other) => panic!("{}: expected {expect:?}, got {other:?}", case.name),
+        }
+    }
+}
+
+/// A caller throttled with higher throughput on already is not told to turn it on.
+#[test]
+fn with_higher_throughput_on_the_advice_is_to_cache() {
+    let state = ApiState {
+        quota: None,
+        throughput: Some(SettingState {
+            value: "true".into(),
+            status: "Customized".into(),
+            ..throughput_off()
+        }),
+    };
+    let Decision::Diagnosed(finding) = plan(
+        &call("ssm", "GetParameter"),
+        &state,
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
+        panic!("diagnosed")
+    };
+    assert_eq!(finding.advice, Some("ssm-cache-parameters"));
+    assert!(
+        finding.detail.contains("Higher throughput is on in us-east-1"),
+        "{}",
+        finding.detail
+    );
+    assert!(
+        !finding.detail.contains("UpdateServiceSetting"),
+        "{}",
+        finding.detail
+    );
+    let off = ApiState {
+        quota: None,
+        throughput: Some(throughput_off()),
+    };
+    let Decision::Diagnosed(finding) = plan(
+        &call("ssm", "GetParameter"),
+        &off,
+        &Diagnosis::NotNeeded,
+        &[],
+        &OFF,
+        at(),
+    ) else {
+        panic!("diagnosed")
+    };
+    assert_eq!(finding.advice, Some("ssm-higher-throughput"));
+    assert!(
+        finding.detail.contains("Higher throughput is off"),
         "{}",
         finding.detail
     );

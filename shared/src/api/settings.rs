@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::model::{ApiChange, ApiSignal, ApiState, ApiTarget, Callers};
-use super::planner::{self, QuotaPolicy};
+use super::planner::{self, RaisePolicy};
 use crate::core::config::{AllowList, ConfigError, Env, Variable};
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ServiceId};
@@ -41,9 +41,22 @@ pub const QUOTA_MIN_EVENTS: Variable = Variable::new(
     "QUOTA_MIN_EVENTS",
     Some("10"),
     "a whole number from 1 to 100000",
-    "throttled calls counted in 15 minutes before a CloudTrail throttle may ask for more",
+    "throttled calls counted in THROTTLE_WINDOW_MINUTES before a CloudTrail throttle may raise a limit (a quota increase, SSM's higher throughput)",
 )
 .between("1", "100000");
+pub const THROTTLE_WINDOW_MINUTES: Variable = Variable::new(
+    "THROTTLE_WINDOW_MINUTES",
+    Some("15"),
+    "whole minutes from 1 to 60",
+    "the window api-throttle counts throttled calls in: the top callers a result names, QUOTA_MIN_EVENTS, and one digest line per caller",
+)
+.between("1", "60");
+pub const SSM_HIGH_THROUGHPUT: Variable = Variable::new(
+    "SSM_HIGH_THROUGHPUT",
+    Some("off"),
+    "off or enable",
+    "turn on Parameter Store's higher throughput (paid, per Region) for a sustained GetParameter* throttle when every guard allows (docs/api-throttles.md)",
+);
 
 pub const DIGEST_TOPIC_ARN: Variable = Variable::new(
     "DIGEST_TOPIC_ARN",
@@ -59,6 +72,8 @@ pub const VARIABLES: &[&Variable] = &[
     &QUOTA_FACTOR,
     &QUOTA_MAX_FACTOR,
     &QUOTA_MIN_EVENTS,
+    &SSM_HIGH_THROUGHPUT,
+    &THROTTLE_WINDOW_MINUTES,
 ];
 
 /// `QUOTA_INCREASE`: off by default.
@@ -69,11 +84,21 @@ enum QuotaIncrease {
     Request,
 }
 
+/// `SSM_HIGH_THROUGHPUT`: off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "kebab-case", ascii_case_insensitive)]
+enum HighThroughput {
+    Off,
+    Enable,
+}
+
 /// The `api-throttle` function, as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Api {
     pub allow: AllowList,
-    pub quotas: QuotaPolicy,
+    pub raises: RaisePolicy,
+    /// `THROTTLE_WINDOW_MINUTES`: how far back the callers are counted.
+    pub window_minutes: u32,
     /// `DIGEST_TOPIC_ARN`, when set.
     pub digest_topic: Option<String>,
 }
@@ -97,8 +122,11 @@ impl Service for Api {
                 topic.is_empty() || topic.starts_with("arn:")
             })?)
             .filter(|topic| !topic.is_empty()),
-            quotas: QuotaPolicy {
+            window_minutes: env.number(&THROTTLE_WINDOW_MINUTES)?,
+            raises: RaisePolicy {
                 request: env.parsed(&QUOTA_INCREASE, |_: &QuotaIncrease| true)? == QuotaIncrease::Request,
+                high_throughput: env.parsed(&SSM_HIGH_THROUGHPUT, |_: &HighThroughput| true)?
+                    == HighThroughput::Enable,
                 factor: env.number(&QUOTA_FACTOR)?,
                 max_factor: env.number(&QUOTA_MAX_FACTOR)?,
                 min_events: env.number(&QUOTA_MIN_EVENTS)?,
@@ -114,15 +142,22 @@ impl Service for Api {
         super::trigger::triage(envelope)
     }
 
-    /// A request whose answer was lost shows as an open request for that value.
+    /// A request whose answer was lost shows as an open request for that value; a setting,
+    /// as its new value.
     fn applied(state: &ApiState, change: &ApiChange) -> bool {
-        let ApiChange::RequestQuotaIncrease { desired, .. } = change;
-        state.quota.as_ref().is_some_and(|quota| {
-            quota
-                .requests
-                .iter()
-                .any(|request| request.is_open() && request.desired == Some(*desired))
-        })
+        match change {
+            ApiChange::RequestQuotaIncrease { desired, .. } => state.quota.as_ref().is_some_and(|quota| {
+                quota
+                    .requests
+                    .iter()
+                    .any(|request| request.is_open() && request.desired == Some(*desired))
+            }),
+            // Made, or under way.
+            ApiChange::EnableHighThroughput { .. } => state
+                .throughput
+                .as_ref()
+                .is_some_and(|setting| setting.is_on() || setting.is_pending()),
+        }
     }
 
     /// Its callers are counted, and QUOTA_MIN_EVENTS decides on the counts: the core's
@@ -144,7 +179,6 @@ impl Service for Api {
         history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Decision<ApiChange> {
-        let _ = history;
-        planner::plan(target, state, diagnosis, &self.quotas, now)
+        planner::plan(target, state, diagnosis, history, &self.raises, now)
     }
 }

@@ -12,8 +12,7 @@ use aws_sdk_kinesis::types::{
     ScalingType, ShardFilter, ShardFilterType, StreamMode as AwsStreamMode, StreamModeDetails,
 };
 use serde_json::{Value, json};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::warn;
 
 use super::metrics;
@@ -24,6 +23,7 @@ use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::{classify, classify_with};
+use crate::adapters::kept::Kept;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::Status;
 use crate::core::error::{Error, ErrorKind, Result};
@@ -38,7 +38,7 @@ pub struct SdkStreams {
     client: Client,
     metrics: aws_sdk_cloudwatch::Client,
     /// The account's shard figures, kept for [`ACCOUNT_SHARDS_TTL`] per container.
-    account: Mutex<Option<(Instant, AccountShards)>>,
+    account: Kept<(), AccountShards>,
 }
 
 /// How long one DescribeLimits answer is used: the account's open shards change only with
@@ -66,7 +66,7 @@ impl SdkStreams {
         Self {
             client,
             metrics,
-            account: Mutex::new(None),
+            account: Kept::new(ACCOUNT_SHARDS_TTL),
         }
     }
 
@@ -232,12 +232,7 @@ impl SdkStreams {
     /// account, so in a storm it is refused, and then the planner goes without it (and
     /// UpdateShardCount's own refusal backs the stream off) rather than wait on retries.
     async fn account_shards(&self, resource: &str) -> Option<AccountShards> {
-        let cached = *self
-            .account
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((read, shards)) = cached.filter(|(read, _)| read.elapsed() < ACCOUNT_SHARDS_TTL) {
-            let _ = read;
+        if let Some(shards) = self.account.get(&()) {
             return Some(shards);
         }
         let once = aws_sdk_kinesis::config::Builder::default().retry_config(RetryConfig::disabled());
@@ -254,10 +249,7 @@ impl SdkStreams {
                     quota: u32::try_from(limits.shard_limit()).ok()?,
                     open: u32::try_from(limits.open_shard_count()).ok()?,
                 };
-                *self
-                    .account
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), shards));
+                self.account.keep((), shards);
                 Some(shards)
             }
             Err(e) => {
