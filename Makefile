@@ -6,7 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke fuzz bench
+.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke plan history fuzz bench
 
 # --- tools ---
 # Stamp files make each install re-run only when its lock/requirements file changes.
@@ -53,6 +53,8 @@ help:
 	@echo "make bench      AWS calls and latency per event on its own emulators -> docs/benchmarks.md"
 	@echo "make fuzz       100,000 generated and mutated events through both triggers (tests/tests/bad_input.rs)"
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
+	@echo "make plan EVENT=events/dynamodb/cloudtrail-putitem-throttled.json [FUNCTION=..]   what it would do (writes nothing)"
+	@echo "make history [RESOURCE=orders]   what it did: changes, snapshots, claims, refusals"
 	@echo "make lint-template   cfn-lint, sam validate --lint, checkov on template.yaml"
 	@echo "make test-rules      template.yaml's EventBridge patterns against every file in events/"
 	@echo "make sam-build       sam build for this machine (x86_64), with cargo-lambda"
@@ -118,6 +120,23 @@ invoke: tools-python
 	@if [[ -z "$(FUNCTION)" || -z "$(EVENT)" ]]; then \
 	  echo "usage: make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json" >&2; exit 2; fi
 	@bash scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"
+
+# The `unthrottle` command (docs/operations.md). With .emulators.env present (after `make demo`
+# or `make emulators-up`) it acts on the emulators, on the demo's ledger and bucket and in the
+# samples' account, unless LEDGER_TABLE / SNAPSHOT_BUCKET / UNTHROTTLE_HOME_ACCOUNT say
+# otherwise; without it, on the account and region your AWS settings name.
+UNTHROTTLE_CLI = set -a; if [[ -f .emulators.env ]]; then . ./.emulators.env; \
+	LEDGER_TABLE=$${LEDGER_TABLE:-unthrottle-demo-ledger}; SNAPSHOT_BUCKET=$${SNAPSHOT_BUCKET:-unthrottle-demo-snapshots}; \
+	UNTHROTTLE_HOME_ACCOUNT=$${UNTHROTTLE_HOME_ACCOUNT:-123456789012}; fi; \
+	set +a; cargo run --quiet --locked -p unthrottle --features cli --
+
+plan:
+	@if [[ -z "$(EVENT)" ]]; then \
+	  echo "usage: make plan EVENT=events/dynamodb/cloudtrail-putitem-throttled.json [FUNCTION=dynamodb-throttle]" >&2; exit 2; fi
+	@$(UNTHROTTLE_CLI) plan --event "$(EVENT)" $(if $(FUNCTION),--function $(FUNCTION))
+
+history:
+	@$(UNTHROTTLE_CLI) history $(RESOURCE)
 
 # --- the SAM template (see docs/deploy.md) ---
 

@@ -8,10 +8,13 @@
 //!   construction and error classification;
 //! - one folder per service ([`dynamodb`], [`kinesis`], [`api`]): its trigger, pure planner, limits,
 //!   settings and SDK adapter;
-//! - [`run`]: the wiring a function's `main` calls.
+//! - [`run`]: the wiring a function's `main` calls;
+//! - `cli` (feature `cli`): the `unthrottle` command, on the same pipeline and adapters.
 
 pub mod adapters;
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod core;
 pub mod dynamodb;
 pub mod kinesis;

@@ -72,7 +72,7 @@ struct Sdk {
     prefix: &'static str,
 }
 
-const SDKS: [Sdk; 9] = [
+const SDKS: [Sdk; 10] = [
     Sdk {
         package: "aws-sdk-dynamodb",
         ident: "aws_sdk_dynamodb",
@@ -114,11 +114,30 @@ const SDKS: [Sdk; 9] = [
         prefix: "ssm",
     },
     Sdk {
+        package: "aws-sdk-sts",
+        ident: "aws_sdk_sts",
+        prefix: "sts",
+    },
+    Sdk {
         package: "aws-sdk-eventbridge",
         ident: "aws_sdk_eventbridge",
         prefix: "events",
     },
 ];
+
+/// The command's code is left out of every role only while no function builds it.
+#[test]
+fn no_function_enables_the_command() {
+    for function in &FUNCTIONS {
+        let manifest = repo_file(&format!("functions/{}/Cargo.toml", function.name));
+        assert!(
+            !manifest.contains("\"cli\""),
+            "{} enables the core's `cli` feature: its calls would need grants in {}",
+            function.name,
+            function.role
+        );
+    }
+}
 
 /// A new SDK crate in the core's dependencies must be listed above, or its calls would
 /// escape the comparison.
@@ -637,8 +656,15 @@ const UNREACHED: [Unreached; 3] = [
     },
 ];
 
+/// Code only the `unthrottle` command runs (the core crate's `cli` feature, which no
+/// function enables: [`no_function_enables_the_command`]), with an operator's credentials.
+const OPERATOR_ONLY: [&str; 2] = ["shared/src/cli/", "shared/src/bin/"];
+
 /// The functions that run `file`, or `None` for a file this test does not assign.
 fn owners(file: &str) -> Option<Vec<&'static str>> {
+    if OPERATOR_ONLY.iter().any(|prefix| file.starts_with(prefix)) {
+        return Some(Vec::new());
+    }
     if SHARED_BY_BOTH.iter().any(|prefix| file.starts_with(prefix)) {
         return Some(FUNCTIONS.iter().map(|f| f.name).collect());
     }

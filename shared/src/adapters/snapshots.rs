@@ -8,8 +8,8 @@ use crate::core::error::Result;
 use crate::core::ports::Snapshots;
 
 pub struct S3Snapshots {
-    client: Client,
-    bucket: String,
+    pub(crate) client: Client,
+    pub(crate) bucket: String,
 }
 
 impl S3Snapshots {

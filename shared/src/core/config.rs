@@ -95,6 +95,11 @@ impl<'a> Env<'a> {
         Env(Box::new(lookup))
     }
 
+    /// Whatever the environment holds under `key`, as it is.
+    pub fn raw(&self, key: &str) -> Option<String> {
+        (self.0)(key)
+    }
+
     /// The variable's value, trimmed; `None` when unset or blank.
     pub fn get(&self, variable: &Variable) -> Option<String> {
         (self.0)(variable.name)

@@ -119,6 +119,16 @@ pub trait Snapshots: Send + Sync {
     fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<String>> + Send;
 }
 
+/// The snapshots kept, read back: what `unthrottle history` lists.
+pub trait SnapshotArchive: Send + Sync {
+    /// The keys under `prefix`, in no order.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The document stored under `key`.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
+    /// `s3://bucket/key`, as a report names it.
+    fn location(&self, key: &str) -> String;
+}
+
 /// Where the counts of what happened go (see `core::metrics`).
 pub trait Metrics: Send + Sync {
     fn publish(&self, reports: &[Report]) -> impl Future<Output = Result<()>> + Send;

@@ -76,11 +76,11 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
         format!(
             "snapshots/{}/{}/{}/{}/{}-{}.json",
             r.service,
-            safe(&r.account),
-            safe(&r.region),
-            safe(&r.name),
+            key_segment(&r.account),
+            key_segment(&r.region),
+            key_segment(&r.name),
             self.taken_at.format("%Y%m%dT%H%M%S%.3fZ"),
-            safe(&self.trigger.incident.event_id),
+            key_segment(&self.trigger.incident.event_id),
         )
     }
 
@@ -91,7 +91,8 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
 
 /// Keeps a key segment to characters that need no escaping and cannot add a folder level.
 /// An empty, `.` or `..` segment would drop or climb a folder level: it becomes `_`s.
-fn safe(segment: &str) -> String {
+/// `unthrottle history` finds a resource's folder by it.
+pub fn key_segment(segment: &str) -> String {
     if matches!(segment, "" | "." | "..") {
         return "_".repeat(segment.len().max(1));
     }
@@ -109,7 +110,7 @@ fn safe(segment: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::safe;
+    use super::key_segment;
 
     #[test]
     fn no_segment_can_drop_or_climb_a_folder_level() {
@@ -120,7 +121,7 @@ mod tests {
             ("..", "__"),
             ("a/../b", "a_.._b"),
         ] {
-            assert_eq!(safe(segment), kept, "{segment:?}");
+            assert_eq!(key_segment(segment), kept, "{segment:?}");
         }
     }
 }

@@ -1,0 +1,263 @@
+//! The `unthrottle` command against the emulators: `plan` on every events/ sample picks
+//! the function the template's rules route it to, reads what that function reads and
+//! writes nothing; `history` lists a real remediation's change with its snapshot and the
+//! claim it holds; failures exit with their documented codes.
+
+use clap::Parser;
+use serde_json::Value;
+use unthrottle::cli::plan::Function;
+use unthrottle::cli::{Cli, Failure, run};
+use unthrottle::core::config::Env;
+use unthrottle::dynamodb::DynamoDb;
+
+use integration_tests::{Emulators, Stores, World, events_dir, expected_outcomes};
+
+const HOME: [&str; 4] = ["--account", "123456789012", "--region", "us-east-1"];
+
+/// Runs the command as its binary does, with `stores` as the deployment's, and returns what
+/// it printed.
+async fn unthrottle(aws: &Emulators, stores: &Stores, args: &[&str]) -> Result<String, Failure> {
+    let cli = Cli::try_parse_from(std::iter::once("unthrottle").chain(args.iter().copied()))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let vars = stores.env(&[("S3_FORCE_PATH_STYLE", "true")]);
+    let env = Env::from_fn(|key| vars.get(key).cloned().or_else(|| std::env::var(key).ok()));
+    let mut out = Vec::new();
+    run(cli, &env, &aws.sdk, &mut out, false).await?;
+    Ok(String::from_utf8(out).expect("UTF-8"))
+}
+
+#[tokio::test]
+async fn plan_on_every_sample_matches_the_expectations_table_and_writes_nothing() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let mut planned = 0;
+    for (path, expected) in expected_outcomes() {
+        let event: Value = integration_tests::sample(&path);
+        let file = events_dir().join(&path);
+        let Some(routes) = expected["routes"].as_array() else {
+            // Not an EventBridge event at all (PutEvents refuses it): the plan says so.
+            let refused = unthrottle(
+                &aws,
+                &stores,
+                &[&["plan", "--event", file.to_str().unwrap()][..], &HOME[..]].concat(),
+            )
+            .await;
+            assert_eq!(refused.map_err(|e| e.exit_code()).err(), Some(3), "{path}");
+            continue;
+        };
+        let routes: Vec<&str> = routes.iter().filter_map(Value::as_str).collect();
+        let function = Function::for_event(&event).expect("an EventBridge event");
+        // The function whose trigger takes it: the one the rules route it to. A rule may
+        // filter more than a trigger (an alarm's name prefix): then no rule routes it, and
+        // the plan shows what the function would make of it if handed it.
+        match function {
+            Some(function) if !routes.is_empty() => assert!(
+                routes.contains(&function.to_string().as_str()),
+                "{path}: plan picked {function}, the rules route it to {routes:?}"
+            ),
+            Some(_) => {}
+            None => assert!(
+                routes.is_empty(),
+                "{path}: no function takes it, the rules route it to {routes:?}"
+            ),
+        }
+        let Some(function) = function else { continue };
+        let args = [
+            &["plan", "--event", file.to_str().unwrap(), "--json"][..],
+            &HOME[..],
+        ]
+        .concat();
+        let read = expected["reads"][function.to_string()].as_str().expect("reads");
+        if read.starts_with("error:") {
+            let refused = unthrottle(&aws, &stores, &args).await;
+            assert_eq!(
+                refused.map_err(|e| e.exit_code()).err(),
+                Some(3),
+                "{path}: {read}"
+            );
+            planned += 1;
+            continue;
+        }
+        let printed = unthrottle(&aws, &stores, &args)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let reports: Vec<Value> =
+            serde_json::from_str(&printed).unwrap_or_else(|e| panic!("{path}: {e}: {printed}"));
+        let report = &reports[0];
+        match read.strip_prefix("skip:") {
+            Some(code) => assert_eq!(report["code"], code, "{path}: {report}"),
+            None => {
+                // `orders/by-customer:r` is the table's index: the report names the table.
+                let resource = read.split([':', '/']).next().unwrap_or(read);
+                assert_eq!(report["resource"], resource, "{path}: {report}");
+                assert_ne!(report["outcome"], "remediated", "{path}: a plan changes nothing");
+            }
+        }
+        planned += 1;
+    }
+    assert!(planned >= 30, "planned {planned} samples");
+    aws.assert_nothing_written(&stores).await;
+}
+
+/// A real remediation, then `history`: the change with its before, after and snapshot, and
+/// the claim its incident holds, newest first; as a table and as JSON.
+#[tokio::test]
+async fn history_lists_a_remediation_with_its_snapshot_and_claim() {
+    let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let now = chrono::Utc::now();
+    let report = world
+        .run(world.event_at("cloudtrail-putitem-throttled.json", now), now)
+        .await;
+    assert_eq!(
+        report.outcome,
+        unthrottle::core::report::Outcome::Remediated,
+        "{report:?}"
+    );
+
+    let json = unthrottle(
+        &world.aws,
+        &world.stores,
+        &[&["history", &world.name, "--json"][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let kinds: Vec<&str> = rows.iter().filter_map(|row| row["kind"].as_str()).collect();
+    assert_eq!(kinds, ["claimed", "change"], "{json}");
+    let change = &rows[1];
+    assert_eq!(change["resource"], format!("dynamodb/{}", world.name));
+    assert_eq!(change["action"], report.action.as_ref().unwrap().name());
+    assert_eq!(
+        change["snapshot"],
+        report.snapshot.clone().unwrap(),
+        "what rollback restores from"
+    );
+    assert_eq!(change["before"], report.before.clone().unwrap());
+    assert_eq!(change["after"], report.after.clone().unwrap());
+
+    let table = unthrottle(
+        &world.aws,
+        &world.stores,
+        &[&["history", &world.name][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap();
+    assert!(table.contains("change") && table.contains("claimed"), "{table}");
+    assert!(table.contains(report.snapshot.as_deref().unwrap()), "{table}");
+
+    // Another account's history is empty: nothing of this one leaks into it.
+    let elsewhere = unthrottle(
+        &world.aws,
+        &world.stores,
+        &[
+            "history",
+            &world.name,
+            "--account",
+            "999999999999",
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(elsewhere.starts_with("no changes"), "{elsewhere}");
+}
+
+/// The documented exit codes: a usage error 2, an unreadable event 3, AWS failing 1.
+#[tokio::test]
+async fn failures_exit_with_their_documented_codes() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let code = |result: Result<String, Failure>| result.map(|_| 0).unwrap_or_else(|e| e.exit_code());
+
+    let missing = unthrottle(
+        &aws,
+        &stores,
+        &[&["plan", "--event", "/nonexistent.json"][..], &HOME[..]].concat(),
+    )
+    .await;
+    assert_eq!(code(missing), 2);
+
+    let dir = std::env::temp_dir().join(integration_tests::unique("cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_json = dir.join("not-json.json");
+    std::fs::write(&not_json, "{ not json").unwrap();
+    let unreadable = unthrottle(
+        &aws,
+        &stores,
+        &[&["plan", "--event", not_json.to_str().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await;
+    assert_eq!(code(unreadable), 3);
+    let no_envelope = dir.join("no-envelope.json");
+    std::fs::write(&no_envelope, "{\"detail\": {}}").unwrap();
+    let unreadable = unthrottle(
+        &aws,
+        &stores,
+        &[&["plan", "--event", no_envelope.to_str().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await;
+    assert_eq!(code(unreadable), 3);
+
+    let bad_flag = unthrottle(&aws, &stores, &["plan", "--no-such-flag"]).await;
+    assert_eq!(code(bad_flag), 2);
+
+    let gone = Stores {
+        ledger: stores.ledger.clone(),
+        bucket: integration_tests::unique("missing-bucket"),
+    };
+    let failed = unthrottle(&aws, &gone, &[&["history"][..], &HOME[..]].concat()).await;
+    assert_eq!(code(failed), 1, "a bucket that does not exist is AWS's answer");
+}
+
+/// What a person reads, as text (insta snapshots in tests/tests/snapshots/).
+#[tokio::test]
+async fn plan_prints_an_aligned_table_and_each_reason() {
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let file = events_dir().join("api/cloudtrail-iam-getrole-throttled.json");
+    let text = unthrottle(
+        &aws,
+        &stores,
+        &[&["plan", "--event", file.to_str().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap();
+    insta::assert_snapshot!("plan_iam_getrole", text);
+}
+
+#[test]
+fn history_prints_an_aligned_table_and_what_the_ledger_says() {
+    use chrono::TimeZone;
+    use unthrottle::cli::history::{Kind, Row};
+    let at = |h| chrono::Utc.with_ymd_and_hms(2026, 11, 20, h, 15, 0).unwrap();
+    let rows = [
+        Row {
+            at: at(11),
+            kind: Kind::Claimed,
+            resource: "dynamodb/orders".into(),
+            action: None,
+            before: None,
+            after: None,
+            detail: "held by event evt-2 until 2026-11-20T11:20:00+00:00".into(),
+            snapshot: None,
+        },
+        Row {
+            at: at(10),
+            kind: Kind::Change,
+            resource: "dynamodb/orders".into(),
+            action: Some("ScaleCapacity".into()),
+            before: Some(serde_json::json!({"write": 5})),
+            after: Some(serde_json::json!({"write": 10})),
+            detail: "throttled".into(),
+            snapshot: Some(
+                "s3://snaps/snapshots/dynamodb/123456789012/us-east-1/orders/20261120T101500.000Z-evt-1.json"
+                    .into(),
+            ),
+        },
+    ];
+    let mut out = Vec::new();
+    unthrottle::cli::render::history(&mut out, &rows, false, false).unwrap();
+    insta::assert_snapshot!("history_table", String::from_utf8(out).unwrap());
+}
