@@ -6,7 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke plan history fuzz bench
+.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke plan history rollback fuzz bench
 
 # --- tools ---
 # Stamp files make each install re-run only when its lock/requirements file changes.
@@ -55,6 +55,7 @@ help:
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
 	@echo "make plan EVENT=events/dynamodb/cloudtrail-putitem-throttled.json [FUNCTION=..]   what it would do (writes nothing)"
 	@echo "make history [RESOURCE=orders]   what it did: changes, snapshots, claims, refusals"
+	@echo "make rollback SNAPSHOT=s3://BUCKET/KEY [ARGS=--dry-run]   undo a change from its snapshot"
 	@echo "make lint-template   cfn-lint, sam validate --lint, checkov on template.yaml"
 	@echo "make test-rules      template.yaml's EventBridge patterns against every file in events/"
 	@echo "make sam-build       sam build for this machine (x86_64), with cargo-lambda"
@@ -137,6 +138,11 @@ plan:
 
 history:
 	@$(UNTHROTTLE_CLI) history $(RESOURCE)
+
+rollback:
+	@if [[ -z "$(SNAPSHOT)" ]]; then \
+	  echo "usage: make rollback SNAPSHOT=s3://BUCKET/KEY [ARGS=--dry-run|--follow]" >&2; exit 2; fi
+	@$(UNTHROTTLE_CLI) rollback "$(SNAPSHOT)" $(ARGS)
 
 # --- the SAM template (see docs/deploy.md) ---
 

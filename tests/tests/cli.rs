@@ -9,6 +9,7 @@ use unthrottle::cli::plan::Function;
 use unthrottle::cli::{Cli, Failure, run};
 use unthrottle::core::config::Env;
 use unthrottle::dynamodb::DynamoDb;
+use unthrottle::kinesis::Kinesis;
 
 use integration_tests::{Emulators, Stores, World, events_dir, expected_outcomes};
 
@@ -260,4 +261,226 @@ fn history_prints_an_aligned_table_and_what_the_ledger_says() {
     let mut out = Vec::new();
     unthrottle::cli::render::history(&mut out, &rows, false, false).unwrap();
     insta::assert_snapshot!("history_table", String::from_utf8(out).unwrap());
+}
+
+/// A remediation made ten minutes ago: its claim has ended, so a rollback may take it.
+async fn remediated_earlier<S: unthrottle::adapters::Deploy>(
+    world: &World<S>,
+    sample: &str,
+) -> unthrottle::core::report::Report {
+    let then = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let report = world.run(world.event_at(sample, then), then).await;
+    assert_eq!(
+        report.outcome,
+        unthrottle::core::report::Outcome::Remediated,
+        "{report:?}"
+    );
+    report
+}
+
+/// Remediate a table and a stream, then roll each back from its snapshot: the original
+/// values again, the replaced state snapshotted first, the rollback in the history.
+#[tokio::test]
+async fn rollback_restores_a_table_and_a_stream_from_their_snapshots() {
+    let tables = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
+    tables.aws.create_table(&tables.name, 5, 5, &[]).await;
+    let report = remediated_earlier(&tables, "cloudtrail-putitem-throttled.json").await;
+    let raised = tables.aws.wait_active(&tables.name).await;
+    assert_eq!(
+        raised.provisioned_throughput().unwrap().write_capacity_units(),
+        Some(10)
+    );
+
+    let snapshot = report.snapshot.clone().unwrap();
+    let planned = unthrottle(
+        &tables.aws,
+        &tables.stores,
+        &[&["rollback", &snapshot, "--dry-run"][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("a dry run");
+    assert!(planned.contains("would restore"), "{planned}");
+    let untouched = tables.aws.describe(&tables.name).await;
+    assert_eq!(
+        untouched.provisioned_throughput().unwrap().write_capacity_units(),
+        Some(10)
+    );
+    assert_eq!(
+        tables.aws.object_keys(&tables.stores.bucket).await.len(),
+        1,
+        "a dry run writes nothing"
+    );
+
+    let printed = unthrottle(
+        &tables.aws,
+        &tables.stores,
+        &[&["rollback", &snapshot][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("rolled back");
+    assert!(printed.contains("restored"), "{printed}");
+    let restored = tables.aws.wait_active(&tables.name).await;
+    let throughput = restored.provisioned_throughput().unwrap();
+    assert_eq!(
+        (
+            throughput.read_capacity_units(),
+            throughput.write_capacity_units()
+        ),
+        (Some(5), Some(5))
+    );
+    let objects = tables.aws.object_keys(&tables.stores.bucket).await;
+    assert_eq!(
+        objects.len(),
+        2,
+        "the remediation's snapshot and the rollback's: {objects:?}"
+    );
+    let kept = objects
+        .iter()
+        .find(|key| key.ends_with("-rollback.json"))
+        .expect("the rollback's snapshot");
+    let replaced = tables.aws.object_json(&tables.stores.bucket, kept).await;
+    assert_eq!(
+        replaced["describe"]["Table"]["ProvisionedThroughput"]["WriteCapacityUnits"],
+        10
+    );
+    let history = unthrottle(
+        &tables.aws,
+        &tables.stores,
+        &[&["history", &tables.name, "--json"][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&history).unwrap();
+    let changes: Vec<&Value> = rows.iter().filter(|row| row["kind"] == "change").collect();
+    assert_eq!(changes[0]["action"], "Rollback", "newest first: {history}");
+    assert_eq!(changes[1]["snapshot"], snapshot.as_str());
+    assert_eq!(
+        rows[0]["kind"], "claimed",
+        "the rollback holds the claim for a cooldown: {history}"
+    );
+
+    // Nothing left to restore: a second rollback changes nothing.
+    let again = unthrottle(
+        &tables.aws,
+        &tables.stores,
+        &[&["rollback", &snapshot][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap();
+    assert!(again.contains("nothing to restore"), "{again}");
+    assert_eq!(tables.aws.object_keys(&tables.stores.bucket).await.len(), 2);
+
+    let streams = World::<Kinesis>::new(("kinesis", "clickstream"), &[]).await;
+    streams.aws.create_stream(&streams.name, 2).await;
+    let report = remediated_earlier(&streams, "cloudtrail-putrecord-throttled.json").await;
+    assert_eq!(streams.aws.wait_stream_active(&streams.name).await.open_shards, 4);
+    unthrottle(
+        &streams.aws,
+        &streams.stores,
+        &[&["rollback", report.snapshot.as_deref().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("4 -> 2 is one halving");
+    assert_eq!(streams.aws.wait_stream_active(&streams.name).await.open_shards, 2);
+}
+
+async fn attempt(world: &World<DynamoDb>, args: &[&str]) -> Result<String, Failure> {
+    unthrottle(&world.aws, &world.stores, args).await
+}
+
+/// While a remediation holds the claim, a rollback refuses (exit 6, naming the holder); a
+/// missing, corrupt or foreign snapshot fails (exit 5); a quota increase cannot be undone
+/// (exit 7); a dry run says what it would restore. None of them changes the table.
+#[tokio::test]
+async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
+    let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let now = chrono::Utc::now();
+    let report = world
+        .run(world.event_at("cloudtrail-putitem-throttled.json", now), now)
+        .await;
+    assert_eq!(
+        report.outcome,
+        unthrottle::core::report::Outcome::Remediated,
+        "{report:?}"
+    );
+    world.aws.wait_active(&world.name).await;
+    let snapshot = report.snapshot.clone().unwrap();
+    let write_capacity = || async {
+        world
+            .aws
+            .describe(&world.name)
+            .await
+            .provisioned_throughput()
+            .unwrap()
+            .write_capacity_units()
+    };
+
+    let held = attempt(&world, &[&["rollback", &snapshot][..], &HOME[..]].concat())
+        .await
+        .unwrap_err();
+    assert_eq!(held.exit_code(), 6, "{held}");
+    assert!(
+        held.to_string().contains(report.event_id.as_deref().unwrap()),
+        "names the holder: {held}"
+    );
+
+    let dry = attempt(
+        &world,
+        &[&["rollback", &snapshot, "--dry-run"][..], &HOME[..]].concat(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(dry.exit_code(), 6, "a dry run says so too: {dry}");
+
+    let bucket = &world.stores.bucket;
+    let missing = format!("s3://{bucket}/snapshots/dynamodb/nothing-here.json");
+    assert_eq!(
+        attempt(&world, &[&["rollback", &missing][..], &HOME[..]].concat())
+            .await
+            .unwrap_err()
+            .exit_code(),
+        5
+    );
+
+    world
+        .aws
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key("snapshots/not-ours.json")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"{\"hello\": \"world\"}",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let corrupt = format!("s3://{bucket}/snapshots/not-ours.json");
+    let refused = attempt(&world, &[&["rollback", &corrupt][..], &HOME[..]].concat())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.exit_code(), 5, "{refused}");
+
+    let foreign = attempt(
+        &world,
+        &[
+            "rollback",
+            &snapshot,
+            "--account",
+            "999999999999",
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(foreign.exit_code(), 5, "{foreign}");
+    assert!(foreign.to_string().contains("123456789012"), "{foreign}");
+
+    assert_eq!(write_capacity().await, Some(10), "nothing rolled back");
+    assert_eq!(
+        world.aws.object_keys(bucket).await.len(),
+        2,
+        "the remediation's snapshot and the planted one only"
+    );
 }

@@ -8,12 +8,17 @@
 //! | 2 | the command line or the configuration is wrong |
 //! | 3 | the event file cannot be read as an EventBridge event |
 //! | 4 | `plan` tried to write (a defect: the plan is refused rather than let it write) |
+//! | 5 | `rollback`: the snapshot cannot be used (missing, not unthrottle's, another account's) |
+//! | 6 | `rollback`: an incident holds the resource's claim; try again after it ends |
+//! | 7 | `rollback`: unthrottle cannot undo that change (a quota increase, or not built yet) |
+//! | 8 | `rollback`: AWS's limits left steps to take; run again, or pass `--follow` |
 
 pub mod archive;
 pub mod history;
 pub mod plan;
 pub mod readonly;
 pub mod render;
+pub mod rollback;
 
 use std::path::PathBuf;
 
@@ -39,6 +44,9 @@ pub enum Command {
     /// The changes unthrottle made (from the snapshot bucket), and the claims, refusals and
     /// changes made elsewhere that the ledger holds now, newest first.
     History(HistoryArgs),
+    /// Restore what a snapshot recorded (`history` lists them): snapshots the current state
+    /// first, takes the resource's claim like a remediation, and respects AWS's limits.
+    Rollback(RollbackArgs),
 }
 
 /// Where the command acts, as a deployed function would.
@@ -78,6 +86,20 @@ pub struct HistoryArgs {
     /// At most this many changes, the newest.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    #[command(flatten)]
+    pub place: Where,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The snapshot's location: s3://BUCKET/KEY, as `history` prints it.
+    pub snapshot: String,
+    /// Say what would be restored; change nothing, take no claim.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep going while AWS's limits allow (a stream halves per call): wait for each step.
+    #[arg(long)]
+    pub follow: bool,
     #[command(flatten)]
     pub place: Where,
 }
@@ -133,6 +155,17 @@ pub enum Failure {
     Event(String),
     #[error("the plan tried to write, and was stopped (please report it): {0}")]
     Wrote(String),
+    #[error("{0}")]
+    Snapshot(String),
+    #[error("event {holder} holds the resource's claim until {until}: try again after it ends")]
+    Claimed {
+        holder: String,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("{0}")]
+    CannotUndo(String),
+    #[error("{0}")]
+    Partial(String),
 }
 
 impl Failure {
@@ -142,6 +175,10 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Event(_) => 3,
             Failure::Wrote(_) => 4,
+            Failure::Snapshot(_) => 5,
+            Failure::Claimed { .. } => 6,
+            Failure::CannotUndo(_) => 7,
+            Failure::Partial(_) => 8,
         }
     }
 }
@@ -196,6 +233,21 @@ pub async fn run(
             };
             let rows = history::history(&archive, &ledger, &home, &filter, chrono::Utc::now()).await?;
             render::history(out, &rows, args.place.json, colour)
+        }
+        Command::Rollback(args) => {
+            let home = Home::resolve(&args.place, sdk).await?;
+            let core = crate::core::config::CoreSettings::from_env(env)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let done =
+                rollback::rollback(&args.snapshot, &home, &core, sdk, args.dry_run, args.follow).await?;
+            render::rollback(out, &done, args.place.json)?;
+            if done.remaining > 0 {
+                return Err(Failure::Partial(format!(
+                    "{} more step(s) to go, as AWS's limits allow: run the same command again, or with --follow",
+                    done.remaining
+                )));
+            }
+            Ok(())
         }
     }
 }

@@ -137,3 +137,35 @@ pub fn history(out: &mut dyn Write, rows: &[Row], json: bool, colour: bool) -> R
     }
     Ok(())
 }
+
+/// `unthrottle rollback`.
+pub fn rollback(out: &mut dyn Write, done: &super::rollback::RolledBack, json: bool) -> Result<(), Failure> {
+    if json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "resource": format!("{}/{}", done.resource.service, done.resource.name),
+            "before": done.before,
+            "after": done.after,
+            "snapshot": done.snapshot,
+            "remaining": done.remaining,
+            "dryRun": done.dry_run,
+        }))
+        .unwrap_or_default();
+        return written(writeln!(out, "{text}"));
+    }
+    let verb = if done.dry_run {
+        "would restore"
+    } else if done.before == done.after {
+        "nothing to restore:"
+    } else {
+        "restored"
+    };
+    written(writeln!(
+        out,
+        "{}/{} {verb} {} -> {}",
+        done.resource.service, done.resource.name, done.before, done.after
+    ))?;
+    if let Some(snapshot) = &done.snapshot {
+        written(writeln!(out, "the state it replaced: {snapshot}"))?;
+    }
+    Ok(())
+}
