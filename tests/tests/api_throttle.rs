@@ -1049,3 +1049,31 @@ async fn the_setting_is_read_again_right_before_it_is_turned_on() {
     assert_eq!(changed_since.num_calls(), 1, "read again, uncached");
     assert_eq!(update.num_calls(), 0, "nothing changed");
 }
+
+/// Each raise setting reaches the policy the planner decides on, not only its default.
+#[test]
+fn the_raise_settings_are_read_from_the_environment() {
+    use unthrottle::api::planner::RaisePolicy;
+    let api = configured(&[
+        ("QUOTA_INCREASE", "request"),
+        ("SSM_HIGH_THROUGHPUT", "enable"),
+        ("QUOTA_FACTOR", "1.2"),
+        ("QUOTA_MAX_FACTOR", "3"),
+        ("QUOTA_MIN_EVENTS", "7"),
+    ]);
+    assert_eq!(
+        api.raises,
+        RaisePolicy {
+            request: true,
+            high_throughput: true,
+            factor: 1.2,
+            max_factor: 3.0,
+            min_events: 7,
+        }
+    );
+    let defaults = configured(&[]);
+    assert!(
+        !defaults.raises.request && !defaults.raises.high_throughput,
+        "both off by default"
+    );
+}

@@ -86,8 +86,8 @@ pub struct KnownQuota {
     pub may_raise: bool,
 }
 
-/// The quotas unthrottle names (and, once the increase path exists, the only ones it may
-/// ever ask to raise).
+/// The quotas unthrottle names; of them, only those with `may_raise` may it ever ask to
+/// raise.
 pub const KNOWN_QUOTAS: &[KnownQuota] = &[
     KnownQuota {
         quota: KMS_SYMMETRIC_QUOTA,

@@ -148,8 +148,8 @@ pub fn advice(target: &ApiTarget, case: FindingCode) -> (&'static str, String) {
         ),
         FindingCode::KmsKeyStateBurst => (
             "consolidate-kms-key-changes",
-            "consolidate the key management calls (enable, disable, policy, alias, grant and tag changes) that \
-             burst on the same keys: make them once at deploy time, not per request"
+            "consolidate the key state changes (enable, disable, deletion and rotation calls) that burst on the \
+             same keys: make them once at deploy time, not per request"
                 .into(),
         ),
         FindingCode::SsmParameterThroughput => (
@@ -221,7 +221,7 @@ pub fn callers(mut counts: Vec<CallerCount>, minutes: u32) -> Callers {
 }
 
 /// What to tell a human about this throttle, and, where the policy and every guard allow,
-/// the quota increase to request.
+/// the quota increase to request or SSM's higher throughput to turn on.
 pub fn plan(
     target: &ApiTarget,
     state: &ApiState,

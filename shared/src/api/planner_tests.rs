@@ -525,7 +525,51 @@ fn a_quota_increase_is_requested_only_through_every_guard() {
         Case {
             name: "an API without a known quota is never raised",
             target: call("iam", "GetRole"),
-            ..case("", with(kms_quota()), sustained(10), on, Err(""))
+            ..case("", with(kms_quota()), sustained(10), on, Err("cache IAM reads"))
+        },
+        Case {
+            name: "a known quota outside the allow-list (RSA: code unconfirmed) is never raised, even by its alarm",
+            target: ApiTarget {
+                signal: ApiSignal::UsageAlarm,
+                caller: None,
+                ..call("kms", "CryptographicOperationsRsa")
+            },
+            ..case(
+                "",
+                with(QuotaState {
+                    quota_code: "L-2AC98190".into(),
+                    ..kms_quota()
+                }),
+                Diagnosis::NotNeeded,
+                on,
+                Err("never raised by unthrottle"),
+            )
+        },
+        Case {
+            name: "QUOTA_FACTOR and QUOTA_MAX_FACTOR as configured: 10,000 x 1.2, under 3 x the default",
+            policy: RaisePolicy {
+                factor: 1.2,
+                max_factor: 3.0,
+                ..on
+            },
+            ..case("", with(kms_quota()), sustained(10), on, Ok(12_000.0))
+        },
+        Case {
+            name: "QUOTA_MAX_FACTOR as configured caps it: 25,000 x 1.5 held to 3 x 10,000",
+            policy: RaisePolicy {
+                max_factor: 3.0,
+                ..on
+            },
+            ..case(
+                "",
+                with(QuotaState {
+                    value: 25_000.0,
+                    ..kms_quota()
+                }),
+                sustained(10),
+                on,
+                Ok(30_000.0),
+            )
         },
     ];
     for case in cases {
