@@ -18,9 +18,10 @@ KINESIS_TLS_PORT=${UNTHROTTLE_KINESIS_TLS_PORT:-45673}
 UPDATE_TABLE_MS=${UNTHROTTLE_UPDATE_TABLE_MS:-500}
 UPDATE_SHARD_MS=${UNTHROTTLE_UPDATE_SHARD_MS:-500}
 WAIT_SECS=${UNTHROTTLE_EMULATOR_WAIT_SECS:-30}
-# One account id for all three, so ARNs and queue URLs agree across services
-# (each has its own default: dynalite and kinesis-local 000000000000, moto 123456789012).
-ACCOUNT_ID=${UNTHROTTLE_ACCOUNT_ID:-000000000000}
+# One account id for all three, so ARNs and queue URLs agree across services (each has
+# its own default: dynalite and kinesis-local 000000000000, moto 123456789012): the
+# samples' account, so STS (moto) names the account the samples and snapshots are of.
+ACCOUNT_ID=${UNTHROTTLE_ACCOUNT_ID:-123456789012}
 
 NAMES=(dynalite moto kinesis)
 

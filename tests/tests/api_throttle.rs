@@ -61,9 +61,13 @@ async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
         ),
     );
     let now = Utc::now();
+    // All five in one minute: the redelivery below reads the window up to its own minute.
+    let minute =
+        chrono::DurationRound::duration_trunc(now - Duration::minutes(2), Duration::minutes(1)).unwrap();
+    let first = minute + Duration::seconds(10);
     let mut last = None;
     for (n, role) in ["app", "app", "app", "batch", "app"].iter().enumerate() {
-        let at = now - Duration::seconds(30) + Duration::seconds(i64::try_from(n).unwrap());
+        let at = first + Duration::seconds(i64::try_from(n).unwrap());
         let reports = pipeline
             .handle(kms_throttle(&format!("e{n}"), role, at), now)
             .await
@@ -72,7 +76,7 @@ async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
     }
     // The first event delivered again: counted once.
     let again = pipeline
-        .handle(kms_throttle("e0", "app", now - Duration::seconds(30)), now)
+        .handle(kms_throttle("e0", "app", first), now)
         .await
         .unwrap();
     let report = &again[0];

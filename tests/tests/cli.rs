@@ -374,6 +374,19 @@ async fn rollback_restores_a_table_and_a_stream_from_their_snapshots() {
     streams.aws.create_stream(&streams.name, 2).await;
     let report = remediated_earlier(&streams, "cloudtrail-putrecord-throttled.json").await;
     assert_eq!(streams.aws.wait_stream_active(&streams.name).await.open_shards, 4);
+    let planned = unthrottle(
+        &streams.aws,
+        &streams.stores,
+        &[
+            &["rollback", report.snapshot.as_deref().unwrap(), "--dry-run"][..],
+            &HOME[..],
+        ]
+        .concat(),
+    )
+    .await
+    .expect("a dry run of a stream exits 0");
+    assert!(planned.contains("would restore"), "{planned}");
+    assert_eq!(streams.aws.wait_stream_active(&streams.name).await.open_shards, 4);
     unthrottle(
         &streams.aws,
         &streams.stores,
@@ -389,8 +402,8 @@ async fn attempt(world: &World<DynamoDb>, args: &[&str]) -> Result<String, Failu
 }
 
 /// While a remediation holds the claim, a rollback refuses (exit 6, naming the holder); a
-/// missing, corrupt or foreign snapshot fails (exit 5); a quota increase cannot be undone
-/// (exit 7); a dry run says what it would restore. None of them changes the table.
+/// missing, corrupt, foreign or other-bucket snapshot fails (exit 5); credentials of
+/// another account are refused (exit 2). None of them changes the table.
 #[tokio::test]
 async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
     let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
@@ -416,6 +429,11 @@ async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
             .write_capacity_units()
     };
 
+    // Twice: a run again must not pass where the first was refused.
+    let first = attempt(&world, &[&["rollback", &snapshot][..], &HOME[..]].concat())
+        .await
+        .unwrap_err();
+    assert_eq!(first.exit_code(), 6, "{first}");
     let held = attempt(&world, &[&["rollback", &snapshot][..], &HOME[..]].concat())
         .await
         .unwrap_err();
@@ -434,6 +452,15 @@ async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
     assert_eq!(dry.exit_code(), 6, "a dry run says so too: {dry}");
 
     let bucket = &world.stores.bucket;
+    let other_bucket = snapshot.replacen(bucket.as_str(), "someone-elses-bucket", 1);
+    let elsewhere = attempt(&world, &[&["rollback", &other_bucket][..], &HOME[..]].concat())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere.exit_code(),
+        5,
+        "only the deployment's bucket: {elsewhere}"
+    );
     let missing = format!("s3://{bucket}/snapshots/dynamodb/nothing-here.json");
     assert_eq!(
         attempt(&world, &[&["rollback", &missing][..], &HOME[..]].concat())
@@ -467,6 +494,21 @@ async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
             "rollback",
             &snapshot,
             "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(foreign.exit_code(), 5, "a snapshot of another region: {foreign}");
+    assert!(foreign.to_string().contains("us-east-1"), "{foreign}");
+    let not_these_credentials = attempt(
+        &world,
+        &[
+            "rollback",
+            &snapshot,
+            "--account",
             "999999999999",
             "--region",
             "us-east-1",
@@ -474,8 +516,7 @@ async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
     )
     .await
     .unwrap_err();
-    assert_eq!(foreign.exit_code(), 5, "{foreign}");
-    assert!(foreign.to_string().contains("123456789012"), "{foreign}");
+    assert_eq!(not_these_credentials.exit_code(), 2, "{not_these_credentials}");
 
     assert_eq!(write_capacity().await, Some(10), "nothing rolled back");
     assert_eq!(
@@ -483,4 +524,53 @@ async fn rollback_refuses_what_it_must_and_changes_nothing_then() {
         2,
         "the remediation's snapshot and the planted one only"
     );
+}
+
+/// A person changed the table since unthrottle's change: a rollback would undo theirs too,
+/// so it refuses (exit 9) and changes nothing; `--force` restores anyway.
+#[tokio::test]
+async fn rollback_refuses_a_table_changed_since_unless_forced() {
+    let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    let report = remediated_earlier(&world, "cloudtrail-putitem-throttled.json").await;
+    world.aws.wait_active(&world.name).await;
+    world
+        .aws
+        .dynamodb
+        .update_table()
+        .table_name(&world.name)
+        .provisioned_throughput(integration_tests::throughput(5, 20))
+        .send()
+        .await
+        .unwrap();
+    world.aws.wait_active(&world.name).await;
+    let snapshot = report.snapshot.unwrap();
+    let drifted = attempt(&world, &[&["rollback", &snapshot][..], &HOME[..]].concat())
+        .await
+        .unwrap_err();
+    assert_eq!(drifted.exit_code(), 9, "{drifted}");
+    let write = || async {
+        world
+            .aws
+            .describe(&world.name)
+            .await
+            .provisioned_throughput()
+            .unwrap()
+            .write_capacity_units()
+    };
+    assert_eq!(write().await, Some(20), "the person's change stands");
+    assert_eq!(
+        world.aws.object_keys(&world.stores.bucket).await.len(),
+        1,
+        "nothing written"
+    );
+
+    attempt(
+        &world,
+        &[&["rollback", &snapshot, "--force"][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("forced");
+    world.aws.wait_active(&world.name).await;
+    assert_eq!(write().await, Some(5));
 }

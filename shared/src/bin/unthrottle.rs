@@ -1,4 +1,4 @@
-//! `unthrottle plan | history`: see `unthrottle --help` and docs/operations.md.
+//! `unthrottle plan | history | rollback`: see `unthrottle --help` and docs/operations.md.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

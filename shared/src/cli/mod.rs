@@ -1,4 +1,5 @@
-//! The `unthrottle` command: what would it do (`plan`), what did it do (`history`).
+//! The `unthrottle` command: what would it do (`plan`), what did it do (`history`), undo it
+//! (`rollback`).
 //! Exit codes (docs/operations.md):
 //!
 //! | code | meaning |
@@ -12,6 +13,7 @@
 //! | 6 | `rollback`: an incident holds the resource's claim; try again after it ends |
 //! | 7 | `rollback`: unthrottle cannot undo that change (a quota increase, or not built yet) |
 //! | 8 | `rollback`: AWS's limits left steps to take; run again, or pass `--follow` |
+//! | 9 | `rollback`: the resource changed since unthrottle's change; `--force` restores anyway |
 
 pub mod archive;
 pub mod history;
@@ -100,6 +102,10 @@ pub struct RollbackArgs {
     /// Keep going while AWS's limits allow (a stream halves per call): wait for each step.
     #[arg(long)]
     pub follow: bool,
+    /// Restore even though the resource changed since unthrottle's change (that change is
+    /// undone too).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub place: Where,
 }
@@ -144,6 +150,32 @@ impl Home {
     }
 }
 
+impl Home {
+    /// A change acts with the credentials' account, whatever `--account` says: they must
+    /// agree, or the rollback would check one account and change another.
+    pub async fn confirm(&self, sdk: &SdkConfig) -> Result<(), Failure> {
+        let identity = aws_sdk_sts::Client::new(sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Aws(
+                    crate::adapters::errors::classify("GetCallerIdentity", "-", &e)
+                        .advise("a rollback needs credentials STS can name"),
+                )
+            })?;
+        match identity.account() {
+            Some(account) if account == self.scope.account => Ok(()),
+            other => Err(Failure::Usage(format!(
+                "these credentials are of account {}, not {}: a rollback acts only with the snapshot's account's \
+                 credentials",
+                other.unwrap_or("(none)"),
+                self.scope.account
+            ))),
+        }
+    }
+}
+
 /// Why the command failed, and its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
@@ -166,6 +198,8 @@ pub enum Failure {
     CannotUndo(String),
     #[error("{0}")]
     Partial(String),
+    #[error("{0}")]
+    Drifted(String),
 }
 
 impl Failure {
@@ -179,7 +213,20 @@ impl Failure {
             Failure::Claimed { .. } => 6,
             Failure::CannotUndo(_) => 7,
             Failure::Partial(_) => 8,
+            Failure::Drifted(_) => 9,
         }
+    }
+}
+
+/// The SDK's configuration, in `--region` when given: the region is where the command acts,
+/// never only a label.
+fn in_region(sdk: &SdkConfig, place: &Where) -> SdkConfig {
+    match &place.region {
+        Some(region) => sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.clone()))
+            .build(),
+        None => sdk.clone(),
     }
 }
 
@@ -201,21 +248,23 @@ pub async fn run(
                 Some(function) => function,
                 None => plan::Function::for_event(&event)?.ok_or_else(|| {
                     Failure::Event(format!(
-                        "no function's rule takes {}: not a throttle unthrottle acts on (pass --function to see why \
-                         one skips it)",
+                        "no function takes {}: not a throttle unthrottle acts on (pass --function to see why one \
+                         skips it)",
                         args.event.display()
                     ))
                 })?,
             };
-            let home = Home::resolve(&args.place, sdk).await?;
-            let planned = plan::plan(function, event, env, sdk, home).await?;
+            let sdk = in_region(sdk, &args.place);
+            let home = Home::resolve(&args.place, &sdk).await?;
+            let planned = plan::plan(function, event, env, &sdk, home).await?;
             render::plan(out, &planned, args.place.json, colour)
         }
         Command::History(args) => {
-            let home = Home::resolve(&args.place, sdk).await?;
+            let sdk = in_region(sdk, &args.place);
+            let home = Home::resolve(&args.place, &sdk).await?;
             let core = crate::core::config::CoreSettings::from_env(env)
                 .map_err(|e| Failure::Usage(e.to_string()))?;
-            let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            let s3 = aws_sdk_s3::config::Builder::from(&sdk)
                 .force_path_style(core.s3_force_path_style)
                 .build();
             let archive = crate::adapters::snapshots::S3Snapshots::new(
@@ -223,7 +272,7 @@ pub async fn run(
                 &core.snapshot_bucket,
             );
             let ledger = crate::adapters::ledger::DynamoDbLedger::new(
-                aws_sdk_dynamodb::Client::new(sdk),
+                aws_sdk_dynamodb::Client::new(&sdk),
                 &core.ledger_table,
             );
             let filter = history::Filter {
@@ -235,13 +284,19 @@ pub async fn run(
             render::history(out, &rows, args.place.json, colour)
         }
         Command::Rollback(args) => {
-            let home = Home::resolve(&args.place, sdk).await?;
+            let sdk = in_region(sdk, &args.place);
+            let home = Home::resolve(&args.place, &sdk).await?;
+            home.confirm(&sdk).await?;
             let core = crate::core::config::CoreSettings::from_env(env)
                 .map_err(|e| Failure::Usage(e.to_string()))?;
-            let done =
-                rollback::rollback(&args.snapshot, &home, &core, sdk, args.dry_run, args.follow).await?;
+            let options = rollback::Options {
+                dry_run: args.dry_run,
+                follow: args.follow,
+                force: args.force,
+            };
+            let done = rollback::rollback(&args.snapshot, &home, &core, &sdk, options).await?;
             render::rollback(out, &done, args.place.json)?;
-            if done.remaining > 0 {
+            if done.remaining > 0 && !done.dry_run {
                 return Err(Failure::Partial(format!(
                     "{} more step(s) to go, as AWS's limits allow: run the same command again, or with --follow",
                     done.remaining

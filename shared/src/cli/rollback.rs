@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{Failure, Home};
-use crate::adapters::Deploy;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::adapters::snapshots::S3Snapshots;
 use crate::api::{Api, SdkSettings, Settings};
@@ -23,10 +22,10 @@ use crate::core::ledger::{Admission, Ticket};
 use crate::core::ports::{Apply, Describe, Ledger, SnapshotArchive, Snapshots};
 use crate::core::service::Service;
 use crate::core::snapshot::{SCHEMA, key_segment};
-use crate::dynamodb::{Capacity, DynamoDb, TableChange};
-use crate::kinesis::{Kinesis, StreamChange};
+use crate::dynamodb::{BillingMode, Capacity, DynamoDb, SCALE_CAPACITY, SdkTables, TableChange};
+use crate::kinesis::{Kinesis, SdkStreams, StreamChange, StreamMode, UPDATE_SHARD_COUNT};
 
-/// What the ledger's history records a rollback as.
+/// What a rollback's own snapshot names its action.
 pub const ROLLBACK: Action = Action::named("Rollback");
 
 /// A snapshot, as far as a rollback reads it.
@@ -105,6 +104,15 @@ pub fn recorded(document: &Value, uri: &str) -> Result<Recorded, Failure> {
     })
 }
 
+/// A capacity as a change records it: `{"read": 5, "write": 10}`.
+fn set_capacity(change: &Value) -> Option<Capacity> {
+    Some(Capacity {
+        read: change.get("read")?.as_u64()?,
+        write: change.get("write")?.as_u64()?,
+    })
+}
+
+/// A capacity as DescribeTable reports it.
 fn capacity(throughput: &Value) -> Option<Capacity> {
     Some(Capacity {
         read: throughput.get("ReadCapacityUnits")?.as_u64()?,
@@ -122,7 +130,7 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
         ))
     };
     match (recorded.resource.service.key, recorded.action.as_str()) {
-        ("dynamodb", "ScaleCapacity") => {
+        (service, action) if service == DynamoDb::ID.key && action == SCALE_CAPACITY.name() => {
             let scale = &recorded.change["scale"];
             if scale["floors"]
                 .as_array()
@@ -161,7 +169,7 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
                 indexes,
             })
         }
-        ("kinesis", "UpdateShardCount") => {
+        (service, action) if service == Kinesis::ID.key && action == UPDATE_SHARD_COUNT.name() => {
             let shards =
                 recorded.describe["DescribeStreamSummary"]["StreamDescriptionSummary"]["OpenShardCount"]
                     .as_u64()
@@ -169,16 +177,24 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
                     .ok_or_else(|| missing("open shard count"))?;
             Ok(Undo::Stream { shards })
         }
-        ("api", "UpdateServiceSetting") => Ok(Undo::Setting {
-            id: recorded.change["enableHighThroughput"]["settingId"]
-                .as_str()
-                .ok_or_else(|| missing("setting id"))?
-                .to_owned(),
-        }),
-        ("api", "RequestServiceQuotaIncrease") => Err(Failure::CannotUndo(
-            "a quota increase cannot be undone: Service Quotas has no decrease API; open a Support case"
-                .into(),
-        )),
+        (service, action)
+            if service == Api::ID.key && action == crate::api::UPDATE_SERVICE_SETTING.name() =>
+        {
+            Ok(Undo::Setting {
+                id: recorded.change["enableHighThroughput"]["settingId"]
+                    .as_str()
+                    .ok_or_else(|| missing("setting id"))?
+                    .to_owned(),
+            })
+        }
+        (service, action)
+            if service == Api::ID.key && action == crate::api::REQUEST_QUOTA_INCREASE.name() =>
+        {
+            Err(Failure::CannotUndo(
+                "a quota increase cannot be undone: Service Quotas has no decrease API; open a Support case"
+                    .into(),
+            ))
+        }
         (_, action) => Err(Failure::CannotUndo(format!(
             "rolling back {action} is not built yet; docs/operations.md says how to undo it by hand"
         ))),
@@ -213,21 +229,41 @@ pub struct RolledBack {
     pub after: Value,
     /// The snapshot of the state it replaced.
     pub snapshot: Option<String>,
-    /// Calls still needed (AWS's limits): `--follow` makes them.
+    /// Calls still needed (AWS's limits): run again, or `--follow`. In a dry run, the calls
+    /// it would take.
     pub remaining: u32,
     pub dry_run: bool,
 }
 
-/// Restores `uri` in `home`.
+/// How a rollback runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Change nothing, take no claim.
+    pub dry_run: bool,
+    /// Keep taking steps while AWS's limits allow.
+    pub follow: bool,
+    /// Restore even if the resource changed since unthrottle's change.
+    pub force: bool,
+}
+
+/// How long `--follow` waits for a stream to take its next step.
+const FOLLOW_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Restores `uri` in `home`, reading and writing only the deployment's bucket.
 pub async fn rollback(
     uri: &str,
     home: &Home,
     core: &CoreSettings,
     sdk: &SdkConfig,
-    dry_run: bool,
-    follow: bool,
+    options: Options,
 ) -> Result<RolledBack, Failure> {
     let (bucket, key) = parse_uri(uri)?;
+    if bucket != core.snapshot_bucket {
+        return Err(Failure::Snapshot(format!(
+            "{uri} is not in the deployment's bucket {} (SNAPSHOT_BUCKET): only its own snapshots are restored",
+            core.snapshot_bucket
+        )));
+    }
     let s3 = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(core.s3_force_path_style)
         .build();
@@ -241,145 +277,147 @@ pub async fn rollback(
     let document: Value = serde_json::from_slice(&body)
         .map_err(|e| Failure::Snapshot(format!("{uri} is not an unthrottle snapshot: not JSON ({e})")))?;
     let recorded = recorded(&document, uri)?;
-    if recorded.resource.account != home.scope.account || recorded.resource.region != home.scope.region {
+    let r = &recorded.resource;
+    let folder = format!(
+        "snapshots/{}/{}/{}/{}/",
+        r.service,
+        key_segment(&r.account),
+        key_segment(&r.region),
+        key_segment(&r.name)
+    );
+    if !key.starts_with(&folder) {
         return Err(Failure::Snapshot(format!(
-            "{uri} is of {} in {}/{}; this command acts in {}/{}: pass --account and --region to match",
-            recorded.resource.name,
-            recorded.resource.account,
-            recorded.resource.region,
-            home.scope.account,
-            home.scope.region
+            "{uri} is not where a snapshot of {} would be ({folder}): refused",
+            r.name
+        )));
+    }
+    if r.account != home.scope.account || r.region != home.scope.region {
+        return Err(Failure::Snapshot(format!(
+            "{uri} is of {} in {}/{}, and these credentials act in {}/{}",
+            r.name, r.account, r.region, home.scope.account, home.scope.region
         )));
     }
     let undo = undo(&recorded)?;
-    let resource = recorded.resource.clone();
-    let ledger = DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table);
-    let now = Utc::now();
-    if dry_run {
-        if let Some(claim) = ledger
-            .view(&resource, now)
-            .await
-            .map_err(Failure::Aws)?
-            .claim
-            .filter(|claim| claim.until > now)
-        {
-            return Err(Failure::Claimed {
-                holder: claim.holder,
-                until: claim.until,
-            });
-        }
-    } else {
-        claim(&ledger, &resource, key, now, core).await?;
-    }
-    let restore = Restore {
+    let run = Run {
         archive: &archive,
-        resource: &resource,
-        uri,
-        now,
-        dry_run,
-        follow,
+        ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
+        recorded: &recorded,
+        key,
+        now: Utc::now(),
+        cooldown: core.run.cooldown,
+        options,
     };
-    let done = match undo {
+    match undo {
         Undo::Table { table, indexes } => {
-            let tables = DynamoDb::from_env(&crate::core::config::Env::from_fn(|_| None))
-                .map_err(|e| Failure::Usage(e.to_string()))?
-                .resources(sdk, core);
-            restore.table(&tables, table, indexes).await
+            let tables = SdkTables::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                aws_sdk_cloudwatch::Client::new(sdk),
+                aws_sdk_applicationautoscaling::Client::new(sdk),
+            );
+            run.table(&tables, table, indexes).await
         }
         Undo::Stream { shards } => {
-            let streams = Kinesis::from_env(&crate::core::config::Env::from_fn(|_| None))
-                .map_err(|e| Failure::Usage(e.to_string()))?
-                .resources(sdk, core);
-            restore.stream(&streams, shards).await
+            let streams = SdkStreams::new(
+                aws_sdk_kinesis::Client::new(sdk),
+                aws_sdk_cloudwatch::Client::new(sdk),
+            );
+            run.stream(&streams, shards).await
         }
         Undo::Setting { id } => {
-            restore
-                .setting(&SdkSettings::new(aws_sdk_ssm::Client::new(sdk)), &id)
+            run.setting(&SdkSettings::new(aws_sdk_ssm::Client::new(sdk)), &id)
                 .await
         }
-    };
-    if !dry_run {
-        match &done {
-            Ok(_) => {
-                let entry = HistoryEntry {
-                    at: now,
-                    action: ROLLBACK,
-                    event_id: rollback_id(key),
-                    subject: None,
-                };
-                if let Err(e) = ledger.record(&resource, &entry).await {
-                    tracing::warn!(error = %e, "the rollback was made but not recorded in the ledger");
-                }
-            }
-            Err(_) => {
-                let ticket = ticket(&resource, key, now, core);
-                if let Err(e) = ledger.release(&ticket).await {
-                    tracing::warn!(error = %e, "the rollback's claim was not released: it ends on its own");
-                }
-            }
-        }
-    }
-    done
-}
-
-fn rollback_id(key: &str) -> String {
-    format!("rollback:{key}")
-}
-
-fn ticket(resource: &ResourceRef, key: &str, now: DateTime<Utc>, core: &CoreSettings) -> Ticket {
-    Ticket {
-        resource: resource.clone(),
-        event_id: rollback_id(key),
-        invocation: format!("unthrottle-rollback-{}", std::process::id()),
-        now,
-        cooldown: core.run.cooldown,
     }
 }
 
-/// The resource's claim, as a remediation takes it: refused while an incident holds it.
-async fn claim(
-    ledger: &DynamoDbLedger,
-    resource: &ResourceRef,
-    key: &str,
+/// One rollback under way.
+struct Run<'a> {
+    archive: &'a S3Snapshots,
+    ledger: DynamoDbLedger,
+    recorded: &'a Recorded,
+    key: &'a str,
     now: DateTime<Utc>,
-    core: &CoreSettings,
-) -> Result<(), Failure> {
-    match ledger
-        .admit(&ticket(resource, key, now, core))
-        .await
-        .map_err(Failure::Aws)?
-    {
-        Admission::Granted | Admission::Duplicate => Ok(()),
-        Admission::CoolingDown(claim) => Err(Failure::Claimed {
+    cooldown: chrono::Duration,
+    options: Options,
+}
+
+impl Run<'_> {
+    fn resource(&self) -> &ResourceRef {
+        &self.recorded.resource
+    }
+
+    fn id(&self) -> String {
+        HistoryEntry::rollback_id(self.key)
+    }
+
+    /// The resource's claim, as a remediation takes it, under an id that is the same for
+    /// every run of this rollback (so a run again re-takes its own claim): refused while an
+    /// incident holds it. A dry run only looks.
+    async fn claim(&self) -> Result<(), Failure> {
+        let held = |claim: crate::core::ledger::Claim| Failure::Claimed {
             holder: claim.holder,
             until: claim.until,
-        }),
+        };
+        if self.options.dry_run {
+            let view = self
+                .ledger
+                .view(self.resource(), self.now)
+                .await
+                .map_err(Failure::Aws)?;
+            return match view
+                .claim
+                .filter(|claim| claim.until > self.now && claim.holder != self.id())
+            {
+                Some(claim) => Err(held(claim)),
+                None => Ok(()),
+            };
+        }
+        let ticket = Ticket {
+            resource: self.resource().clone(),
+            event_id: self.id(),
+            invocation: self.id(),
+            now: Utc::now(),
+            cooldown: self.cooldown,
+        };
+        match self.ledger.admit(&ticket).await.map_err(Failure::Aws)? {
+            Admission::Granted => Ok(()),
+            Admission::CoolingDown(claim) => Err(held(claim)),
+            // Another writer recorded this rollback's id: do not act beside it.
+            Admission::Duplicate => Err(Failure::Claimed {
+                holder: self.id(),
+                until: self.now + self.cooldown,
+            }),
+        }
     }
-}
 
-struct Restore<'a> {
-    archive: &'a S3Snapshots,
-    resource: &'a ResourceRef,
-    uri: &'a str,
-    now: DateTime<Utc>,
-    dry_run: bool,
-    follow: bool,
-}
+    /// Each call made is remembered under its real action, so the functions' rolling-day
+    /// guards count it (a stream's 10 reshards a day), and as a rollback, so a throttle
+    /// after it is not taken for a fix that did not hold.
+    async fn record(&self, action: Action) {
+        let entry = HistoryEntry {
+            at: Utc::now(),
+            action,
+            event_id: self.id(),
+            subject: None,
+        };
+        if let Err(e) = self.ledger.record(self.resource(), &entry).await {
+            tracing::warn!(error = %e, "a rollback step was made but not recorded in the ledger");
+        }
+    }
 
-impl Restore<'_> {
     /// The state being replaced, kept like any change's: no snapshot, no rollback.
     async fn snapshot(&self, raw: &Value, before: &Value, after: &Value) -> Result<Option<String>, Failure> {
-        if self.dry_run {
+        if self.options.dry_run {
             return Ok(None);
         }
-        let r = self.resource;
+        let r = self.resource();
         let key = format!(
             "snapshots/{}/{}/{}/{}/{}-rollback.json",
             r.service,
             key_segment(&r.account),
             key_segment(&r.region),
             key_segment(&r.name),
-            self.now.format("%Y%m%dT%H%M%S%.3fZ"),
+            self.now.format(crate::core::snapshot::KEY_TIME),
         );
         let document = json!({
             "schema": SCHEMA,
@@ -388,27 +426,64 @@ impl Restore<'_> {
             "region": r.region,
             "name": r.name,
             "takenAt": self.now,
-            "rollbackOf": self.uri,
+            "rollbackOf": self.recorded.uri,
             "plan": {
                 "action": ROLLBACK,
                 "before": before,
                 "after": after,
-                "why": format!("unthrottle rollback {}", self.uri),
+                "why": format!("unthrottle rollback {}", self.recorded.uri),
             },
             "describe": raw,
         });
-        let body = serde_json::to_vec_pretty(&document).unwrap_or_default();
+        let body = serde_json::to_vec_pretty(&document).map_err(|e| {
+            Failure::Aws(crate::core::error::Error::new(
+                ErrorKind::Invalid,
+                "serialise snapshot",
+                r.to_string(),
+                e.to_string(),
+            ))
+        })?;
         self.archive.put(&key, body).await.map(Some).map_err(Failure::Aws)
     }
 
     fn done(&self, before: Value, after: Value, snapshot: Option<String>, remaining: u32) -> RolledBack {
         RolledBack {
-            resource: self.resource.clone(),
+            resource: self.resource().clone(),
             before,
             after,
             snapshot,
             remaining,
-            dry_run: self.dry_run,
+            dry_run: self.options.dry_run,
+        }
+    }
+
+    /// Changed since unthrottle's change (by a person, another tool, the functions): a
+    /// rollback would undo that too, so it is refused unless forced.
+    fn drifted(&self, what: String) -> Result<(), Failure> {
+        if self.options.force {
+            tracing::warn!(what, "restoring over a change made since (--force)");
+            return Ok(());
+        }
+        Err(Failure::Drifted(format!(
+            "{what} since {}: restoring would undo that too; check `unthrottle history`, or pass --force",
+            self.recorded.uri
+        )))
+    }
+
+    /// A change whose answer was lost: made if the resource now shows it.
+    async fn applied<S: crate::core::service::Service, R: Describe<S> + Apply<S>>(
+        &self,
+        resources: &R,
+        state: &S::State,
+        change: &S::Change,
+    ) -> Result<(), Failure> {
+        match resources.apply(state, change).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.outcome_unknown => match resources.describe(&self.resource().name).await {
+                Ok(after) if S::applied(&after.state, change) => Ok(()),
+                _ => Err(Failure::Aws(e)),
+            },
+            Err(e) => Err(Failure::Aws(e)),
         }
     }
 
@@ -418,42 +493,83 @@ impl Restore<'_> {
         table: Option<Capacity>,
         indexes: BTreeMap<String, Capacity>,
     ) -> Result<RolledBack, Failure> {
-        let now = tables.describe(&self.resource.name).await.map_err(Failure::Aws)?;
-        let current = json!({
-            "table": now.state.capacity,
-            "indexes": now.state.indexes.iter().filter(|index| indexes.contains_key(&index.name))
-                .map(|index| (index.name.clone(), json!(index.capacity))).collect::<serde_json::Map<_, _>>(),
+        let current = tables
+            .describe(&self.resource().name)
+            .await
+            .map_err(Failure::Aws)?;
+        let state = &current.state;
+        let index_now = |name: &str| {
+            state
+                .indexes
+                .iter()
+                .find(|index| index.name == name)
+                .map(|index| index.capacity)
+        };
+        let before = json!({
+            "table": state.capacity,
+            "indexes": indexes.keys().map(|name| (name.clone(), json!(index_now(name)))).collect::<serde_json::Map<_, _>>(),
         });
-        let target = json!({ "table": table.unwrap_or(now.state.capacity), "indexes": &indexes });
         // Only what differs is sent: UpdateTable refuses a capacity equal to the current one.
-        let table = table.filter(|capacity| *capacity != now.state.capacity);
+        let table = table.filter(|capacity| *capacity != state.capacity);
         let indexes: BTreeMap<String, Capacity> = indexes
             .into_iter()
-            .filter(|(name, capacity)| {
-                now.state
-                    .indexes
-                    .iter()
-                    .any(|index| &index.name == name && index.capacity != *capacity)
-            })
+            .filter(|(name, capacity)| index_now(name).is_some_and(|now| now != *capacity))
             .collect();
         if table.is_none() && indexes.is_empty() {
-            return Ok(self.done(current.clone(), current, None, 0));
+            return Ok(self.done(before.clone(), before, None, 0));
         }
-        let snapshot = self.snapshot(&now.raw, &current, &target).await?;
-        if !self.dry_run {
-            tables
-                .apply(
-                    &now.state,
-                    &TableChange::Scale {
-                        table,
-                        indexes,
-                        floors: Vec::new(),
-                    },
-                )
-                .await
-                .map_err(Failure::Aws)?;
+        // Already as the snapshot recorded: nothing to do, whatever changed in between.
+        if state.billing != BillingMode::Provisioned {
+            self.drifted(format!("{} is on-demand now", state.name))?;
         }
-        Ok(self.done(current, target, snapshot, 0))
+        let made = &self.recorded.change["scale"];
+        if let Some(set) = made.get("table").and_then(set_capacity)
+            && set != state.capacity
+        {
+            self.drifted(format!(
+                "{}'s capacity changed from {set:?} to {:?}",
+                state.name, state.capacity
+            ))?;
+        }
+        for (name, set) in made["indexes"].as_object().into_iter().flatten() {
+            let set = set_capacity(set);
+            if set.is_some() && set != index_now(name) {
+                self.drifted(format!(
+                    "index {name}'s capacity changed to {:?}",
+                    index_now(name)
+                ))?;
+            }
+        }
+        let after = json!({ "table": table.unwrap_or(state.capacity), "indexes": &indexes });
+        self.claim().await?;
+        let snapshot = self.snapshot(&current.raw, &before, &after).await?;
+        if self.options.dry_run {
+            return Ok(self.done(before, after, None, 1));
+        }
+        let change = TableChange::Scale {
+            table,
+            indexes,
+            floors: Vec::new(),
+        };
+        if let Err(failure) = self.applied::<DynamoDb, _>(tables, state, &change).await {
+            self.release().await;
+            return Err(failure);
+        }
+        self.record(SCALE_CAPACITY).await;
+        Ok(self.done(before, after, snapshot, 0))
+    }
+
+    async fn release(&self) {
+        let ticket = Ticket {
+            resource: self.resource().clone(),
+            event_id: self.id(),
+            invocation: self.id(),
+            now: self.now,
+            cooldown: self.cooldown,
+        };
+        if let Err(e) = self.ledger.release(&ticket).await {
+            tracing::warn!(error = %e, "the rollback's claim was not released: it ends on its own");
+        }
     }
 
     async fn stream<K: Describe<Kinesis> + Apply<Kinesis>>(
@@ -461,19 +577,31 @@ impl Restore<'_> {
         streams: &K,
         target: u32,
     ) -> Result<RolledBack, Failure> {
-        let mut now = streams
-            .describe(&self.resource.name)
+        let mut current = streams
+            .describe(&self.resource().name)
             .await
             .map_err(Failure::Aws)?;
-        let first = now.state.open_shards;
+        let first = current.state.open_shards;
         let before = json!({ "shards": first });
         if first == target {
             return Ok(self.done(before.clone(), before, None, 0));
         }
+        if current.state.mode != StreamMode::Provisioned {
+            self.drifted(format!("{} is on-demand now", current.state.name))?;
+        }
+        if let Some(set) = self.recorded.change["updateShardCount"]["target"].as_u64()
+            && u64::from(first) != set
+        {
+            self.drifted(format!(
+                "{} has {first} open shards, not the {set} it was set to",
+                current.state.name
+            ))?;
+        }
+        self.claim().await?;
         let snapshot = self
-            .snapshot(&now.raw, &before, &json!({ "shards": target }))
+            .snapshot(&current.raw, &before, &json!({ "shards": target }))
             .await?;
-        if self.dry_run {
+        if self.options.dry_run {
             return Ok(self.done(
                 before,
                 json!({ "shards": target }),
@@ -481,43 +609,65 @@ impl Restore<'_> {
                 shard_steps(first, target),
             ));
         }
+        let deadline = tokio::time::Instant::now() + FOLLOW_DEADLINE;
         loop {
-            let next = next_shard_count(now.state.open_shards, target);
-            streams
-                .apply(&now.state, &StreamChange::UpdateShardCount { target: next })
-                .await
-                .map_err(Failure::Aws)?;
+            let next = next_shard_count(current.state.open_shards, target);
+            let change = StreamChange::UpdateShardCount { target: next };
+            if let Err(failure) = self.applied::<Kinesis, _>(streams, &current.state, &change).await {
+                if current.state.open_shards == first {
+                    self.release().await;
+                }
+                return Err(failure);
+            }
+            self.record(UPDATE_SHARD_COUNT).await;
             let remaining = shard_steps(next, target);
-            if remaining == 0 || !self.follow {
+            if remaining == 0 || !self.options.follow {
                 return Ok(self.done(before, json!({ "shards": next }), snapshot, remaining));
             }
             // The next call waits for this one: a stream takes no update while UPDATING.
-            now = loop {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let read = streams
-                    .describe(&self.resource.name)
-                    .await
-                    .map_err(Failure::Aws)?;
-                if read.state.status == Status::Active {
-                    break read;
+            current = loop {
+                if tokio::time::Instant::now() > deadline {
+                    return Ok(self.done(before, json!({ "shards": next }), snapshot, remaining));
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                match streams.describe(&self.resource().name).await {
+                    Ok(read) if read.state.status == Status::Active => break read,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "waiting for the stream: describe failed, trying again")
+                    }
                 }
             };
+            // Renewed for each step: a remediation must not raise it between two of them.
+            self.claim().await?;
         }
     }
 
     async fn setting(&self, settings: &SdkSettings, id: &str) -> Result<RolledBack, Failure> {
-        let now = settings.reread(id).await.map_err(Failure::Aws)?;
-        let before = json!({ "settingId": id, "value": now.value, "status": now.status });
-        if now.status.eq_ignore_ascii_case("Default") {
+        let current = settings.reread(id).await.map_err(Failure::Aws)?;
+        let before = json!({ "settingId": id, "value": current.value, "status": current.status });
+        if current.status.eq_ignore_ascii_case("Default") {
             return Ok(self.done(before.clone(), before, None, 0));
         }
-        let after = json!({ "settingId": id, "status": "Default" });
-        let snapshot = self
-            .snapshot(&json!({ "throughput": &now }), &before, &after)
-            .await?;
-        if !self.dry_run {
-            settings.reset(id).await.map_err(Failure::Aws)?;
+        if !current.is_on() {
+            self.drifted(format!(
+                "the setting was set to {} by {:?}",
+                current.value, current.modified_by
+            ))?;
         }
+        let after = json!({ "settingId": id, "status": "Default" });
+        self.claim().await?;
+        let snapshot = self
+            .snapshot(&json!({ "throughput": &current }), &before, &after)
+            .await?;
+        if self.options.dry_run {
+            return Ok(self.done(before, after, None, 1));
+        }
+        if let Err(e) = settings.reset(id).await {
+            self.release().await;
+            return Err(Failure::Aws(e));
+        }
+        self.record(crate::api::UPDATE_SERVICE_SETTING).await;
         Ok(self.done(before, after, snapshot, 0))
     }
 }

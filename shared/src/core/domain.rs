@@ -116,6 +116,18 @@ impl HistoryEntry {
     pub fn is_ours(&self) -> bool {
         self.event_id != Self::REPORTED_BY_AWS
     }
+
+    /// The id `unthrottle rollback` records its changes under: `rollback:{snapshot key}`.
+    pub fn rollback_id(snapshot_key: &str) -> String {
+        format!("{}{snapshot_key}", Self::ROLLBACK_PREFIX)
+    }
+
+    const ROLLBACK_PREFIX: &'static str = "rollback:";
+
+    /// An operator's rollback, not a fix: a throttle after it does not mean a fix failed.
+    pub fn is_rollback(&self) -> bool {
+        self.event_id.starts_with(Self::ROLLBACK_PREFIX)
+    }
 }
 
 /// Which side of capacity throttled.

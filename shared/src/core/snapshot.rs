@@ -14,6 +14,9 @@ use crate::core::ports::Described;
 
 pub const SCHEMA: &str = "unthrottle.snapshot/v1";
 
+/// The time in a snapshot's key: its text sorts as the time does.
+pub const KEY_TIME: &str = "%Y%m%dT%H%M%S%.3fZ";
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot<'a, T: Serialize, C: Serialize> {
@@ -79,7 +82,7 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
             key_segment(&r.account),
             key_segment(&r.region),
             key_segment(&r.name),
-            self.taken_at.format("%Y%m%dT%H%M%S%.3fZ"),
+            self.taken_at.format(KEY_TIME),
             key_segment(&self.trigger.incident.event_id),
         )
     }
