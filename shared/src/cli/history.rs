@@ -13,6 +13,7 @@ use crate::core::domain::{ResourceRef, ServiceId};
 use crate::core::ledger::LedgerView;
 use crate::core::ports::{Ledger, SnapshotArchive};
 use crate::core::service::Service;
+use crate::core::snapshot::key_segment;
 use crate::dynamodb::DynamoDb;
 use crate::kinesis::Kinesis;
 
@@ -113,7 +114,7 @@ pub fn select<'a>(keys: &'a [String], home: &Home, filter: &Filter) -> Vec<&'a s
             filter
                 .resource
                 .as_deref()
-                .is_none_or(|name| parts.name == crate::core::snapshot::key_segment(name))
+                .is_none_or(|name| parts.name == key_segment(name))
         })
         .map(|(key, parts)| (key, parts.stamp))
         .collect();
@@ -208,11 +209,28 @@ pub async fn history(
     filter: &Filter,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Failure> {
-    let prefix = match &filter.service {
-        Some(service) => format!("snapshots/{service}/"),
-        None => "snapshots/".to_owned(),
+    // Only the folders asked for: the bucket keeps every snapshot for good.
+    let services: Vec<&str> = match &filter.service {
+        Some(service) => vec![service.as_str()],
+        None => SERVICES.iter().map(|service| service.key).collect(),
     };
-    let keys = archive.list(&prefix).await.map_err(Failure::Aws)?;
+    let mut keys = Vec::new();
+    for service in services {
+        let prefix = match &filter.resource {
+            Some(name) => format!(
+                "snapshots/{service}/{}/{}/{}/",
+                key_segment(&home.scope.account),
+                key_segment(&home.scope.region),
+                key_segment(name)
+            ),
+            None => format!(
+                "snapshots/{service}/{}/{}/",
+                key_segment(&home.scope.account),
+                key_segment(&home.scope.region)
+            ),
+        };
+        keys.extend(archive.list(&prefix).await.map_err(Failure::Aws)?);
+    }
     let mut rows = Vec::new();
     let mut resources: Vec<ResourceRef> = Vec::new();
     for key in select(&keys, home, filter) {

@@ -130,50 +130,43 @@ impl Home {
         };
         let account = match &place.account {
             Some(account) => account.clone(),
-            None => aws_sdk_sts::Client::new(sdk)
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|e| {
-                    Failure::Aws(
-                        crate::adapters::errors::classify("GetCallerIdentity", "-", &e)
-                            .advise("pass --account, or give the command credentials"),
-                    )
-                })?
-                .account()
-                .map(str::to_owned)
-                .ok_or_else(|| Failure::Usage("STS named no account: pass --account".into()))?,
+            None => credentials_account(sdk).await?,
         };
         Ok(Home {
             scope: Scope { account, region },
         })
     }
-}
 
-impl Home {
     /// A change acts with the credentials' account, whatever `--account` says: they must
     /// agree, or the rollback would check one account and change another.
     pub async fn confirm(&self, sdk: &SdkConfig) -> Result<(), Failure> {
-        let identity = aws_sdk_sts::Client::new(sdk)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| {
-                Failure::Aws(
-                    crate::adapters::errors::classify("GetCallerIdentity", "-", &e)
-                        .advise("a rollback needs credentials STS can name"),
-                )
-            })?;
-        match identity.account() {
-            Some(account) if account == self.scope.account => Ok(()),
-            other => Err(Failure::Usage(format!(
-                "these credentials are of account {}, not {}: a rollback acts only with the snapshot's account's \
-                 credentials",
-                other.unwrap_or("(none)"),
-                self.scope.account
-            ))),
+        let account = credentials_account(sdk).await?;
+        if account == self.scope.account {
+            return Ok(());
         }
+        Err(Failure::Usage(format!(
+            "these credentials are of account {account}, not {}: a rollback acts only with the snapshot's \
+             account's credentials",
+            self.scope.account
+        )))
     }
+}
+
+/// The account STS says the credentials are of.
+async fn credentials_account(sdk: &SdkConfig) -> Result<String, Failure> {
+    aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Aws(
+                crate::adapters::errors::classify("GetCallerIdentity", "-", &e)
+                    .advise("give the command credentials (and pass --account for plan and history)"),
+            )
+        })?
+        .account()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Usage("STS named no account: pass --account".into()))
 }
 
 /// Why the command failed, and its exit code.

@@ -13,7 +13,7 @@ use crate::adapters::Deploy;
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::api::Api;
 use crate::core::config::{
-    CoreSettings, Env, LEDGER_TABLE, MAX_EVENT_AGE_SECONDS, RunOptions, SNAPSHOT_BUCKET,
+    CoreSettings, DRY_RUN, Env, LEDGER_TABLE, MAX_EVENT_AGE_SECONDS, RunOptions, SNAPSHOT_BUCKET,
 };
 use crate::core::envelope::{Envelope, Triage};
 use crate::core::pipeline::{Invocation, Pipeline};
@@ -89,7 +89,7 @@ pub async fn plan(
     // The plan needs the ledger (to read claims and history); the bucket is never written,
     // so a deployment's name is enough and any will do.
     let env = Env::from_fn(|key| match key {
-        "DRY_RUN" => Some("true".to_owned()),
+        key if key == DRY_RUN.name => Some("true".to_owned()),
         key if key == MAX_EVENT_AGE_SECONDS.name => Some("0".to_owned()),
         key if key == SNAPSHOT_BUCKET.name => env.get(&SNAPSHOT_BUCKET).or_else(|| Some("-".to_owned())),
         key => env.raw(key),
