@@ -915,6 +915,16 @@ impl crate::api::Settings for FakeSettings {
     }
 }
 
+/// api-throttle's adapters in memory: no caller counted, no quota known, every SSM
+/// setting at AWS's default.
+pub fn memory_apis() -> crate::api::Apis<MemoryLedger, FakeQuotas, FakeSettings> {
+    crate::api::Apis::new(
+        MemoryLedger::default(),
+        FakeQuotas::default(),
+        FakeSettings::default(),
+    )
+}
+
 /// The digest lines api-throttle sent, in order.
 #[derive(Default)]
 pub struct RecordedDigest {

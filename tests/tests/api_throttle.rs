@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use unthrottle::api::{Api, Apis};
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
-use unthrottle::testing::{FakeQuotas, FakeSettings, MemoryLedger, happened_at, in_memory};
+use unthrottle::testing::{FakeQuotas, FakeSettings, MemoryLedger, happened_at, in_memory, memory_apis};
 
 fn kms_throttle(event_id: &str, role: &str, at: DateTime<Utc>) -> Value {
     let mut event = happened_at(
@@ -52,14 +52,7 @@ fn pattern(report: &Report) -> Option<String> {
 #[tokio::test]
 async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-    let pipeline = in_memory(
-        service,
-        Apis::new(
-            MemoryLedger::default(),
-            FakeQuotas::default(),
-            FakeSettings::default(),
-        ),
-    );
+    let pipeline = in_memory(service, memory_apis());
     let now = Utc::now();
     // All five in one minute: the redelivery below reads the window up to its own minute.
     let minute =
@@ -532,15 +525,7 @@ fn the_role_may_raise_exactly_the_known_quotas() {
 async fn a_digest_line_is_sent_for_each_new_caller_incident_only() {
     use unthrottle::testing::RecordedDigest;
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-    let pipeline = in_memory(
-        service,
-        Apis::new(
-            MemoryLedger::default(),
-            FakeQuotas::default(),
-            FakeSettings::default(),
-        )
-        .digest(RecordedDigest::default()),
-    );
+    let pipeline = in_memory(service, memory_apis().digest(RecordedDigest::default()));
     let now = Utc::now();
     for (id, role) in [("g1", "app"), ("g2", "app"), ("g3", "batch"), ("g1", "app")] {
         pipeline
@@ -561,13 +546,7 @@ async fn a_digest_line_is_sent_for_each_new_caller_incident_only() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
     let dry = in_memory(
         service,
-        Apis::new(
-            MemoryLedger::default(),
-            FakeQuotas::default(),
-            FakeSettings::default(),
-        )
-        .digest(RecordedDigest::default())
-        .dry_run(true),
+        memory_apis().digest(RecordedDigest::default()).dry_run(true),
     );
     dry.handle(kms_throttle("dry", "app", now - Duration::seconds(5)), now)
         .await
@@ -656,11 +635,7 @@ async fn a_sustained_parameter_store_throttle_turns_on_higher_throughput_once() 
     use unthrottle::api::HIGH_THROUGHPUT_SETTING;
     let pipeline = in_memory(
         configured(&[("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")]),
-        Apis::new(
-            MemoryLedger::default(),
-            FakeQuotas::default(),
-            FakeSettings::default(),
-        ),
+        memory_apis(),
     );
     let now = Utc::now();
     let first = pipeline
@@ -726,14 +701,7 @@ async fn higher_throughput_is_off_by_default_and_a_dry_run_changes_nothing() {
         vec![("QUOTA_MIN_EVENTS", "1")],
         vec![("QUOTA_MIN_EVENTS", "1"), ("QUOTA_INCREASE", "request")],
     ] {
-        let off = in_memory(
-            configured(&settings),
-            Apis::new(
-                MemoryLedger::default(),
-                FakeQuotas::default(),
-                FakeSettings::default(),
-            ),
-        );
+        let off = in_memory(configured(&settings), memory_apis());
         let report = off
             .handle(ssm_throttle("o1", now - Duration::seconds(5)), now)
             .await
@@ -749,12 +717,7 @@ async fn higher_throughput_is_off_by_default_and_a_dry_run_changes_nothing() {
     // live deployment sharing the ledger counted make the throttle sustained.
     let mut dry = in_memory(
         configured(&[("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")]),
-        Apis::new(
-            MemoryLedger::default(),
-            FakeQuotas::default(),
-            FakeSettings::default(),
-        )
-        .dry_run(true),
+        memory_apis().dry_run(true),
     );
     dry.options.dry_run = true;
     let resource = unthrottle::core::domain::ResourceRef {
@@ -829,15 +792,7 @@ async fn the_window_callers_are_counted_in_is_configurable() {
     let settings = [("SSM_HIGH_THROUGHPUT", "enable"), ("QUOTA_MIN_EVENTS", "2")];
     let run = |minutes: u32| async move {
         let service = configured(&settings);
-        let pipeline = in_memory(
-            service,
-            Apis::new(
-                MemoryLedger::default(),
-                FakeQuotas::default(),
-                FakeSettings::default(),
-            )
-            .window(minutes),
-        );
+        let pipeline = in_memory(service, memory_apis().window(minutes));
         // One throttle 8 minutes ago, one now: sustained in 15 minutes, not in 5.
         pipeline
             .handle(

@@ -153,9 +153,9 @@ fn every_sample_event_is_read_as_expected_by_each_function() {
 /// its callers counted in an in-memory ledger. Nothing is changed for any of them.
 #[tokio::test]
 async fn every_api_sample_names_its_case_caller_advice_and_quota() {
-    use unthrottle::api::{Api, Apis};
+    use unthrottle::api::Api;
     use unthrottle::core::report::Outcome;
-    use unthrottle::testing::{FakeQuotas, FakeSettings, MemoryLedger, happened_at, in_memory};
+    use unthrottle::testing::{happened_at, in_memory, memory_apis};
 
     let expected = expected_outcomes();
     let mut checked = 0;
@@ -173,14 +173,7 @@ async fn every_api_sample_names_its_case_caller_advice_and_quota() {
             continue;
         };
         let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
-        let pipeline = in_memory(
-            service,
-            Apis::new(
-                MemoryLedger::default(),
-                FakeQuotas::default(),
-                FakeSettings::default(),
-            ),
-        );
+        let pipeline = in_memory(service, memory_apis());
         let now = chrono::Utc::now();
         let event = happened_at(integration_tests::sample(file), now);
         let reports = pipeline.handle(event, now).await.expect("readable");

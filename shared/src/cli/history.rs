@@ -7,18 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Failure, Home};
-use crate::api::Api;
-use crate::core::domain::{ResourceRef, ServiceId};
+use super::{Failure, Home, SERVICES, service_named};
+use crate::core::domain::ResourceRef;
 use crate::core::ledger::LedgerView;
 use crate::core::ports::{Ledger, SnapshotArchive};
-use crate::core::service::Service;
-use crate::core::snapshot::key_segment;
-use crate::dynamodb::DynamoDb;
-use crate::kinesis::Kinesis;
-
-/// The services whose records history reads, by their keys (`dynamodb`).
-const SERVICES: [ServiceId; 3] = [DynamoDb::ID, Kinesis::ID, Api::ID];
+use crate::core::snapshot::{key_segment, region_folder};
 
 /// What a row of history records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
@@ -216,19 +209,10 @@ pub async fn history(
     };
     let mut keys = Vec::new();
     for service in services {
-        let prefix = match &filter.resource {
-            Some(name) => format!(
-                "snapshots/{service}/{}/{}/{}/",
-                key_segment(&home.scope.account),
-                key_segment(&home.scope.region),
-                key_segment(name)
-            ),
-            None => format!(
-                "snapshots/{service}/{}/{}/",
-                key_segment(&home.scope.account),
-                key_segment(&home.scope.region)
-            ),
-        };
+        let mut prefix = region_folder(service, &home.scope.account, &home.scope.region);
+        if let Some(name) = &filter.resource {
+            prefix.push_str(&format!("{}/", key_segment(name)));
+        }
         keys.extend(archive.list(&prefix).await.map_err(Failure::Aws)?);
     }
     let mut rows = Vec::new();
@@ -277,7 +261,7 @@ pub async fn history(
 fn resource_of(row_resource: &str, home: &Home) -> Option<ResourceRef> {
     let (service, name) = row_resource.split_once('/')?;
     Some(ResourceRef {
-        service: SERVICES.into_iter().find(|known| known.key == service)?,
+        service: service_named(service)?,
         account: home.scope.account.clone(),
         region: home.scope.region.clone(),
         name: name.to_owned(),

@@ -5,6 +5,8 @@ use super::*;
 use crate::core::domain::{Action, HistoryEntry};
 use crate::core::envelope::Scope;
 use crate::core::ledger::{Claim, Refusal};
+use crate::core::service::Service;
+use crate::dynamodb::DynamoDb;
 
 fn home() -> Home {
     Home {

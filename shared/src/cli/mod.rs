@@ -27,8 +27,22 @@ use std::path::PathBuf;
 use aws_config::SdkConfig;
 use clap::{Args, Parser, Subcommand};
 
+use crate::core::domain::ServiceId;
 use crate::core::envelope::Scope;
 use crate::core::error::Error;
+use crate::core::service::Service;
+
+/// The services whose records the command reads, by their keys (`dynamodb`).
+pub const SERVICES: [ServiceId; 3] = [
+    crate::dynamodb::DynamoDb::ID,
+    crate::kinesis::Kinesis::ID,
+    crate::api::Api::ID,
+];
+
+/// The service a record names by its key.
+pub fn service_named(key: &str) -> Option<ServiceId> {
+    SERVICES.into_iter().find(|service| service.key == key)
+}
 
 /// unthrottle: what it would do, and what it did.
 #[derive(Debug, Parser)]
@@ -279,7 +293,10 @@ pub async fn run(
         Command::Rollback(args) => {
             let sdk = in_region(sdk, &args.place);
             let home = Home::resolve(&args.place, &sdk).await?;
-            home.confirm(&sdk).await?;
+            // Without --account the account is STS's answer already.
+            if args.place.account.is_some() {
+                home.confirm(&sdk).await?;
+            }
             let core = crate::core::config::CoreSettings::from_env(env)
                 .map_err(|e| Failure::Usage(e.to_string()))?;
             let options = rollback::Options {

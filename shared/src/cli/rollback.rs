@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Failure, Home};
+use super::{Failure, Home, service_named};
 use crate::adapters::ledger::DynamoDbLedger;
 use crate::adapters::snapshots::S3Snapshots;
 use crate::api::{Api, SdkSettings, Settings};
@@ -21,7 +21,7 @@ use crate::core::error::ErrorKind;
 use crate::core::ledger::{Admission, Ticket};
 use crate::core::ports::{Apply, Describe, Ledger, SnapshotArchive, Snapshots};
 use crate::core::service::Service;
-use crate::core::snapshot::{SCHEMA, key_segment};
+use crate::core::snapshot::{SCHEMA, folder, key as snapshot_key};
 use crate::dynamodb::{BillingMode, Capacity, DynamoDb, SCALE_CAPACITY, SdkTables, TableChange};
 use crate::kinesis::{Kinesis, SdkStreams, StreamChange, StreamMode, UPDATE_SHARD_COUNT};
 
@@ -81,10 +81,7 @@ pub fn recorded(document: &Value, uri: &str) -> Result<Recorded, Failure> {
             .ok_or_else(|| corrupt(&format!("no {field}")))
     };
     let service = text("service")?;
-    let service = [DynamoDb::ID, Kinesis::ID, Api::ID]
-        .into_iter()
-        .find(|known| known.key == service)
-        .ok_or_else(|| corrupt(&format!("unknown service {service}")))?;
+    let service = service_named(&service).ok_or_else(|| corrupt(&format!("unknown service {service}")))?;
     let plan = document.get("plan").ok_or_else(|| corrupt("no plan"))?;
     Ok(Recorded {
         uri: uri.to_owned(),
@@ -278,13 +275,7 @@ pub async fn rollback(
         .map_err(|e| Failure::Snapshot(format!("{uri} is not an unthrottle snapshot: not JSON ({e})")))?;
     let recorded = recorded(&document, uri)?;
     let r = &recorded.resource;
-    let folder = format!(
-        "snapshots/{}/{}/{}/{}/",
-        r.service,
-        key_segment(&r.account),
-        key_segment(&r.region),
-        key_segment(&r.name)
-    );
+    let folder = folder(r);
     if !key.starts_with(&folder) {
         return Err(Failure::Snapshot(format!(
             "{uri} is not where a snapshot of {} would be ({folder}): refused",
@@ -411,14 +402,7 @@ impl Run<'_> {
             return Ok(None);
         }
         let r = self.resource();
-        let key = format!(
-            "snapshots/{}/{}/{}/{}/{}-rollback.json",
-            r.service,
-            key_segment(&r.account),
-            key_segment(&r.region),
-            key_segment(&r.name),
-            self.now.format(crate::core::snapshot::KEY_TIME),
-        );
+        let key = snapshot_key(r, self.now, "rollback");
         let document = json!({
             "schema": SCHEMA,
             "service": r.service,

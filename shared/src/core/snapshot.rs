@@ -75,21 +75,42 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
     /// `snapshots/{service}/{account}/{region}/{name}/{utc-timestamp}-{event-id}.json`:
     /// one folder per resource, sorted by time.
     pub fn key(&self) -> String {
-        let r = self.resource;
-        format!(
-            "snapshots/{}/{}/{}/{}/{}-{}.json",
-            r.service,
-            key_segment(&r.account),
-            key_segment(&r.region),
-            key_segment(&r.name),
-            self.taken_at.format(KEY_TIME),
-            key_segment(&self.trigger.incident.event_id),
-        )
+        key(self.resource, self.taken_at, &self.trigger.incident.event_id)
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec_pretty(self)
     }
+}
+
+/// `snapshots/{service}/{account}/{region}/`: the snapshots of one service in one account
+/// and region.
+pub fn region_folder(service: &str, account: &str, region: &str) -> String {
+    format!(
+        "snapshots/{service}/{}/{}/",
+        key_segment(account),
+        key_segment(region)
+    )
+}
+
+/// `snapshots/{service}/{account}/{region}/{name}/`: one folder per resource.
+pub fn folder(resource: &ResourceRef) -> String {
+    format!(
+        "{}{}/",
+        region_folder(resource.service.key, &resource.account, &resource.region),
+        key_segment(&resource.name)
+    )
+}
+
+/// The key of a snapshot of `resource` taken at `taken_at` for `id` (an event's, or what a
+/// rollback names itself): its text sorts as the time does.
+pub fn key(resource: &ResourceRef, taken_at: DateTime<Utc>, id: &str) -> String {
+    format!(
+        "{}{}-{}.json",
+        folder(resource),
+        taken_at.format(KEY_TIME),
+        key_segment(id)
+    )
 }
 
 /// Keeps a key segment to characters that need no escaping and cannot add a folder level.
