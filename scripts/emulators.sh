@@ -44,10 +44,20 @@ answers() (
   [[ $line == HTTP/* ]]
 ) 2>/dev/null
 
-# Pid from the pid file, if that process is alive and still one we started
-# (its command line names this repo), so a recycled pid is never killed.
+# Pids this run started. Between fork and exec a child's command line is still this
+# script's (which may not name the repo), so a check by command line can miss a child
+# that is alive and starting: trust the pid we were handed instead.
+declare -A STARTED=()
+
+# Pid from this run, or from the pid file if that process is alive and still one we
+# started (its command line names this repo), so a recycled pid is never killed.
 pid_of() {
   local f=$STATE/$1.pid pid
+  if [[ -n ${STARTED[$1]:-} ]]; then
+    kill -0 "${STARTED[$1]}" 2>/dev/null || return 1
+    echo "${STARTED[$1]}"
+    return
+  fi
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
@@ -67,6 +77,7 @@ start() {
   stop "$name" # a stale or hung one of ours
   answers "$port" && die "$name: port $port is already used by another program (override with UNTHROTTLE_*_PORT)"
   (cd "$dir" && exec "$@") </dev/null >"$STATE/$name.log" 2>&1 &
+  STARTED[$name]=$!
   echo $! >"$STATE/$name.pid"
 }
 
@@ -98,6 +109,7 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
     echo "$name: stopped (pid $pid)"
   fi
+  unset "STARTED[$name]"
   rm -f "$STATE/$name.pid"
 }
 
