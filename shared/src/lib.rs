@@ -8,6 +8,7 @@
 //!   construction and error classification;
 //! - one folder per service ([`dynamodb`], [`kinesis`], [`api`]): its trigger, pure planner, limits,
 //!   settings and SDK adapter;
+//! - [`restore`]: the scheduled function that steps raised capacity back down;
 //! - [`run`]: the wiring a function's `main` calls;
 //! - `cli` (feature `cli`): the `unthrottle` command, on the same pipeline and adapters.
 
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod core;
 pub mod dynamodb;
 pub mod kinesis;
+pub mod restore;
 pub mod run;
 
 pub use run::run;

@@ -41,7 +41,7 @@ pub async fn run<S: Deploy>() -> Result<(), lambda_runtime::Error> {
 
 /// Where a local run (not on Lambda) acts: `UNTHROTTLE_HOME_ACCOUNT` in `AWS_REGION`. (Not
 /// `AWS_ACCOUNT_ID`: the SDK reads that one for its credentials and endpoints.)
-fn local_home() -> Option<Scope> {
+pub(crate) fn local_home() -> Option<Scope> {
     let variable = |name| {
         std::env::var(name)
             .ok()
@@ -55,27 +55,41 @@ fn local_home() -> Option<Scope> {
 
 /// Builds every client once, for the life of the Lambda execution environment.
 pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> Function<S> {
-    let s3 = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(core.s3_force_path_style)
-        .build();
-    let metrics = match core.metrics_mode {
-        MetricsMode::Emf => ConfiguredMetrics::Emf(EmfSink::new(&core.metric_namespace, std::io::stdout())),
-        MetricsMode::PutMetricData => ConfiguredMetrics::PutMetricData(PutMetricDataSink::new(
-            aws_sdk_cloudwatch::Client::new(sdk),
-            &core.metric_namespace,
-        )),
-    };
     Pipeline {
         resources: service.resources(sdk, core),
         service,
-        ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
-        snapshots: S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket),
-        metrics,
+        ledger: ledger(core, sdk),
+        snapshots: snapshots(core, sdk),
+        metrics: metrics(core, sdk),
         bus: EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk)),
         options: RunOptions {
             step_budget: clients::OPERATION_TIMEOUT,
             ..core.run
         },
+    }
+}
+
+/// The deployment's ledger table.
+pub fn ledger(core: &CoreSettings, sdk: &SdkConfig) -> DynamoDbLedger {
+    DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table)
+}
+
+/// The deployment's snapshot bucket.
+pub fn snapshots(core: &CoreSettings, sdk: &SdkConfig) -> S3Snapshots {
+    let s3 = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(core.s3_force_path_style)
+        .build();
+    S3Snapshots::new(aws_sdk_s3::Client::from_conf(s3), &core.snapshot_bucket)
+}
+
+/// Where the counts go: EMF lines on stdout, or PutMetricData (`METRICS_MODE`).
+pub fn metrics(core: &CoreSettings, sdk: &SdkConfig) -> ConfiguredMetrics {
+    match core.metrics_mode {
+        MetricsMode::Emf => ConfiguredMetrics::Emf(EmfSink::new(&core.metric_namespace, std::io::stdout())),
+        MetricsMode::PutMetricData => ConfiguredMetrics::PutMetricData(PutMetricDataSink::new(
+            aws_sdk_cloudwatch::Client::new(sdk),
+            &core.metric_namespace,
+        )),
     }
 }
 

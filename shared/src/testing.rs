@@ -24,8 +24,8 @@ use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger,
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::dynamodb::{
-    BillingMode, Capacity, DynamoDb, IndexState, OnDemandMax, TableChange, TableMetrics, TablePolicy,
-    TableState, TableTarget,
+    BillingMode, Capacity, Decreases, DynamoDb, IndexState, OnDemandMax, TableChange, TableMetrics,
+    TablePolicy, TableState, TableTarget,
 };
 use crate::kinesis::{Kinesis, Shard, StreamChange, StreamMetrics, StreamMode, StreamState, StreamTarget};
 
@@ -41,6 +41,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
         billing: BillingMode::Provisioned,
         capacity: Capacity { read, write },
         last_change: None,
+        decreases: Decreases::default(),
         indexes: gsis
             .iter()
             .map(|(gsi, read, write)| IndexState {
@@ -51,6 +52,7 @@ pub fn provisioned_table(name: &str, read: u64, write: u64, gsis: &[(&str, u64, 
                     write: *write,
                 },
                 last_change: None,
+                decreases: Decreases::default(),
             })
             .collect(),
         last_switch_to_on_demand: None,
@@ -200,6 +202,15 @@ impl Apply<DynamoDb> for FakeTables {
             .ok_or_else(|| not_found("UpdateTable", format!("table {table}")))?;
         match change {
             TableChange::SwitchToOnDemand => state.billing = BillingMode::OnDemand,
+            TableChange::SwitchToProvisioned { table, indexes } => {
+                state.billing = BillingMode::Provisioned;
+                state.capacity = *table;
+                for gsi in &mut state.indexes {
+                    if let Some(capacity) = indexes.get(&gsi.name) {
+                        gsi.capacity = *capacity;
+                    }
+                }
+            }
             TableChange::RaiseOnDemandMax(max) => state.on_demand_max = *max,
             TableChange::EnableContributorInsights { .. } => {}
             TableChange::Scale {
@@ -465,6 +476,29 @@ impl Snapshots for MemorySnapshots {
         }
         locked(&self.objects).push((key.to_owned(), body));
         Ok(format!("s3://memory/{key}"))
+    }
+}
+
+impl crate::core::ports::SnapshotArchive for MemorySnapshots {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(locked(&self.objects)
+            .iter()
+            .map(|(key, _)| key.clone())
+            .filter(|key| key.starts_with(prefix))
+            .collect())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        locked(&self.objects)
+            .iter()
+            .rev()
+            .find(|(kept, _)| kept == key)
+            .map(|(_, body)| body.clone())
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "GetObject", key, "NoSuchKey"))
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("s3://memory/{key}")
     }
 }
 

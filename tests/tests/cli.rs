@@ -8,6 +8,7 @@ use serde_json::Value;
 use unthrottle::cli::plan::Function;
 use unthrottle::cli::{Cli, Failure, run};
 use unthrottle::core::config::Env;
+use unthrottle::core::service::Service;
 use unthrottle::dynamodb::DynamoDb;
 use unthrottle::kinesis::Kinesis;
 
@@ -587,4 +588,204 @@ async fn rollback_refuses_a_table_changed_since_unless_forced() {
     .expect("forced");
     world.aws.wait_active(&world.name).await;
     assert_eq!(write().await, Some(5));
+}
+
+/// A switch to on-demand (dynalite) and an auto-scaling floor (moto's Application Auto
+/// Scaling), each remediated and rolled back from its snapshot.
+#[tokio::test]
+async fn rollback_switches_a_table_back_and_lowers_an_auto_scaling_floor() {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    let switched = World::<DynamoDb>::new(
+        ("dynamodb", "orders"),
+        &[("ON_DEMAND", "allow"), ("MAX_WRITE_CAPACITY", "5")],
+    )
+    .await;
+    switched.aws.create_table(&switched.name, 5, 5, &[]).await;
+    let report = remediated_earlier(&switched, "cloudtrail-putitem-throttled.json").await;
+    assert_eq!(report.action.as_ref().unwrap().name(), "SwitchToOnDemand");
+    let on_demand = switched.aws.wait_active(&switched.name).await;
+    assert_eq!(
+        on_demand
+            .billing_mode_summary()
+            .and_then(|s| s.billing_mode())
+            .map(|m| m.as_str()),
+        Some("PAY_PER_REQUEST")
+    );
+    unthrottle(
+        &switched.aws,
+        &switched.stores,
+        &[&["rollback", report.snapshot.as_deref().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("switched back");
+    let back = switched.aws.wait_active(&switched.name).await;
+    assert_eq!(
+        back.billing_mode_summary()
+            .and_then(|s| s.billing_mode())
+            .map(|m| m.as_str()),
+        Some("PROVISIONED")
+    );
+    let throughput = back.provisioned_throughput().unwrap();
+    assert_eq!(
+        (
+            throughput.read_capacity_units(),
+            throughput.write_capacity_units()
+        ),
+        (Some(5), Some(5)),
+        "at the capacities the snapshot held"
+    );
+
+    let scaled = World::<DynamoDb>::new(("dynamodb", "inventory"), &[]).await;
+    scaled.aws.create_table(&scaled.name, 5, 5, &[]).await;
+    let resource_id = format!("table/{}", scaled.name);
+    scaled
+        .aws
+        .scaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(&resource_id)
+        .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
+        .min_capacity(5)
+        .max_capacity(50)
+        .send()
+        .await
+        .expect("RegisterScalableTarget on moto");
+    let bounds = || async {
+        scaled
+            .aws
+            .scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_ids(&resource_id)
+            .send()
+            .await
+            .expect("DescribeScalableTargets")
+            .scalable_targets()
+            .iter()
+            .map(|target| (target.min_capacity(), target.max_capacity()))
+            .collect::<Vec<_>>()
+    };
+    let raised = remediated_earlier(&scaled, "alarm-write-provisioned-throttle-auto-scaled.json").await;
+    assert_eq!(bounds().await, [(10, 50)]);
+    unthrottle(
+        &scaled.aws,
+        &scaled.stores,
+        &[&["rollback", raised.snapshot.as_deref().unwrap()][..], &HOME[..]].concat(),
+    )
+    .await
+    .expect("floor lowered");
+    assert_eq!(
+        bounds().await,
+        [(5, 50)],
+        "the floor it replaced, the ceiling kept"
+    );
+}
+
+/// On-demand maximums: dynalite lacks `OnDemandThroughput`, so DynamoDB is aws-smithy-mocks
+/// here; the snapshot, the bucket and the ledger are the emulators'.
+#[tokio::test]
+async fn rollback_sets_on_demand_maximums_back() {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use integration_tests::mocks::http;
+    use unthrottle::cli::rollback::{Options, rollback_through};
+
+    let aws = Emulators::connect().await.expect("emulators running");
+    let stores = aws.stores().await;
+    let taken = chrono::Utc::now() - chrono::Duration::hours(1);
+    let resource = unthrottle::core::domain::ResourceRef {
+        service: DynamoDb::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: "orders".into(),
+    };
+    let key = unthrottle::core::snapshot::key(&resource, taken, "event-1");
+    let document = serde_json::json!({
+        "schema": unthrottle::core::snapshot::SCHEMA,
+        "service": "dynamodb", "account": "123456789012", "region": "us-east-1", "name": "orders",
+        "takenAt": taken,
+        "plan": {
+            "action": "RaiseOnDemandMaximum",
+            "change": {"raiseOnDemandMax": {"read": 100, "write": 400}},
+            "before": {"onDemandMax": {"read": 100, "write": 200}},
+            "after": {"onDemandMax": {"read": 100, "write": 400}},
+            "why": "write throttled at its on-demand maximum",
+        },
+        "describe": {},
+    });
+    aws.s3
+        .put_object()
+        .bucket(&stores.bucket)
+        .key(&key)
+        .body(serde_json::to_vec(&document).unwrap().into())
+        .send()
+        .await
+        .expect("PutObject");
+
+    let on_demand = |write: i64| {
+        move || {
+            http(
+                200,
+                serde_json::json!({"Table": {
+                    "TableName": "orders",
+                    "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+                    "TableStatus": "ACTIVE",
+                    "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0, "NumberOfDecreasesToday": 0},
+                    "OnDemandThroughput": {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": write},
+                }}),
+            )
+        }
+    };
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(on_demand(400));
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_http_response(|| http(200, serde_json::json!({"Tags": []})));
+    let update = mock!(aws_sdk_dynamodb::Client::update_table)
+        .match_requests(|request| {
+            request
+                .on_demand_throughput()
+                .map(|t| (t.max_read_request_units(), t.max_write_request_units()))
+                == Some((Some(100), Some(200)))
+        })
+        .then_http_response(on_demand(200));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags, &update]);
+    let tables = integration_tests::mocks::tables(client);
+
+    let vars = stores.env(&[("S3_FORCE_PATH_STYLE", "true")]);
+    let env = Env::from_fn(|key| vars.get(key).cloned());
+    let core = unthrottle::core::config::CoreSettings::from_env(&env).unwrap();
+    let home = unthrottle::cli::Home {
+        scope: unthrottle::core::envelope::Scope {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        },
+    };
+    let uri = format!("s3://{}/{key}", stores.bucket);
+    let streams = unthrottle::kinesis::SdkStreams::new(
+        aws_sdk_kinesis::Client::new(&aws.sdk),
+        aws_sdk_cloudwatch::Client::new(&aws.sdk),
+    );
+    let settings = unthrottle::api::SdkSettings::new(aws_sdk_ssm::Client::new(&aws.sdk));
+    let done = rollback_through(
+        &uri,
+        &home,
+        &core,
+        &aws.sdk,
+        Options::default(),
+        &tables,
+        &streams,
+        &settings,
+    )
+    .await
+    .expect("rolled back");
+    assert_eq!(
+        update.num_calls(),
+        1,
+        "one UpdateTable with the maximums it replaced"
+    );
+    assert_eq!(
+        done.after,
+        serde_json::json!({"onDemandMax": {"read": 100, "write": 200}})
+    );
+    assert!(done.snapshot.is_some(), "the replaced state kept first");
+    assert_eq!(aws.object_keys(&stores.bucket).await.len(), 2);
 }

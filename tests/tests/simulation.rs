@@ -221,7 +221,9 @@ impl TableAws {
         }
         match change {
             // The simulated workload has no on-demand maximum and no opt-in tag.
-            TableChange::RaiseOnDemandMax(_) | TableChange::EnableContributorInsights { .. } => {
+            TableChange::RaiseOnDemandMax(_)
+            | TableChange::EnableContributorInsights { .. }
+            | TableChange::SwitchToProvisioned { .. } => {
                 Some(format!("the simulation does not model {change:?}"))
             }
             TableChange::SwitchToOnDemand => {
@@ -481,9 +483,9 @@ impl Apply<DynamoDb> for StrictTables {
         let mut after = aws.table.clone();
         let mut indexes = Vec::new();
         let (what, takes) = match change {
-            TableChange::RaiseOnDemandMax(_) | TableChange::EnableContributorInsights { .. } => {
-                unreachable!("refused above: {change:?}")
-            }
+            TableChange::RaiseOnDemandMax(_)
+            | TableChange::EnableContributorInsights { .. }
+            | TableChange::SwitchToProvisioned { .. } => unreachable!("refused above: {change:?}"),
             TableChange::SwitchToOnDemand => {
                 aws.switches.push(now);
                 aws.table.last_switch_to_on_demand = Some(now);
@@ -541,6 +543,9 @@ struct StreamRules {
     max_shards: u32,
     /// How long a stream stays UPDATING after UpdateShardCount, and after UpdateStreamMode.
     reshard_takes: Duration,
+    /// Whether a decrease is a legitimate call (a rollback's) rather than a violation
+    /// (the functions never scale down).
+    decreases: bool,
     switch_takes: Duration,
 }
 
@@ -593,7 +598,7 @@ impl StreamAws {
                         "{target} shards is above {} per stream (LimitExceededException)",
                         rules.max_shards
                     ))
-                } else if target < open {
+                } else if target < open && !rules.decreases {
                     Some(format!(
                         "{open} -> {target} shards is a decrease (unthrottle never scales down)"
                     ))
@@ -1049,6 +1054,7 @@ async fn deliver<S, R>(
                     .push(format!("{now} {}: {}", throttle.id, report.reason));
             }
             Outcome::Skipped | Outcome::Planned | Outcome::Diagnosed => {}
+            Outcome::Restored => panic!("{now}: a throttle function reported a restore step: {report:?}"),
         }
     }
 }
@@ -1185,6 +1191,7 @@ async fn simulate(scenario: Scenario) {
             max_shards: 10_000,
             reshard_takes: Duration::seconds(150),
             switch_takes: Duration::minutes(6),
+            decreases: false,
         },
         provisioned_stream(STREAM, 2),
     );
@@ -1413,4 +1420,103 @@ async fn simulate(scenario: Scenario) {
         tally.actions.contains_key("kinesis SwitchToOnDemand"),
         "the stream never reached on-demand"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A rollback on the strict fakes: kinesis-local counts no reshards per day.
+
+/// A stream raised from 2 to 64 shards, rolled back with `--follow` on the strict stream,
+/// after 7 reshards in the day: every call at most halves it, and the rollback stops itself
+/// at AWS's 10 a day (the ledger's count) with the steps left and when the next is allowed;
+/// AWS refuses nothing.
+#[tokio::test]
+async fn a_followed_rollback_halves_a_stream_and_stops_at_ten_reshards_a_day() {
+    use unthrottle::cli::rollback::{Options, Ports, Recorded, restore};
+    use unthrottle::core::domain::{HistoryEntry, ResourceRef};
+    use unthrottle::core::ports::Ledger;
+    use unthrottle::kinesis::UPDATE_SHARD_COUNT;
+    use unthrottle::testing::{FakeSettings, FakeTables, MemoryLedger, MemorySnapshots};
+
+    let now = Utc::now();
+    let streams = StrictStreams::new(
+        Clock::starting_at(now),
+        StreamRules {
+            shard_updates_per_day: 10,
+            mode_changes_per_day: 2,
+            max_shards: 10_000,
+            reshard_takes: Duration::zero(),
+            switch_takes: Duration::zero(),
+            decreases: true,
+        },
+        provisioned_stream(STREAM, 64),
+    );
+    let resource = ResourceRef {
+        service: Kinesis::ID,
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        name: STREAM.into(),
+    };
+    // Seven reshards in the last day: AWS's count, and the ledger's.
+    let ledger = MemoryLedger::default();
+    for hour in 1..=7 {
+        let at = now - Duration::hours(hour);
+        locked(&streams.aws).shard_updates.push(at);
+        let entry = HistoryEntry {
+            at,
+            action: UPDATE_SHARD_COUNT,
+            event_id: format!("incident-{hour}"),
+            subject: None,
+        };
+        ledger.record(&resource, &entry).await.unwrap();
+    }
+    let recorded = Recorded {
+        uri: "s3://bucket/snapshots/kinesis/123456789012/us-east-1/clickstream/k.json".into(),
+        resource: resource.clone(),
+        action: "UpdateShardCount".into(),
+        change: json!({"updateShardCount": {"target": 64}}),
+        before: json!({"openShards": 2}),
+        after: json!({"openShards": 64}),
+        describe: json!({"DescribeStreamSummary": {"StreamDescriptionSummary": {"OpenShardCount": 2}}}),
+    };
+    let archive = MemorySnapshots::default();
+    let options = Options {
+        follow: true,
+        poll: Some(std::time::Duration::from_millis(1)),
+        ..Options::default()
+    };
+    let ports = Ports {
+        tables: &FakeTables::default(),
+        streams: &streams,
+        settings: &FakeSettings::default(),
+        ledger: &ledger,
+        archive: &archive,
+    };
+    let done = restore(&recorded, "k.json", Duration::minutes(5), options, ports)
+        .await
+        .expect("three steps, then held");
+
+    assert_eq!(done.after, json!({"shards": 8}), "64 -> 32 -> 16 -> 8");
+    assert_eq!(done.remaining, 2, "8 -> 4 -> 2 left");
+    let held = done.held.expect("held by the daily limit");
+    assert!(held.contains("10 shard-count updates"), "{held}");
+    let journal = streams.journal();
+    assert!(
+        journal.violations.is_empty(),
+        "AWS refused: {:?}",
+        journal.violations
+    );
+    let calls: Vec<&str> = journal
+        .changes
+        .iter()
+        .map(|change| change.what.as_str())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "UpdateShardCount 64 -> 32",
+            "UpdateShardCount 32 -> 16",
+            "UpdateShardCount 16 -> 8"
+        ]
+    );
+    assert_eq!(archive.objects().len(), 1, "the state it replaced, kept once");
 }

@@ -50,6 +50,15 @@ fn functions() -> Vec<Function> {
             logical_id: "ApiThrottleFunction",
             variables: reads::<Api>(),
         },
+        Function {
+            name: "restore",
+            logical_id: "RestoreFunction",
+            variables: CORE_VARIABLES
+                .iter()
+                .chain(unthrottle::restore::VARIABLES)
+                .copied()
+                .collect(),
+        },
     ];
     for function in &functions {
         let mut seen = BTreeSet::new();

@@ -1,6 +1,7 @@
 //! The AWS SDK behind the ports every service shares, and what each service's own SDK
 //! adapter builds on: one `SdkConfig`, one error classification.
 
+pub mod archive;
 pub mod clients;
 pub mod cloudwatch;
 pub mod emf;

@@ -15,7 +15,6 @@
 //! | 8 | `rollback`: AWS's limits left steps to take; run again, or pass `--follow` |
 //! | 9 | `rollback`: the resource changed since unthrottle's change; `--force` restores anyway |
 
-pub mod archive;
 pub mod history;
 pub mod plan;
 pub mod readonly;
@@ -303,14 +302,21 @@ pub async fn run(
                 dry_run: args.dry_run,
                 follow: args.follow,
                 force: args.force,
+                poll: None,
             };
             let done = rollback::rollback(&args.snapshot, &home, &core, &sdk, options).await?;
             render::rollback(out, &done, args.place.json)?;
             if done.remaining > 0 && !done.dry_run {
-                return Err(Failure::Partial(format!(
-                    "{} more step(s) to go, as AWS's limits allow: run the same command again, or with --follow",
-                    done.remaining
-                )));
+                return Err(Failure::Partial(match &done.held {
+                    Some(why) => format!(
+                        "{} more step(s) to go, held by AWS's limits ({why}): run the same command again then",
+                        done.remaining
+                    ),
+                    None => format!(
+                        "{} more step(s) to go, as AWS's limits allow: run the same command again, or with --follow",
+                        done.remaining
+                    ),
+                }));
             }
             Ok(())
         }

@@ -41,7 +41,7 @@ fn outcome_cell(outcome: Outcome) -> Cell {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let colour = match outcome {
-        Outcome::Remediated => Color::Green,
+        Outcome::Remediated | Outcome::Restored => Color::Green,
         Outcome::Planned => Color::Cyan,
         Outcome::Diagnosed => Color::Blue,
         Outcome::Skipped => Color::Yellow,
@@ -147,6 +147,7 @@ pub fn rollback(out: &mut dyn Write, done: &super::rollback::RolledBack, json: b
             "after": done.after,
             "snapshot": done.snapshot,
             "remaining": done.remaining,
+            "held": done.held,
             "dryRun": done.dry_run,
         }))
         .unwrap_or_default();
@@ -154,6 +155,8 @@ pub fn rollback(out: &mut dyn Write, done: &super::rollback::RolledBack, json: b
     }
     let verb = if done.dry_run {
         "would restore"
+    } else if done.held.is_some() && done.before == done.after {
+        "not restored yet:"
     } else if done.before == done.after {
         "nothing to restore:"
     } else {
@@ -166,6 +169,9 @@ pub fn rollback(out: &mut dyn Write, done: &super::rollback::RolledBack, json: b
     ))?;
     if let Some(snapshot) = &done.snapshot {
         written(writeln!(out, "the state it replaced: {snapshot}"))?;
+    }
+    if let Some(why) = &done.held {
+        written(writeln!(out, "held by AWS's limits: {why}"))?;
     }
     Ok(())
 }

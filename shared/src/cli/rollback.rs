@@ -22,8 +22,14 @@ use crate::core::ledger::{Admission, Ticket};
 use crate::core::ports::{Apply, Describe, Ledger, SnapshotArchive, Snapshots};
 use crate::core::service::Service;
 use crate::core::snapshot::{SCHEMA, folder, key as snapshot_key};
-use crate::dynamodb::{BillingMode, Capacity, DynamoDb, SCALE_CAPACITY, SdkTables, TableChange};
-use crate::kinesis::{Kinesis, SdkStreams, StreamChange, StreamMode, UPDATE_SHARD_COUNT};
+use crate::dynamodb::limits::next_decrease;
+use crate::dynamodb::model::FloorChange;
+use crate::dynamodb::{
+    BillingMode, Capacity, DynamoDb, OnDemandMax, RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, SdkTables, Side,
+    TableChange,
+};
+use crate::kinesis::limits::SHARD_UPDATES_PER_DAY;
+use crate::kinesis::{Kinesis, SPLIT_SHARD, SdkStreams, StreamChange, StreamMode, UPDATE_SHARD_COUNT};
 
 /// What a rollback's own snapshot names its action.
 pub const ROLLBACK: Action = Action::named("Rollback");
@@ -34,8 +40,11 @@ pub struct Recorded {
     pub uri: String,
     pub resource: ResourceRef,
     pub action: String,
-    /// The change made (`plan.change`).
+    /// The change made (`plan.change`), and the values it replaced and set (`plan.before`,
+    /// `plan.after`).
     pub change: Value,
+    pub before: Value,
+    pub after: Value,
     /// The describe output before it (`describe`).
     pub describe: Value,
 }
@@ -46,6 +55,15 @@ pub enum Undo {
     /// UpdateTable back to these capacities (the table's, and each GSI's the change raised).
     Table {
         table: Option<Capacity>,
+        indexes: BTreeMap<String, Capacity>,
+    },
+    /// RegisterScalableTarget back to these auto-scaling bounds.
+    Floors(Vec<FloorChange>),
+    /// UpdateTable back to these on-demand maximums.
+    OnDemandMax(OnDemandMax),
+    /// UpdateTable back to provisioned, at these capacities (the table's and every GSI's).
+    Provisioned {
+        table: Capacity,
         indexes: BTreeMap<String, Capacity>,
     },
     /// UpdateShardCount back to this many open shards.
@@ -97,6 +115,8 @@ pub fn recorded(document: &Value, uri: &str) -> Result<Recorded, Failure> {
             .ok_or_else(|| corrupt("no plan.action"))?
             .to_owned(),
         change: plan.get("change").cloned().unwrap_or(Value::Null),
+        before: plan.get("before").cloned().unwrap_or(Value::Null),
+        after: plan.get("after").cloned().unwrap_or(Value::Null),
         describe: document.get("describe").cloned().unwrap_or(Value::Null),
     })
 }
@@ -133,11 +153,9 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
                 .as_array()
                 .is_some_and(|floors| !floors.is_empty())
             {
-                return Err(Failure::CannotUndo(
-                    "an auto-scaling floor raise: rolling it back is not built yet; by hand: aws \
-                     application-autoscaling register-scalable-target with the snapshot's MinCapacity"
-                        .into(),
-                ));
+                return floors_before(recorded)
+                    .map(Undo::Floors)
+                    .ok_or_else(|| missing("auto-scaling bounds"));
             }
             let table = &recorded.describe["Table"];
             let before = match scale.get("table") {
@@ -166,7 +184,38 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
                 indexes,
             })
         }
-        (service, action) if service == Kinesis::ID.key && action == UPDATE_SHARD_COUNT.name() => {
+        (service, action) if service == DynamoDb::ID.key && action == RAISE_ON_DEMAND_MAX.name() => {
+            let side = |name: &str| match &recorded.before["onDemandMax"][name] {
+                Value::Null => Some(None),
+                value => value.as_u64().map(Some),
+            };
+            match (side("read"), side("write")) {
+                (Some(read), Some(write)) if recorded.before.get("onDemandMax").is_some() => {
+                    Ok(Undo::OnDemandMax(OnDemandMax { read, write }))
+                }
+                _ => Err(missing("on-demand maximums")),
+            }
+        }
+        (service, action) if service == DynamoDb::ID.key && action == Action::SWITCH_TO_ON_DEMAND.name() => {
+            let table = &recorded.describe["Table"];
+            let capacity_of =
+                |part: &Value| capacity(&part["ProvisionedThroughput"]).filter(|c| c.read > 0 && c.write > 0);
+            let mut indexes = BTreeMap::new();
+            for index in table["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+                let name = index["IndexName"].as_str().ok_or_else(|| missing("index name"))?;
+                let before =
+                    capacity_of(index).ok_or_else(|| missing(&format!("capacity of index {name}")))?;
+                indexes.insert(name.to_owned(), before);
+            }
+            Ok(Undo::Provisioned {
+                table: capacity_of(table).ok_or_else(|| missing("table capacity"))?,
+                indexes,
+            })
+        }
+        (service, action)
+            if service == Kinesis::ID.key
+                && (action == UPDATE_SHARD_COUNT.name() || action == SPLIT_SHARD.name()) =>
+        {
             let shards =
                 recorded.describe["DescribeStreamSummary"]["StreamDescriptionSummary"]["OpenShardCount"]
                     .as_u64()
@@ -196,6 +245,31 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
             "rolling back {action} is not built yet; docs/operations.md says how to undo it by hand"
         ))),
     }
+}
+
+/// The auto-scaling bounds a floor raise replaced: `plan.before.autoScaling`, for each side
+/// the change touched.
+fn floors_before(recorded: &Recorded) -> Option<Vec<FloorChange>> {
+    let before = recorded.before["autoScaling"].as_array()?;
+    recorded.change["scale"]["floors"]
+        .as_array()?
+        .iter()
+        .map(|floor| {
+            let was = before
+                .iter()
+                .find(|was| was["index"] == floor["index"] && was["side"] == floor["side"])?;
+            Some(FloorChange {
+                index: was["index"].as_str().map(str::to_owned),
+                side: match was["side"].as_str()? {
+                    "read" => Side::Read,
+                    "write" => Side::Write,
+                    _ => return None,
+                },
+                min: was["min"].as_u64()?,
+                max: was["max"].as_u64()?,
+            })
+        })
+        .collect()
 }
 
 /// The next shard count on the way from `now` to `target`: UpdateShardCount at most halves
@@ -229,6 +303,8 @@ pub struct RolledBack {
     /// Calls still needed (AWS's limits): run again, or `--follow`. In a dry run, the calls
     /// it would take.
     pub remaining: u32,
+    /// Why it stopped with calls left: an AWS limit that holds the next one, and until when.
+    pub held: Option<String>,
     pub dry_run: bool,
 }
 
@@ -241,6 +317,8 @@ pub struct Options {
     pub follow: bool,
     /// Restore even if the resource changed since unthrottle's change.
     pub force: bool,
+    /// How often `--follow` looks whether the stream takes its next step (`None`: every 2 s).
+    pub poll: Option<std::time::Duration>,
 }
 
 /// How long `--follow` waits for a stream to take its next step.
@@ -254,6 +332,32 @@ pub async fn rollback(
     sdk: &SdkConfig,
     options: Options,
 ) -> Result<RolledBack, Failure> {
+    let streams = SdkStreams::new(
+        aws_sdk_kinesis::Client::new(sdk),
+        aws_sdk_cloudwatch::Client::new(sdk),
+    );
+    let settings = SdkSettings::new(aws_sdk_ssm::Client::new(sdk));
+    rollback_through(uri, home, core, sdk, options, &tables(sdk), &streams, &settings).await
+}
+
+/// [`rollback`] through these tables, streams and settings (the ledger and the bucket from
+/// `sdk`): tests hand it adapters over mocked clients for what no emulator serves.
+#[allow(clippy::too_many_arguments)]
+pub async fn rollback_through<T, K, G>(
+    uri: &str,
+    home: &Home,
+    core: &CoreSettings,
+    sdk: &SdkConfig,
+    options: Options,
+    tables: &T,
+    streams: &K,
+    settings: &G,
+) -> Result<RolledBack, Failure>
+where
+    T: Describe<DynamoDb> + Apply<DynamoDb>,
+    K: Describe<Kinesis> + Apply<Kinesis>,
+    G: Settings,
+{
     let (bucket, key) = parse_uri(uri)?;
     if bucket != core.snapshot_bucket {
         return Err(Failure::Snapshot(format!(
@@ -288,43 +392,75 @@ pub async fn rollback(
             r.name, r.account, r.region, home.scope.account, home.scope.region
         )));
     }
-    let undo = undo(&recorded)?;
-    let run = Run {
+    let ledger = DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table);
+    let ports = Ports {
+        tables,
+        streams,
+        settings,
+        ledger: &ledger,
         archive: &archive,
-        ledger: DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(sdk), &core.ledger_table),
-        recorded: &recorded,
+    };
+    restore(&recorded, key, core.run.cooldown, options, ports).await
+}
+
+/// Where a rollback reads and writes.
+pub struct Ports<'a, T, K, G, L, A> {
+    pub tables: &'a T,
+    pub streams: &'a K,
+    pub settings: &'a G,
+    pub ledger: &'a L,
+    /// The snapshot bucket, where the replaced state is kept.
+    pub archive: &'a A,
+}
+
+/// Restores what `recorded` (the snapshot at `key`, read and checked) recorded, through
+/// `ports`.
+pub async fn restore<T, K, G, L, A>(
+    recorded: &Recorded,
+    key: &str,
+    cooldown: chrono::Duration,
+    options: Options,
+    ports: Ports<'_, T, K, G, L, A>,
+) -> Result<RolledBack, Failure>
+where
+    T: Describe<DynamoDb> + Apply<DynamoDb>,
+    K: Describe<Kinesis> + Apply<Kinesis>,
+    G: Settings,
+    L: Ledger,
+    A: Snapshots,
+{
+    let undo = undo(recorded)?;
+    let run = Run {
+        archive: ports.archive,
+        ledger: ports.ledger,
+        recorded,
         key,
         now: Utc::now(),
-        cooldown: core.run.cooldown,
+        cooldown,
         options,
     };
     match undo {
-        Undo::Table { table, indexes } => {
-            let tables = SdkTables::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                aws_sdk_cloudwatch::Client::new(sdk),
-                aws_sdk_applicationautoscaling::Client::new(sdk),
-            );
-            run.table(&tables, table, indexes).await
-        }
-        Undo::Stream { shards } => {
-            let streams = SdkStreams::new(
-                aws_sdk_kinesis::Client::new(sdk),
-                aws_sdk_cloudwatch::Client::new(sdk),
-            );
-            run.stream(&streams, shards).await
-        }
-        Undo::Setting { id } => {
-            run.setting(&SdkSettings::new(aws_sdk_ssm::Client::new(sdk)), &id)
-                .await
-        }
+        Undo::Table { table, indexes } => run.table(ports.tables, table, indexes).await,
+        Undo::Floors(floors) => run.floors(ports.tables, floors).await,
+        Undo::OnDemandMax(max) => run.on_demand_max(ports.tables, max).await,
+        Undo::Provisioned { table, indexes } => run.provisioned(ports.tables, table, indexes).await,
+        Undo::Stream { shards } => run.stream(ports.streams, shards).await,
+        Undo::Setting { id } => run.setting(ports.settings, &id).await,
     }
 }
 
+fn tables(sdk: &SdkConfig) -> SdkTables {
+    SdkTables::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        aws_sdk_cloudwatch::Client::new(sdk),
+        aws_sdk_applicationautoscaling::Client::new(sdk),
+    )
+}
+
 /// One rollback under way.
-struct Run<'a> {
-    archive: &'a S3Snapshots,
-    ledger: DynamoDbLedger,
+struct Run<'a, L, A> {
+    archive: &'a A,
+    ledger: &'a L,
     recorded: &'a Recorded,
     key: &'a str,
     now: DateTime<Utc>,
@@ -332,7 +468,7 @@ struct Run<'a> {
     options: Options,
 }
 
-impl Run<'_> {
+impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
     fn resource(&self) -> &ResourceRef {
         &self.recorded.resource
     }
@@ -437,7 +573,50 @@ impl Run<'_> {
             after,
             snapshot,
             remaining,
+            held: None,
             dry_run: self.options.dry_run,
+        }
+    }
+
+    /// The next UpdateShardCount, if AWS's 10 a day (the ledger's count: the functions',
+    /// earlier rollbacks' and this one's) allow it now; else why not, and when.
+    async fn reshard_held(&self) -> Result<Option<String>, Failure> {
+        let now = Utc::now();
+        let view = self
+            .ledger
+            .view(self.resource(), now)
+            .await
+            .map_err(Failure::Aws)?;
+        let mut made: Vec<DateTime<Utc>> = view
+            .history
+            .iter()
+            .filter(|entry| {
+                entry.action == UPDATE_SHARD_COUNT && now - entry.at < chrono::Duration::hours(24)
+            })
+            .map(|entry| entry.at)
+            .collect();
+        if made.len() < SHARD_UPDATES_PER_DAY as usize {
+            return Ok(None);
+        }
+        made.sort();
+        Ok(Some(format!(
+            "{} shard-count updates in the last 24 h, AWS's most: the next after {}",
+            made.len(),
+            (made[made.len() - SHARD_UPDATES_PER_DAY as usize] + chrono::Duration::hours(24)).to_rfc3339()
+        )))
+    }
+
+    fn held(
+        &self,
+        before: Value,
+        after: Value,
+        snapshot: Option<String>,
+        remaining: u32,
+        why: String,
+    ) -> RolledBack {
+        RolledBack {
+            held: Some(why),
+            ..self.done(before, after, snapshot, remaining)
         }
     }
 
@@ -525,6 +704,27 @@ impl Run<'_> {
             }
         }
         let after = json!({ "table": table.unwrap_or(state.capacity), "indexes": &indexes });
+        // A decrease of any part counts against that part's daily decreases: one UpdateTable
+        // fails whole if one of them is over.
+        let lower = |now: Capacity, to: Capacity| to.read < now.read || to.write < now.write;
+        let mut held = Vec::new();
+        if let Some(to) = table
+            && lower(state.capacity, to)
+            && let Err(why) = next_decrease(state.decreases.today, state.decreases.last, self.now)
+        {
+            held.push(format!("table: {why}"));
+        }
+        for index in &state.indexes {
+            if let Some(to) = indexes.get(&index.name)
+                && lower(index.capacity, *to)
+                && let Err(why) = next_decrease(index.decreases.today, index.decreases.last, self.now)
+            {
+                held.push(format!("index {}: {why}", index.name));
+            }
+        }
+        if !held.is_empty() {
+            return Ok(self.held(before, after, None, 1, held.join("; ")));
+        }
         self.claim().await?;
         let snapshot = self.snapshot(&current.raw, &before, &after).await?;
         if self.options.dry_run {
@@ -541,6 +741,160 @@ impl Run<'_> {
         }
         self.record(SCALE_CAPACITY).await;
         Ok(self.done(before, after, snapshot, 0))
+    }
+
+    /// The claim, the replaced state's snapshot, then one change through `tables`, recorded
+    /// under `action`: what every table rollback ends with once it knows what to send.
+    async fn commit<T: Describe<DynamoDb> + Apply<DynamoDb>>(
+        &self,
+        tables: &T,
+        current: &crate::core::ports::Described<crate::dynamodb::TableState>,
+        change: TableChange,
+        action: Action,
+        before: Value,
+        after: Value,
+    ) -> Result<RolledBack, Failure> {
+        self.claim().await?;
+        let snapshot = self.snapshot(&current.raw, &before, &after).await?;
+        if self.options.dry_run {
+            return Ok(self.done(before, after, None, 1));
+        }
+        if let Err(failure) = self.applied::<DynamoDb, _>(tables, &current.state, &change).await {
+            self.release().await;
+            return Err(failure);
+        }
+        self.record(action).await;
+        Ok(self.done(before, after, snapshot, 0))
+    }
+
+    /// An auto-scaling floor (and ceiling) raise: the bounds it replaced, registered again.
+    async fn floors<T: Describe<DynamoDb> + Apply<DynamoDb>>(
+        &self,
+        tables: &T,
+        floors: Vec<FloorChange>,
+    ) -> Result<RolledBack, Failure> {
+        let current = tables
+            .describe(&self.resource().name)
+            .await
+            .map_err(Failure::Aws)?;
+        let state = &current.state;
+        let now_of = |floor: &FloorChange| state.scalable(floor.index.as_deref(), floor.side);
+        let before = json!(floors.iter().map(now_of).collect::<Vec<_>>());
+        let moved: Vec<FloorChange> = floors
+            .into_iter()
+            .filter(|floor| now_of(floor).is_none_or(|now| (now.min, now.max) != (floor.min, floor.max)))
+            .collect();
+        if moved.is_empty() {
+            return Ok(self.done(before.clone(), before, None, 0));
+        }
+        for set in self.recorded.change["scale"]["floors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let now = state
+                .auto_scaling
+                .iter()
+                .find(|now| json!(now.index) == set["index"] && json!(now.side) == set["side"]);
+            match now {
+                Some(now) if Some(now.min) == set["min"].as_u64() && Some(now.max) == set["max"].as_u64() => {
+                }
+                _ => self.drifted(format!(
+                    "the auto-scaling bounds of {} are {now:?}, not the {set} unthrottle set",
+                    state.name
+                ))?,
+            }
+        }
+        let after = json!(moved);
+        let change = TableChange::Scale {
+            table: None,
+            indexes: BTreeMap::new(),
+            floors: moved,
+        };
+        self.commit(tables, &current, change, SCALE_CAPACITY, before, after)
+            .await
+    }
+
+    /// An on-demand maximum raise: the maximums it replaced (none on a side: no maximum).
+    async fn on_demand_max<T: Describe<DynamoDb> + Apply<DynamoDb>>(
+        &self,
+        tables: &T,
+        max: OnDemandMax,
+    ) -> Result<RolledBack, Failure> {
+        let current = tables
+            .describe(&self.resource().name)
+            .await
+            .map_err(Failure::Aws)?;
+        let state = &current.state;
+        let before = json!({ "onDemandMax": state.on_demand_max });
+        if state.on_demand_max == max {
+            return Ok(self.done(before.clone(), before, None, 0));
+        }
+        if state.billing != BillingMode::OnDemand {
+            self.drifted(format!("{} is provisioned now", state.name))?;
+        }
+        if json!(state.on_demand_max) != self.recorded.after["onDemandMax"] {
+            self.drifted(format!(
+                "{}'s on-demand maximums are {:?}, not the {} unthrottle set",
+                state.name, state.on_demand_max, self.recorded.after["onDemandMax"]
+            ))?;
+        }
+        let after = json!({ "onDemandMax": max });
+        self.commit(
+            tables,
+            &current,
+            TableChange::RaiseOnDemandMax(max),
+            RAISE_ON_DEMAND_MAX,
+            before,
+            after,
+        )
+        .await
+    }
+
+    /// A switch to on-demand: back to provisioned at the capacities the snapshot held.
+    async fn provisioned<T: Describe<DynamoDb> + Apply<DynamoDb>>(
+        &self,
+        tables: &T,
+        table: Capacity,
+        indexes: BTreeMap<String, Capacity>,
+    ) -> Result<RolledBack, Failure> {
+        let current = tables
+            .describe(&self.resource().name)
+            .await
+            .map_err(Failure::Aws)?;
+        let state = &current.state;
+        let before = json!({ "billingMode": state.billing, "table": state.capacity });
+        let after = json!({ "billingMode": BillingMode::Provisioned, "table": table, "indexes": indexes });
+        // Provisioned again, whatever its capacity now: the switch is undone already.
+        if state.billing == BillingMode::Provisioned {
+            return Ok(self.done(before.clone(), before, None, 0));
+        }
+        // GSIs added since the switch have no capacity to go back to: DynamoDB needs one.
+        if let Some(index) = state
+            .indexes
+            .iter()
+            .find(|index| !indexes.contains_key(&index.name))
+        {
+            return Err(Failure::CannotUndo(format!(
+                "index {} was added since the switch and the snapshot holds no capacity for it: switch back by hand \
+                 with aws dynamodb update-table --billing-mode PROVISIONED",
+                index.name
+            )));
+        }
+        let indexes: BTreeMap<String, Capacity> = indexes
+            .into_iter()
+            .filter(|(name, _)| state.indexes.iter().any(|index| &index.name == name))
+            .collect();
+        self.commit(
+            tables,
+            &current,
+            TableChange::SwitchToProvisioned { table, indexes },
+            // Not a switch to on-demand, the one AWS counts per day: a capacity change.
+            SCALE_CAPACITY,
+            before,
+            after,
+        )
+        .await
     }
 
     async fn release(&self) {
@@ -573,13 +927,18 @@ impl Run<'_> {
         if current.state.mode != StreamMode::Provisioned {
             self.drifted(format!("{} is on-demand now", current.state.name))?;
         }
-        if let Some(set) = self.recorded.change["updateShardCount"]["target"].as_u64()
+        if let Some(set) = self.recorded.change["updateShardCount"]["target"]
+            .as_u64()
+            .or_else(|| self.recorded.after["openShards"].as_u64())
             && u64::from(first) != set
         {
             self.drifted(format!(
                 "{} has {first} open shards, not the {set} it was set to",
                 current.state.name
             ))?;
+        }
+        if let Some(why) = self.reshard_held().await? {
+            return Ok(self.held(before.clone(), before, None, shard_steps(first, target), why));
         }
         self.claim().await?;
         let snapshot = self
@@ -595,6 +954,13 @@ impl Run<'_> {
         }
         let deadline = tokio::time::Instant::now() + FOLLOW_DEADLINE;
         loop {
+            if current.state.open_shards != first
+                && let Some(why) = self.reshard_held().await?
+            {
+                let at = json!({ "shards": current.state.open_shards });
+                let remaining = shard_steps(current.state.open_shards, target);
+                return Ok(self.held(before, at, snapshot, remaining, why));
+            }
             let next = next_shard_count(current.state.open_shards, target);
             let change = StreamChange::UpdateShardCount { target: next };
             if let Err(failure) = self.applied::<Kinesis, _>(streams, &current.state, &change).await {
@@ -613,7 +979,7 @@ impl Run<'_> {
                 if tokio::time::Instant::now() > deadline {
                     return Ok(self.done(before, json!({ "shards": next }), snapshot, remaining));
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                tokio::time::sleep(self.options.poll.unwrap_or(std::time::Duration::from_secs(2))).await;
                 match streams.describe(&self.resource().name).await {
                     Ok(read) if read.state.status == Status::Active => break read,
                     Ok(_) => {}
@@ -627,7 +993,7 @@ impl Run<'_> {
         }
     }
 
-    async fn setting(&self, settings: &SdkSettings, id: &str) -> Result<RolledBack, Failure> {
+    async fn setting(&self, settings: &impl Settings, id: &str) -> Result<RolledBack, Failure> {
         let current = settings.reread(id).await.map_err(Failure::Aws)?;
         let before = json!({ "settingId": id, "value": current.value, "status": current.status });
         if current.status.eq_ignore_ascii_case("Default") {

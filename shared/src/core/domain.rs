@@ -123,10 +123,13 @@ impl HistoryEntry {
     }
 
     const ROLLBACK_PREFIX: &'static str = "rollback:";
+    /// What the ids of `restore`'s steps start with (`restore::step_id`).
+    pub const RESTORE_PREFIX: &'static str = "restore:";
 
-    /// An operator's rollback, not a fix: a throttle after it does not mean a fix failed.
-    pub fn is_rollback(&self) -> bool {
-        self.event_id.starts_with(Self::ROLLBACK_PREFIX)
+    /// An operator's rollback or a restore step, not a fix: a throttle after it does not
+    /// mean a fix failed.
+    pub fn is_undo(&self) -> bool {
+        self.event_id.starts_with(Self::ROLLBACK_PREFIX) || self.event_id.starts_with(Self::RESTORE_PREFIX)
     }
 }
 

@@ -1,5 +1,5 @@
 //! What is counted. Every report becomes one count: `AutoFix` (dimensions `Service`,
-//! `Action`) for a change made, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
+//! `Action`) for a change made, `AutoRestore` (the same) for a step restore took back down, `Skipped` / `Failed` (dimensions `Service`, `Reason`),
 //! and for a cause no change fixes the finding's own metric (`HotPartition`,
 //! `OnDemandMaximum`, `AccountQuota`, `ReadFanOut`, `OnDemandStreamLimit`, `HotPartitionKey`; dimension
 //! `Service`), or for api-throttle's cases `ThrottleEventsObserved` (dimensions `Service`,
@@ -18,6 +18,7 @@ use crate::core::plan::FindingCode;
 use crate::core::report::{Outcome, Report};
 
 pub const AUTO_FIX: &str = "AutoFix";
+pub const AUTO_RESTORE: &str = "AutoRestore";
 pub const SKIPPED: &str = "Skipped";
 pub const FAILED: &str = "Failed";
 
@@ -41,6 +42,10 @@ pub fn data_for(reports: &[Report]) -> Vec<Datum> {
         let service = ("Service", report.service.metric_name.to_owned());
         let (name, second) = match report.outcome {
             Outcome::Remediated => (AUTO_FIX, ("Action", report.action.as_ref()?.name().to_owned())),
+            Outcome::Restored => (
+                AUTO_RESTORE,
+                ("Action", report.action.as_ref()?.name().to_owned()),
+            ),
             Outcome::Skipped => (SKIPPED, ("Reason", report.code?.to_owned())),
             Outcome::Failed => (FAILED, ("Reason", report.code?.to_owned())),
             Outcome::Diagnosed => {

@@ -373,7 +373,7 @@ where
         let fix_did_not_hold = self.options.verify_window.and_then(|window| {
             view.history
                 .iter()
-                .filter(|entry| entry.is_ours() && !entry.is_rollback())
+                .filter(|entry| entry.is_ours() && !entry.is_undo())
                 .map(|entry| entry.at)
                 .max()
                 .filter(|fixed| happened >= *fixed + self.options.settle && happened <= *fixed + window)

@@ -112,6 +112,19 @@ pub enum SkipReason {
     /// Fewer than `MIN_THROTTLE_EVENTS` throttle events within `SUSTAIN_SECONDS`: a burst
     /// DynamoDB's adaptive capacity (or the caller's retries) absorbs.
     NotSustained,
+    /// restore: the resource throttled, or was raised, within `RESTORE_AFTER_QUIET_HOURS`.
+    NotQuiet,
+    /// restore: the metrics cannot show the quiet hours (the lookup failed or came back
+    /// partial): nothing is lowered on a guess.
+    MetricsPartial,
+    /// restore: the resource is where the quiet hours' demand wants it (its pre-incident
+    /// value, or above it for the peak): nothing to lower.
+    Settled,
+    /// restore: someone changed the resource since unthrottle did; it is theirs now.
+    ChangedSince,
+    /// restore: the change was a switch to on-demand, and switching back is off
+    /// (`RESTORE_BILLING_MODE`).
+    SwitchBackOff,
 }
 
 impl SkipReason {

@@ -50,6 +50,18 @@ pub trait Diagnose<S: Service>: Send + Sync {
     ) -> impl Future<Output = Diagnosis<S::Evidence>> + Send;
 }
 
+/// Reads a resource's metrics over a window of hours (restore's quiet hours). Unlike
+/// [`Diagnose`], a lookup that failed or came back partial is an error: a reader that decides
+/// on the absence of throttles must not take a gap for quiet.
+pub trait Measure<S: Service>: Send + Sync {
+    fn measure(
+        &self,
+        name: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<S::Evidence>> + Send;
+}
+
 /// Makes a planned change to a resource of service `S`: one update call (DynamoDB: one
 /// UpdateTable, or one RegisterScalableTarget per auto-scaled side).
 pub trait Apply<S: Service>: Send + Sync {

@@ -15,6 +15,9 @@ use crate::core::plan::{Finding, Proposal, Quota, SkipReason};
 pub enum Outcome {
     /// The change was made (after its snapshot was stored).
     Remediated,
+    /// restore lowered what unthrottle raised, after the quiet hours (after its snapshot
+    /// was stored).
+    Restored,
     /// DRY_RUN: the change that would be made.
     Planned,
     /// Nothing to do, or not allowed to; `code` says which rule.

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::metrics;
 use super::model::{
-    BillingMode, Capacity, FloorChange, INSIGHTS_TAG, IndexState, InsightsState, OnDemandMax, ScalableTarget,
-    Side, TableChange, TableMetrics, TableState, TableTarget,
+    BillingMode, Capacity, Decreases, FloorChange, INSIGHTS_TAG, IndexState, InsightsState, OnDemandMax,
+    ScalableTarget, Side, TableChange, TableMetrics, TableState, TableTarget,
 };
 use super::settings::DynamoDb;
 use crate::adapters::Deploy;
@@ -212,6 +212,17 @@ fn last_change(throughput: Option<&ProvisionedThroughputDescription>) -> Option<
     increase.max(decrease)
 }
 
+fn decreases(throughput: Option<&ProvisionedThroughputDescription>) -> Decreases {
+    throughput.map_or_else(Decreases::default, |throughput| Decreases {
+        today: throughput
+            .number_of_decreases_today()
+            .and_then(|today| u32::try_from(today).ok())
+            .unwrap_or(0),
+        last: throughput.last_decrease_date_time().and_then(chrono_time),
+        last_increase: throughput.last_increase_date_time().and_then(chrono_time),
+    })
+}
+
 /// `OnDemandThroughput` in our terms: -1 (or nothing) is no maximum.
 fn on_demand_max(resource: &str, throughput: Option<&OnDemandThroughput>) -> Result<OnDemandMax> {
     let side = |value: Option<i64>, field: &str| match value {
@@ -258,6 +269,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
                 status: status(gsi.index_status().map(|s| s.as_str()), &index, "IndexStatus")?,
                 capacity: capacity(gsi.provisioned_throughput(), &index)?,
                 last_change: last_change(gsi.provisioned_throughput()),
+                decreases: decreases(gsi.provisioned_throughput()),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -270,6 +282,7 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
         billing,
         capacity: capacity(table.provisioned_throughput(), resource)?,
         last_change: last_change(table.provisioned_throughput()),
+        decreases: decreases(table.provisioned_throughput()),
         indexes,
         last_switch_to_on_demand: summary
             .and_then(|s| s.last_update_to_pay_per_request_date_time())
@@ -280,6 +293,16 @@ fn table_state(resource: &str, table: &TableDescription) -> Result<TableState> {
         insights_opt_in: false,
         insights: Vec::new(),
     })
+}
+
+/// One GSI's capacity, as UpdateTable takes it.
+fn index_update(resource: &str, index: &str, capacity: Capacity) -> Result<GlobalSecondaryIndexUpdate> {
+    let update = UpdateGlobalSecondaryIndexAction::builder()
+        .index_name(index)
+        .provisioned_throughput(throughput(resource, capacity)?)
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Invalid, UPDATE, resource, e.to_string()))?;
+    Ok(GlobalSecondaryIndexUpdate::builder().update(update).build())
 }
 
 fn throughput(resource: &str, capacity: Capacity) -> Result<ProvisionedThroughput> {
@@ -355,6 +378,12 @@ impl Diagnose<DynamoDb> for SdkTables {
     }
 }
 
+impl crate::core::ports::Measure<DynamoDb> for SdkTables {
+    async fn measure(&self, name: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<TableMetrics> {
+        metrics::measure(&self.metrics, name, since, until).await
+    }
+}
+
 impl SdkTables {
     /// DescribeContributorInsights for the table and each GSI, all at once: one round trip.
     async fn insights(&self, table: &TableState) -> Result<Vec<InsightsState>> {
@@ -420,6 +449,16 @@ impl Apply<DynamoDb> for SdkTables {
         let request = self.client.update_table().table_name(&state.name);
         let request = match change {
             TableChange::SwitchToOnDemand => request.billing_mode(AwsBillingMode::PayPerRequest),
+            TableChange::SwitchToProvisioned { table, indexes } => {
+                let mut request = request
+                    .billing_mode(AwsBillingMode::Provisioned)
+                    .provisioned_throughput(throughput(&resource, *table)?);
+                for (index, capacity) in indexes {
+                    request =
+                        request.global_secondary_index_updates(index_update(&resource, index, *capacity)?);
+                }
+                request
+            }
             TableChange::RaiseOnDemandMax(max) => {
                 let units = |side: Option<u64>| match side {
                     None => Ok(-1),
@@ -467,14 +506,8 @@ impl Apply<DynamoDb> for SdkTables {
                     None => request,
                 };
                 for (index, capacity) in indexes {
-                    let update = UpdateGlobalSecondaryIndexAction::builder()
-                        .index_name(index)
-                        .provisioned_throughput(throughput(&resource, *capacity)?)
-                        .build()
-                        .map_err(|e| Error::new(ErrorKind::Invalid, UPDATE, &resource, e.to_string()))?;
-                    request = request.global_secondary_index_updates(
-                        GlobalSecondaryIndexUpdate::builder().update(update).build(),
-                    );
+                    request =
+                        request.global_secondary_index_updates(index_update(&resource, index, *capacity)?);
                 }
                 request
             }

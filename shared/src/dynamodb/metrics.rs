@@ -164,6 +164,23 @@ pub async fn diagnose(client: &Client, target: &TableTarget, now: DateTime<Utc>)
     cloudwatch::diagnosis(read.map(|results| read_results(table, &measures, &results)))
 }
 
+/// Consumed capacity and throttle events of the table and every GSI, both sides, from
+/// `since` to `until` (restore's quiet window). A partial read is an error.
+pub async fn measure(
+    client: &Client,
+    table: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> crate::core::error::Result<TableMetrics> {
+    let measures: Vec<Measure> = Side::iter()
+        .flat_map(|side| [Measure::Consumed(side), Measure::Throttles(side)])
+        .collect();
+    let results =
+        cloudwatch::get_complete_metric_data(client, queries(table, &measures), (since, until), table)
+            .await?;
+    Ok(read_results(table, &measures, &results))
+}
+
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;

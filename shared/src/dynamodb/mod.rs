@@ -12,9 +12,9 @@ pub mod trigger;
 
 pub use aws::SdkTables;
 pub use model::{
-    BillingMode, Capacity, Cause, ENABLE_CONTRIBUTOR_INSIGHTS, INSIGHTS_TAG, IndexState, InsightsState,
-    OnDemandMax, PartMetrics, RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, Side, SideMetrics, TableChange,
-    TableMetrics, TableState, TableTarget,
+    BillingMode, Capacity, Cause, Decreases, ENABLE_CONTRIBUTOR_INSIGHTS, INSIGHTS_TAG, IndexState,
+    InsightsState, OnDemandMax, PartMetrics, RAISE_ON_DEMAND_MAX, SCALE_CAPACITY, Side, SideMetrics,
+    TableChange, TableMetrics, TableState, TableTarget,
 };
 pub use planner::TablePolicy;
 pub use settings::DynamoDb;

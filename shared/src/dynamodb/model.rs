@@ -50,6 +50,17 @@ pub struct IndexState {
     pub capacity: Capacity,
     /// The GSI's last capacity increase or decrease, as DynamoDB reports it.
     pub last_change: Option<DateTime<Utc>>,
+    pub decreases: Decreases,
+}
+
+/// A table's or GSI's capacity decreases, as DynamoDB counts them against its daily limit
+/// (`NumberOfDecreasesToday`, `LastDecreaseDateTime`), and its last increase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decreases {
+    pub today: u32,
+    pub last: Option<DateTime<Utc>>,
+    pub last_increase: Option<DateTime<Utc>>,
 }
 
 /// The parts of DescribeTable the planner reads.
@@ -61,6 +72,7 @@ pub struct TableState {
     pub capacity: Capacity,
     /// The table's last capacity increase or decrease, as DynamoDB reports it.
     pub last_change: Option<DateTime<Utc>>,
+    pub decreases: Decreases,
     pub indexes: Vec<IndexState>,
     /// `BillingModeSummary.LastUpdateToPayPerRequestDateTime`; absent if never switched.
     pub last_switch_to_on_demand: Option<DateTime<Utc>>,
@@ -180,6 +192,13 @@ pub enum TableChange {
         floors: Vec<FloorChange>,
     },
     SwitchToOnDemand,
+    /// Back to provisioned capacity (restore, `RESTORE_BILLING_MODE=provisioned`): the
+    /// table's and every GSI's, which UpdateTable needs together.
+    SwitchToProvisioned {
+        table: Capacity,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        indexes: BTreeMap<String, Capacity>,
+    },
     /// `OnDemandThroughput` as it will be (both sides: UpdateTable takes them together).
     RaiseOnDemandMax(OnDemandMax),
     /// UpdateContributorInsights ENABLE, mode THROTTLED_KEYS, for the table or one GSI.

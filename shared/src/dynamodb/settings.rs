@@ -136,6 +136,9 @@ impl Service for DynamoDb {
         }
         match change {
             TableChange::SwitchToOnDemand => state.billing == BillingMode::OnDemand,
+            TableChange::SwitchToProvisioned { table, .. } => {
+                state.billing == BillingMode::Provisioned && state.capacity == *table
+            }
             TableChange::RaiseOnDemandMax(max) => state.on_demand_max == *max,
             // DescribeTable does not show it; enabling again is harmless.
             TableChange::EnableContributorInsights { .. } => false,
@@ -147,7 +150,7 @@ impl Service for DynamoDb {
                 floors.iter().all(|floor| {
                     state
                         .scalable(floor.index.as_deref(), floor.side)
-                        .is_some_and(|target| target.min >= floor.min)
+                        .is_some_and(|target| target.min == floor.min)
                 }) && table.is_none_or(|capacity| state.capacity == capacity)
                     && indexes.iter().all(|(name, capacity)| {
                         state.indexes.iter().any(|gsi| {

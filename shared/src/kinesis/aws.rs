@@ -271,6 +271,17 @@ impl Diagnose<Kinesis> for SdkStreams {
     }
 }
 
+impl crate::core::ports::Measure<Kinesis> for SdkStreams {
+    async fn measure(
+        &self,
+        name: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<StreamMetrics> {
+        metrics::measure(&self.metrics, name, since, until).await
+    }
+}
+
 impl Apply<Kinesis> for SdkStreams {
     async fn apply(&self, stream: &StreamState, change: &StreamChange) -> Result<()> {
         let resource = stream.name.clone();

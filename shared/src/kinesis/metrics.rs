@@ -81,3 +81,16 @@ pub async fn diagnose(
     let read = get_metric_data(client, queries(stream), now, stream).await;
     cloudwatch::diagnosis(read.map(|results| read_results(&results)))
 }
+
+/// A stream's metrics from `since` to `until` (restore's quiet window). A partial read is
+/// an error.
+pub async fn measure(
+    client: &Client,
+    stream: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> crate::core::error::Result<StreamMetrics> {
+    let results =
+        cloudwatch::get_complete_metric_data(client, queries(stream), (since, until), stream).await?;
+    Ok(read_results(&results))
+}

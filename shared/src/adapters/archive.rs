@@ -1,5 +1,5 @@
-//! The snapshot bucket read back, for `unthrottle history` only: no function lists or reads
-//! its snapshots, and no function's role may (tests/tests/permissions.rs).
+//! The snapshot bucket read back: by `unthrottle history` and `rollback`, and by `restore`,
+//! the one function whose role may list and read it (tests/tests/permissions.rs).
 
 use crate::adapters::errors::classify;
 use crate::adapters::snapshots::S3Snapshots;
