@@ -241,6 +241,11 @@ pub fn undo(recorded: &Recorded) -> Result<Undo, Failure> {
                     .into(),
             ))
         }
+        (_, action) if action == crate::restore::RESTORE.name() => Err(Failure::CannotUndo(
+            "a restore step is not rolled back: it stepped toward the values before an incident, and the next \
+             incident raises again; its snapshot's plan.before holds the values before the step"
+                .into(),
+        )),
         (_, action) => Err(Failure::CannotUndo(format!(
             "rolling back {action} is not built yet; docs/operations.md says how to undo it by hand"
         ))),

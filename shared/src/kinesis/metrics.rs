@@ -23,6 +23,9 @@ const METRICS: [(&str, &str); 3] = [
 /// The id of the Metrics Insights query of throttled records per shard (one query is all
 /// GetMetricData allows); each series it returns is labelled with its shard id.
 const BY_SHARD: &str = "by_shard";
+/// The stream-level throttle counts restore's quiet window reads.
+const WRITE_THROTTLES: &str = "write_throttles";
+const READ_THROTTLES: &str = "read_throttles";
 
 pub fn queries(stream: &str) -> Vec<MetricDataQuery> {
     let mut queries: Vec<MetricDataQuery> = METRICS
@@ -61,6 +64,8 @@ pub fn read_results(results: &[MetricDataResult]) -> StreamMetrics {
             continue;
         }
         let series: &mut Sums = match result.id() {
+            Some(WRITE_THROTTLES) => &mut metrics.throttled_writes,
+            Some(READ_THROTTLES) => &mut metrics.throttled_reads,
             Some("incoming_bytes") => &mut metrics.incoming_bytes,
             Some("incoming_records") => &mut metrics.incoming_records,
             Some("read_bytes") => &mut metrics.read_bytes,
@@ -90,7 +95,13 @@ pub async fn measure(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> crate::core::error::Result<StreamMetrics> {
-    let results =
-        cloudwatch::get_complete_metric_data(client, queries(stream), (since, until), stream).await?;
+    let mut queries = queries(stream);
+    for (id, metric) in [
+        (WRITE_THROTTLES, "WriteProvisionedThroughputExceeded"),
+        (READ_THROTTLES, "ReadProvisionedThroughputExceeded"),
+    ] {
+        queries.push(sum_query(id, NAMESPACE, metric, ("StreamName", stream)));
+    }
+    let results = cloudwatch::get_complete_metric_data(client, queries, (since, until), stream).await?;
     Ok(read_results(&results))
 }

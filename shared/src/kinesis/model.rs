@@ -99,6 +99,13 @@ pub struct StreamMetrics {
     /// stream does not publish them).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub throttled_by_shard: BTreeMap<String, Sums>,
+    /// The stream-level `WriteProvisionedThroughputExceeded` and
+    /// `ReadProvisionedThroughputExceeded` (basic monitoring, always published): read by
+    /// restore's quiet window only.
+    #[serde(skip_serializing_if = "Sums::is_empty")]
+    pub throttled_writes: Sums,
+    #[serde(skip_serializing_if = "Sums::is_empty")]
+    pub throttled_reads: Sums,
 }
 
 /// Split the one shard that carries most of the throttled traffic (SplitShard).

@@ -271,6 +271,7 @@ fn measured(bytes_in: f64, records_in: f64, bytes_out: f64) -> Diagnosis<StreamM
         incoming_records: Sums(vec![records_in]),
         read_bytes: Sums(vec![bytes_out]),
         throttled_by_shard: BTreeMap::new(),
+        ..StreamMetrics::default()
     })
 }
 
@@ -359,6 +360,7 @@ fn a_hot_shard_is_split_and_a_hot_child_is_one_hot_key() {
                 .iter()
                 .map(|(id, n)| ((*id).to_owned(), Sums(vec![*n])))
                 .collect(),
+            ..StreamMetrics::default()
         })
     };
     let decide = |stream: &StreamState, diagnosis: &Diagnosis<StreamMetrics>, history: &[HistoryEntry]| {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use strum::IntoEnumIterator;
 
-use super::model::{Raised, Restores};
+use super::model::{Call, Raised, Restores};
 use super::planner::{Limit, Usage};
 use crate::core::domain::{Action, HistoryEntry, Status};
 use crate::dynamodb::limits::next_decrease;
@@ -222,7 +222,7 @@ impl Restores for DynamoDb {
         state: &TableState,
         to: &BTreeMap<String, u64>,
         switch_back: bool,
-    ) -> Result<(Action, TableChange), String> {
+    ) -> Result<Call<TableChange>, String> {
         let part = |index: Option<&str>, now: Capacity| Capacity {
             read: to
                 .get(&capacity_dial(index, Side::Read))
@@ -233,6 +233,13 @@ impl Restores for DynamoDb {
                 .copied()
                 .unwrap_or(now.write),
         };
+        // What a call sets, by dial, for the step's snapshot.
+        let sets = |dials: &mut BTreeMap<String, u64>, index: Option<&str>, capacity: Capacity| {
+            for side in Side::iter() {
+                dials.insert(capacity_dial(index, side), capacity.side(side));
+            }
+        };
+        let mut applied = BTreeMap::new();
         if switch_back {
             let table = part(None, Capacity::default());
             let indexes = state
@@ -247,21 +254,62 @@ impl Restores for DynamoDb {
                     state.name
                 ));
             }
-            return Ok((
-                SCALE_CAPACITY,
-                TableChange::SwitchToProvisioned { table, indexes },
-            ));
+            sets(&mut applied, None, table);
+            for (name, capacity) in &indexes {
+                sets(&mut applied, Some(name), *capacity);
+            }
+            return Ok(Call {
+                action: SCALE_CAPACITY,
+                change: TableChange::SwitchToProvisioned { table, indexes },
+                applied,
+            });
         }
         if state.billing == BillingMode::OnDemand {
             let mut max = state.on_demand_max;
             for side in Side::iter() {
                 if let Some(units) = to.get(&max_dial(side)) {
                     max.set(side, Some(*units));
+                    applied.insert(max_dial(side), *units);
                 }
             }
-            return Ok((RAISE_ON_DEMAND_MAX, TableChange::RaiseOnDemandMax(max)));
+            return Ok(Call {
+                action: RAISE_ON_DEMAND_MAX,
+                change: TableChange::RaiseOnDemandMax(max),
+                applied,
+            });
+        }
+        let floors: Vec<FloorChange> = state
+            .auto_scaling
+            .iter()
+            .filter_map(|target: &ScalableTarget| {
+                let dial = floor_dial(target.index.as_deref(), target.side);
+                let min = *to.get(&dial)?;
+                applied.insert(dial, min);
+                Some(FloorChange {
+                    index: target.index.clone(),
+                    side: target.side,
+                    min,
+                    max: target.max,
+                })
+            })
+            .collect();
+        // A floor is RegisterScalableTarget, a capacity UpdateTable: one kind per call, the
+        // floors first; the next run takes the rest (the snapshot records only the floors).
+        if !floors.is_empty() {
+            return Ok(Call {
+                action: SCALE_CAPACITY,
+                change: TableChange::Scale {
+                    table: None,
+                    indexes: BTreeMap::new(),
+                    floors,
+                },
+                applied,
+            });
         }
         let table = Some(part(None, state.capacity)).filter(|capacity| *capacity != state.capacity);
+        if let Some(capacity) = table {
+            sets(&mut applied, None, capacity);
+        }
         let indexes = state
             .indexes
             .iter()
@@ -275,39 +323,18 @@ impl Restores for DynamoDb {
             .filter(|(_, next, now)| next != now)
             .map(|(name, next, _)| (name, next))
             .collect::<BTreeMap<_, _>>();
-        let floors: Vec<FloorChange> = state
-            .auto_scaling
-            .iter()
-            .filter_map(|target: &ScalableTarget| {
-                let min = *to.get(&floor_dial(target.index.as_deref(), target.side))?;
-                Some(FloorChange {
-                    index: target.index.clone(),
-                    side: target.side,
-                    min,
-                    max: target.max,
-                })
-            })
-            .collect();
-        // A floor is RegisterScalableTarget, a capacity UpdateTable: one kind per step, the
-        // floors first; the next run takes the rest.
-        if !floors.is_empty() {
-            return Ok((
-                SCALE_CAPACITY,
-                TableChange::Scale {
-                    table: None,
-                    indexes: BTreeMap::new(),
-                    floors,
-                },
-            ));
+        for (name, capacity) in &indexes {
+            sets(&mut applied, Some(name), *capacity);
         }
-        Ok((
-            SCALE_CAPACITY,
-            TableChange::Scale {
+        Ok(Call {
+            action: SCALE_CAPACITY,
+            change: TableChange::Scale {
                 table,
                 indexes,
                 floors,
             },
-        ))
+            applied,
+        })
     }
 }
 
@@ -382,15 +409,59 @@ mod tests {
             ("table.write".to_owned(), 10),
             ("index:byUser.read".to_owned(), 5),
         ]);
-        let (_, change) = DynamoDb::change(&state, &to, false).unwrap();
+        let call = DynamoDb::change(&state, &to, false).unwrap();
         assert_eq!(
-            change,
+            call.change,
             TableChange::Scale {
                 table: Some(Capacity { read: 5, write: 10 }),
                 indexes: BTreeMap::from([("byUser".to_owned(), Capacity { read: 5, write: 5 })]),
                 floors: Vec::new(),
             }
         );
+    }
+
+    /// One call per kind: floors first, and the step records only what it sets, so the
+    /// next run takes the capacity from where it really is.
+    #[test]
+    fn a_step_over_floors_and_capacity_records_only_the_floors() {
+        use crate::dynamodb::model::ScalableTarget;
+        use crate::restore::planner::stepped;
+        let mut state = provisioned_table("orders", 40, 5, &[]);
+        state.auto_scaling = vec![ScalableTarget {
+            index: None,
+            side: Side::Write,
+            min: 20,
+            max: 100,
+        }];
+        let to = BTreeMap::from([("table.read".to_owned(), 5), ("floor:table.write".to_owned(), 5)]);
+        let call = DynamoDb::change(&state, &to, false).unwrap();
+        assert_eq!(
+            call.applied,
+            BTreeMap::from([("floor:table.write".to_owned(), 5)])
+        );
+        let episode = crate::restore::Episode {
+            baseline: BTreeMap::from([("table.read".to_owned(), 5), ("floor:table.write".to_owned(), 5)]),
+            set: BTreeMap::from([
+                ("table.read".to_owned(), 40),
+                ("floor:table.write".to_owned(), 20),
+            ]),
+            raised_at: DateTime::UNIX_EPOCH,
+            switched: false,
+            origin: "s3://b/k".into(),
+            stepped_at: None,
+            previous: BTreeMap::new(),
+        };
+        let from = BTreeMap::from([
+            ("table.read".to_owned(), 40),
+            ("floor:table.write".to_owned(), 20),
+        ]);
+        let (after, done) = stepped(&episode, &from, &call.applied, false, DateTime::UNIX_EPOCH);
+        assert_eq!(
+            after.set["table.read"], 40,
+            "the capacity was not part of the call"
+        );
+        assert_eq!(after.set["floor:table.write"], 5);
+        assert!(!done);
     }
 
     #[test]
@@ -407,9 +478,9 @@ mod tests {
             ("index:byUser.read".to_owned(), 3),
             ("index:byUser.write".to_owned(), 4),
         ]);
-        let (_, change) = DynamoDb::change(&state, &every, true).unwrap();
+        let call = DynamoDb::change(&state, &every, true).unwrap();
         assert_eq!(
-            change,
+            call.change,
             TableChange::SwitchToProvisioned {
                 table: Capacity { read: 5, write: 5 },
                 indexes: BTreeMap::from([("byUser".to_owned(), Capacity { read: 3, write: 4 })]),

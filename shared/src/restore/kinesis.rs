@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::model::{Raised, Restores};
+use super::model::{Call, Raised, Restores};
 use super::planner::{Limit, Usage};
 use crate::core::domain::{Action, HistoryEntry, Status};
 use crate::kinesis::limits::{
@@ -43,7 +43,11 @@ impl Restores for Kinesis {
     }
 
     fn dials(state: &StreamState) -> BTreeMap<String, u64> {
-        BTreeMap::from([(SHARDS.to_owned(), u64::from(state.open_shards))])
+        // An on-demand stream's shards are AWS's to set: no dial restore may turn.
+        match state.mode {
+            StreamMode::Provisioned => BTreeMap::from([(SHARDS.to_owned(), u64::from(state.open_shards))]),
+            StreamMode::OnDemand => BTreeMap::new(),
+        }
     }
 
     fn busy(state: &StreamState) -> bool {
@@ -90,11 +94,13 @@ impl Restores for Kinesis {
         .flatten()
         .reduce(f64::max);
         Usage {
-            throttles: evidence
-                .throttled_by_shard
-                .values()
-                .map(|sums| sums.total())
-                .sum(),
+            throttles: evidence.throttled_writes.total()
+                + evidence.throttled_reads.total()
+                + evidence
+                    .throttled_by_shard
+                    .values()
+                    .map(|sums| sums.total())
+                    .sum::<f64>(),
             peak: needed
                 .map(|needed| BTreeMap::from([(SHARDS.to_owned(), needed)]))
                 .unwrap_or_default(),
@@ -105,7 +111,7 @@ impl Restores for Kinesis {
         _state: &StreamState,
         to: &BTreeMap<String, u64>,
         switch_back: bool,
-    ) -> Result<(Action, StreamChange), String> {
+    ) -> Result<Call<StreamChange>, String> {
         if switch_back {
             return Err(
                 "switching a stream back to provisioned is not built: by hand, aws kinesis update-stream-mode \
@@ -117,7 +123,11 @@ impl Restores for Kinesis {
             .get(SHARDS)
             .and_then(|shards| u32::try_from(*shards).ok())
             .ok_or_else(|| "no shard count to set".to_owned())?;
-        Ok((UPDATE_SHARD_COUNT, StreamChange::UpdateShardCount { target }))
+        Ok(Call {
+            action: UPDATE_SHARD_COUNT,
+            change: StreamChange::UpdateShardCount { target },
+            applied: BTreeMap::from([(SHARDS.to_owned(), u64::from(target))]),
+        })
     }
 }
 
@@ -164,9 +174,11 @@ mod tests {
             incoming_records: Sums(vec![60.0 * 500.0]),
             read_bytes: Sums(vec![60.0 * SHARD_READ_BYTES_PER_SECOND]),
             throttled_by_shard: BTreeMap::from([("shardId-0".to_owned(), Sums(vec![0.0, 2.0]))]),
+            throttled_reads: Sums(vec![1.0]),
+            throttled_writes: Sums::default(),
         };
         let usage = Kinesis::usage(&metrics);
         assert_eq!(usage.peak[SHARDS], 3.0);
-        assert_eq!(usage.throttles, 2.0);
+        assert_eq!(usage.throttles, 3.0, "per shard and the stream's reads");
     }
 }

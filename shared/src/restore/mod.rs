@@ -17,7 +17,8 @@ pub mod planner;
 pub mod run;
 
 pub use model::{
-    RESTORE, RESTORE_AFTER_QUIET_HOURS, RESTORE_BILLING_MODE, Raised, Restores, VARIABLES, policy, step_id,
+    Call, RESTORE, RESTORE_AFTER_QUIET_HOURS, RESTORE_BILLING_MODE, Raised, Restores, VARIABLES, policy,
+    step_id,
 };
 pub use planner::{Episode, Kept, Limit, Policy, Subject, Usage, Verdict};
 pub use run::{Restorer, run};

@@ -26,10 +26,10 @@ pub fn step_id(resource: &str, at: DateTime<Utc>) -> String {
 pub const RESTORE_AFTER_QUIET_HOURS: Variable = Variable::new(
     "RESTORE_AFTER_QUIET_HOURS",
     Some("24"),
-    "whole hours from 0 to 720 (0: off)",
+    "whole hours from 0 to 360 (0: off); CloudWatch keeps one-minute data for 15 days",
     "restore: hours without a throttle or a raise before a raised resource is stepped back down; 0 turns restore off",
 )
-.between("0", "720");
+.between("0", "360");
 
 pub const RESTORE_BILLING_MODE: Variable = Variable::new(
     "RESTORE_BILLING_MODE",
@@ -70,6 +70,15 @@ pub struct Raised {
     pub switched: bool,
 }
 
+/// The call a step makes: the action it is recorded under, the change, and the dials it
+/// sets (what the step's snapshot records as set: only what the call really changes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call<C> {
+    pub action: Action,
+    pub change: C,
+    pub applied: BTreeMap<String, u64>,
+}
+
 /// What a service adds to restore: its dials (the numbers unthrottle raises, by name), how
 /// far AWS lets each go down now, and the change that sets them.
 pub trait Restores: Service {
@@ -96,11 +105,11 @@ pub trait Restores: Service {
     /// What a resource's metrics say of its dials over the quiet window.
     fn usage(evidence: &Self::Evidence) -> Usage;
 
-    /// The change that sets `to` (and switches back to provisioned, for `switch_back`);
-    /// `Err` says why this service cannot.
+    /// The one call that sets `to`, or as much of it as one call can (and switches back to
+    /// provisioned, for `switch_back`); `Err` says why this service cannot.
     fn change(
         state: &Self::State,
         to: &BTreeMap<String, u64>,
         switch_back: bool,
-    ) -> std::result::Result<(Action, Self::Change), String>;
+    ) -> std::result::Result<Call<Self::Change>, String>;
 }

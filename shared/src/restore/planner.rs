@@ -52,7 +52,16 @@ pub struct Episode {
     /// restore's last step down, if any: one step an hour at most.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stepped_at: Option<DateTime<Utc>>,
+    /// Each dial's value before the newest change (a raise, or a restore step). Its snapshot
+    /// was stored before the call; a resource still at these values is one whose call never
+    /// landed (refused, timed out), not one a person changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous: BTreeMap<String, u64>,
 }
+
+/// How long a finished restore step is still looked at: by then an hourly run has seen
+/// whether it landed (and stepped again if it did not).
+pub const CONFIRM_HOURS: i64 = 2;
 
 /// How soon after one step restore takes the next: an hourly schedule's run, give or take
 /// the schedule's jitter. A retried or repeated run within it takes none.
@@ -71,21 +80,26 @@ pub enum Kept {
     },
     /// A restore step: the episode it continues, as it stood after the step; `done` once
     /// every dial was back at its baseline.
-    Restore { episode: Episode, done: bool },
+    Restore {
+        at: DateTime<Utc>,
+        episode: Episode,
+        done: bool,
+    },
     /// A rollback, or anything else that ends what came before it.
     Boundary,
 }
 
-/// The episode the snapshots (newest first) leave open, if any: the raises since the last
-/// boundary (a rollback, a finished restore), on top of an unfinished restore's episode.
-pub fn episode(newest_first: &[Kept]) -> Option<Episode> {
+/// The episode the snapshots (newest first) leave open at `now`, if any: the raises since
+/// the last boundary (a rollback, a restore step that finished more than [`CONFIRM_HOURS`]
+/// ago), on top of a restore step's episode.
+pub fn episode(newest_first: &[Kept], now: DateTime<Utc>) -> Option<Episode> {
     let mut raises = Vec::new();
     let mut carried = None;
     for kept in newest_first {
         match kept {
             Kept::Raise { .. } => raises.push(kept),
-            Kept::Restore { episode, done } => {
-                if !done {
+            Kept::Restore { at, episode, done } => {
+                if !done || now - *at < Duration::hours(CONFIRM_HOURS) {
                     carried = Some(episode.clone());
                 }
                 break;
@@ -111,15 +125,57 @@ pub fn episode(newest_first: &[Kept]) -> Option<Episode> {
             switched: false,
             origin: uri.clone(),
             stepped_at: None,
+            previous: BTreeMap::new(),
         });
+        open.previous.clear();
         for (dial, before, after) in dials {
-            open.baseline.entry(dial.clone()).or_insert(*before);
+            match open.set.get(dial) {
+                // Not what the episode left it at: a person set it in between (or the last
+                // call never landed); from here, that value is the one not to go below.
+                Some(set) if set != before => {
+                    open.baseline.insert(dial.clone(), *before);
+                }
+                _ => {
+                    open.baseline.entry(dial.clone()).or_insert(*before);
+                }
+            }
             open.set.insert(dial.clone(), *after);
+            open.previous.insert(dial.clone(), *before);
         }
         open.raised_at = open.raised_at.max(*at);
         open.switched |= *switched;
     }
     episode.filter(|episode| !episode.set.is_empty() || episode.switched)
+}
+
+/// The episode after a step that set `applied`, from `from` (each dial's value before it):
+/// what its snapshot records, and whether every dial is back at its baseline.
+pub fn stepped(
+    episode: &Episode,
+    from: &BTreeMap<String, u64>,
+    applied: &BTreeMap<String, u64>,
+    switch_back: bool,
+    now: DateTime<Utc>,
+) -> (Episode, bool) {
+    let mut after = episode.clone();
+    if switch_back {
+        // Provisioned again: what the switch left is what is set now, nothing else.
+        after.set.clone_from(applied);
+    } else {
+        after.set.clone_from(from);
+        after
+            .set
+            .extend(applied.iter().map(|(dial, value)| (dial.clone(), *value)));
+    }
+    after.previous.clone_from(from);
+    after.stepped_at = Some(now);
+    let done = after.set.iter().all(|(dial, value)| {
+        episode
+            .baseline
+            .get(dial)
+            .is_none_or(|baseline| value <= baseline)
+    });
+    (after, done)
 }
 
 /// How far AWS lets one dial go down now.
@@ -167,17 +223,18 @@ pub enum Verdict {
     /// One step down: the dials it lowers, and the episode as it stands after it.
     Step {
         to: BTreeMap<String, u64>,
+        /// Each dial's value before the step (what the resource shows now).
+        from: BTreeMap<String, u64>,
         /// Switch a table back to provisioned, at `to`.
         switch_back: bool,
-        episode: Episode,
-        /// Every dial is back at its baseline after this step.
-        done: bool,
         why: String,
     },
     Keep {
         reason: SkipReason,
         why: String,
     },
+    /// Back where it started: nothing open, nothing to report.
+    Closed,
 }
 
 fn keep(reason: SkipReason, why: String) -> Verdict {
@@ -206,62 +263,30 @@ pub fn plan(episode: &Episode, subject: &Subject, policy: &Policy, now: DateTime
             format!("{name} is updating; the next run looks again"),
         );
     }
-    let usage = match &subject.usage {
-        Ok(usage) => usage,
-        Err(why) => {
-            return keep(
-                SkipReason::MetricsPartial,
-                format!(
-                    "the quiet window's metrics of {name} cannot be trusted ({why}): nothing is lowered on a guess"
-                ),
-            );
-        }
-    };
-    let hours = policy.quiet.num_hours();
-    let raised = subject
-        .raised_at
-        .map_or(episode.raised_at, |aws| aws.max(episode.raised_at));
-    if now - raised < policy.quiet {
-        return keep(
-            SkipReason::NotQuiet,
-            format!(
-                "{name} was raised at {}, less than RESTORE_AFTER_QUIET_HOURS={hours} ago",
-                raised.to_rfc3339()
-            ),
-        );
+    // A switch to on-demand: still on-demand (never switched back, or the switch back did
+    // not land) is the switch-back path; provisioned at what a switch back set, the episode
+    // goes on as a provisioned one.
+    let switched_back = episode.switched && !subject.on_demand && episode.stepped_at.is_some();
+    if episode.switched && subject.on_demand {
+        return match quiet(episode, subject, policy, now) {
+            Err(kept) => kept,
+            Ok(usage) => switch_back(episode, subject, usage, policy),
+        };
     }
-    if let Some(stepped) = episode.stepped_at
-        && now - stepped < Duration::minutes(STEP_SPACING_MINUTES)
-    {
-        return keep(
-            SkipReason::CoolingDown,
-            format!(
-                "restore stepped {name} down at {}: one step an hour, so each settles first",
-                stepped.to_rfc3339()
-            ),
-        );
-    }
-    if usage.throttles > 0.0 {
-        return keep(
-            SkipReason::NotQuiet,
-            format!(
-                "{name} throttled {} time(s) in the last {hours} h: not quiet",
-                usage.throttles
-            ),
-        );
-    }
-    if episode.switched {
-        return switch_back(episode, subject, usage, policy, now);
-    }
-    if subject.on_demand {
+    if episode.switched && !switched_back {
         return keep(
             SkipReason::ChangedSince,
-            format!("{name} was switched to on-demand since unthrottle raised it: it is someone else's now"),
+            format!("{name} is provisioned again: switched back since, it is someone else's now"),
         );
     }
+    // Each dial as unthrottle left it, or as it was before the last call if that call never
+    // landed; anything else is a person's.
+    let mut from = BTreeMap::new();
     for (dial, set) in &episode.set {
         match subject.now.get(dial) {
-            Some(value) if value == set => {}
+            Some(value) if value == set || episode.previous.get(dial) == Some(value) => {
+                from.insert(dial.clone(), *value);
+            }
             value => {
                 return keep(
                     SkipReason::ChangedSince,
@@ -273,12 +298,24 @@ pub fn plan(episode: &Episode, subject: &Subject, policy: &Policy, now: DateTime
             }
         }
     }
+    let baseline_of = |dial: &str, set: u64| episode.baseline.get(dial).copied().unwrap_or(set);
+    if from
+        .iter()
+        .all(|(dial, value)| *value <= baseline_of(dial, *value))
+    {
+        return Verdict::Closed;
+    }
+    let usage = match quiet(episode, subject, policy, now) {
+        Ok(usage) => usage,
+        Err(kept) => return kept,
+    };
 
+    let hours = policy.quiet.num_hours();
     let mut to = BTreeMap::new();
     let mut held = Vec::new();
     let mut why = Vec::new();
-    for (dial, set) in &episode.set {
-        let baseline = episode.baseline.get(dial).copied().unwrap_or(*set);
+    for (dial, set) in &from {
+        let baseline = baseline_of(dial, *set);
         let peak = usage.peak.get(dial).copied();
         let wanted = target(baseline, peak, policy.headroom).min(*set);
         if wanted >= *set {
@@ -320,22 +357,10 @@ pub fn plan(episode: &Episode, subject: &Subject, policy: &Policy, now: DateTime
             )
         };
     }
-    let mut after = episode.clone();
-    after.stepped_at = Some(now);
-    for (dial, value) in &to {
-        after.set.insert(dial.clone(), *value);
-    }
-    let done = after.set.iter().all(|(dial, value)| {
-        episode
-            .baseline
-            .get(dial)
-            .is_none_or(|baseline| value <= baseline)
-    });
     Verdict::Step {
         to,
+        from,
         switch_back: false,
-        episode: after,
-        done,
         why: format!(
             "quiet for {hours} h: {}{}",
             why.join(", "),
@@ -348,28 +373,73 @@ pub fn plan(episode: &Episode, subject: &Subject, policy: &Policy, now: DateTime
     }
 }
 
-/// A table unthrottle switched to on-demand: back to provisioned only when opted in, at
-/// `max(pre-incident, ceil(peak x HEADROOM))` per side.
-fn switch_back(
+/// The quiet window's usage, if the resource has been quiet: metrics read whole, no raise
+/// (unthrottle's or AWS's record of anyone's) within it, no throttle, no step within the
+/// hour. Otherwise why not.
+fn quiet<'a>(
     episode: &Episode,
-    subject: &Subject,
-    usage: &Usage,
+    subject: &'a Subject,
     policy: &Policy,
     now: DateTime<Utc>,
-) -> Verdict {
+) -> Result<&'a Usage, Verdict> {
     let name = &subject.name;
-    if !subject.on_demand {
-        return keep(
-            SkipReason::ChangedSince,
-            format!("{name} is provisioned again: switched back since, it is someone else's now"),
-        );
+    let usage = match &subject.usage {
+        Ok(usage) => usage,
+        Err(why) => {
+            return Err(keep(
+                SkipReason::MetricsPartial,
+                format!(
+                    "the quiet window's metrics of {name} cannot be trusted ({why}): nothing is lowered on a guess"
+                ),
+            ));
+        }
+    };
+    let hours = policy.quiet.num_hours();
+    let raised = subject
+        .raised_at
+        .map_or(episode.raised_at, |aws| aws.max(episode.raised_at));
+    if now - raised < policy.quiet {
+        return Err(keep(
+            SkipReason::NotQuiet,
+            format!(
+                "{name} was raised at {}, less than RESTORE_AFTER_QUIET_HOURS={hours} ago",
+                raised.to_rfc3339()
+            ),
+        ));
     }
+    if let Some(stepped) = episode.stepped_at
+        && now - stepped < Duration::minutes(STEP_SPACING_MINUTES)
+    {
+        return Err(keep(
+            SkipReason::CoolingDown,
+            format!(
+                "restore stepped {name} down at {}: one step an hour, so each settles first",
+                stepped.to_rfc3339()
+            ),
+        ));
+    }
+    if usage.throttles > 0.0 {
+        return Err(keep(
+            SkipReason::NotQuiet,
+            format!(
+                "{name} throttled {} time(s) in the last {hours} h: not quiet",
+                usage.throttles
+            ),
+        ));
+    }
+    Ok(usage)
+}
+
+/// A table unthrottle switched to on-demand: back to provisioned only when opted in, at
+/// `max(pre-incident, ceil(peak x HEADROOM))` per side.
+fn switch_back(episode: &Episode, subject: &Subject, usage: &Usage, policy: &Policy) -> Verdict {
+    let name = &subject.name;
     if !policy.switch_back {
         return keep(
             SkipReason::SwitchBackOff,
             format!(
-                "{name} was switched to on-demand and stays there: RESTORE_BILLING_MODE=off (switch back with \
-                 `unthrottle rollback {}`, or set RESTORE_BILLING_MODE=provisioned)",
+                "{name} was switched to on-demand and stays there: RESTORE_BILLING_MODE=off (for a table, switch \
+                 back with `unthrottle rollback {}`, or set RESTORE_BILLING_MODE=provisioned)",
                 episode.origin
             ),
         );
@@ -389,16 +459,6 @@ fn switch_back(
             (dial.clone(), target(*baseline, peak, policy.headroom))
         })
         .collect();
-    let mut after = episode.clone();
-    after.set.clone_from(&to);
-    after.switched = false;
-    after.stepped_at = Some(now);
-    let done = to.iter().all(|(dial, value)| {
-        episode
-            .baseline
-            .get(dial)
-            .is_none_or(|baseline| value <= baseline)
-    });
     Verdict::Step {
         why: format!(
             "quiet for {} h: back to provisioned at {} (RESTORE_BILLING_MODE=provisioned)",
@@ -409,9 +469,8 @@ fn switch_back(
                 .join(", ")
         ),
         to,
+        from: BTreeMap::new(),
         switch_back: true,
-        episode: after,
-        done,
     }
 }
 

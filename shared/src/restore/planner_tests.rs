@@ -33,11 +33,14 @@ fn dials(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 
 /// `orders`, raised at 2026-12-01T10:00 from 5/5 to 40 writes, quiet since.
 fn raised_orders() -> Episode {
-    episode(&[raise(
-        "s3://b/1",
-        "2026-12-01T10:00:00Z",
-        &[("table.write", 5, 40)],
-    )])
+    episode(
+        &[raise(
+            "s3://b/1",
+            "2026-12-01T10:00:00Z",
+            &[("table.write", 5, 40)],
+        )],
+        at(NOW),
+    )
     .unwrap()
 }
 
@@ -66,10 +69,33 @@ fn quiet(peak: &[(&str, f64)]) -> Result<Usage, String> {
 
 const NOW: &str = "2026-12-02T11:00:00Z";
 
+/// What `plan` decides, and for a step, the episode a call that sets all of `to` leaves and
+/// whether it is done.
+fn stepping(
+    episode: &Episode,
+    subject: &Subject,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(BTreeMap<String, u64>, Episode, bool), Verdict> {
+    match plan(episode, subject, policy, now) {
+        Verdict::Step {
+            to,
+            from,
+            switch_back,
+            ..
+        } => {
+            let (after, done) = stepped(episode, &from, &to, switch_back, now);
+            Ok((to, after, done))
+        }
+        other => Err(other),
+    }
+}
+
 #[test]
 fn an_episode_runs_from_its_first_raise_to_the_newest_and_ends_at_a_boundary() {
     // Newest first: two raises of one incident, on top of a finished restore.
     let finished = Kept::Restore {
+        at: at("2026-12-01T08:00:00Z"),
         episode: raised_orders(),
         done: true,
     };
@@ -83,26 +109,29 @@ fn an_episode_runs_from_its_first_raise_to_the_newest_and_ends_at_a_boundary() {
         finished.clone(),
         raise("s3://b/0", "2026-11-01T08:00:00Z", &[("table.write", 1, 5)]),
     ];
-    let open = episode(&kept).unwrap();
+    let open = episode(&kept, at(NOW)).unwrap();
     assert_eq!(open.baseline, dials(&[("table.write", 5), ("table.read", 5)]));
     assert_eq!(open.set, dials(&[("table.write", 40), ("table.read", 8)]));
     assert_eq!(open.raised_at, at("2026-12-02T09:00:00Z"));
     assert_eq!(open.origin, "s3://b/2");
     // Nothing after a finished restore or a rollback: nothing open.
-    assert_eq!(episode(&[finished]), None);
-    assert_eq!(episode(&[Kept::Boundary, kept[3].clone()]), None);
-    assert_eq!(episode(&[]), None);
+    assert_eq!(episode(std::slice::from_ref(&finished), at(NOW)), None);
+    assert_eq!(episode(&[Kept::Boundary, kept[3].clone()], at(NOW)), None);
+    assert_eq!(episode(&[], at(NOW)), None);
+    // A finished step is looked at for two hours: long enough for a run to see it landed.
+    assert!(episode(&[finished], at("2026-12-01T09:00:00Z")).is_some());
     // An unfinished restore carries its baseline into a raise made after it.
     let mut halfway = raised_orders();
     halfway.set = dials(&[("table.write", 20)]);
     let kept = [
         raise("s3://b/9", "2026-12-02T09:00:00Z", &[("table.write", 20, 30)]),
         Kept::Restore {
+            at: at("2026-12-02T08:00:00Z"),
             episode: halfway,
             done: false,
         },
     ];
-    let open = episode(&kept).unwrap();
+    let open = episode(&kept, at(NOW)).unwrap();
     assert_eq!(open.baseline, dials(&[("table.write", 5)]));
     assert_eq!(open.set, dials(&[("table.write", 30)]));
     assert_eq!(open.origin, "s3://b/1");
@@ -217,13 +246,8 @@ fn each_rule_keeps_or_steps_as_the_table_says() {
         ),
     ];
     for (case, subject, (to, done, reason)) in cases {
-        match plan(&episode, &subject, &policy(), now) {
-            Verdict::Step {
-                to: stepped,
-                done: finished,
-                episode: after,
-                ..
-            } => {
+        match stepping(&episode, &subject, &policy(), now) {
+            Ok((stepped, after, finished)) => {
                 assert_eq!(Some(&stepped), to.as_ref(), "{case}");
                 assert_eq!(finished, done, "{case}");
                 assert_eq!(after.stepped_at, Some(now), "{case}");
@@ -232,9 +256,10 @@ fn each_rule_keeps_or_steps_as_the_table_says() {
                     "{case}: the baseline never moves"
                 );
             }
-            Verdict::Keep { reason: kept, why } => {
+            Err(Verdict::Keep { reason: kept, why }) => {
                 assert_eq!(Some(kept), reason, "{case}: {why}");
             }
+            Err(other) => panic!("{case}: {other:?}"),
         }
     }
 }
@@ -279,12 +304,15 @@ fn one_step_an_hour_so_a_retried_run_takes_none() {
 
 #[test]
 fn a_switch_to_on_demand_goes_back_only_when_opted_in() {
-    let switched = episode(&[Kept::Raise {
-        uri: "s3://b/switch".into(),
-        at: at("2026-12-01T10:00:00Z"),
-        dials: vec![("table.read".into(), 5, 0), ("table.write".into(), 10, 0)],
-        switched: true,
-    }])
+    let switched = episode(
+        &[Kept::Raise {
+            uri: "s3://b/switch".into(),
+            at: at("2026-12-01T10:00:00Z"),
+            dials: vec![("table.read".into(), 5, 0), ("table.write".into(), 10, 0)],
+            switched: true,
+        }],
+        at(NOW),
+    )
     .unwrap();
     let on_demand = Subject {
         on_demand: true,
@@ -301,20 +329,19 @@ fn a_switch_to_on_demand_goes_back_only_when_opted_in() {
         switch_back: true,
         ..policy()
     };
-    match plan(&switched, &on_demand, &opted_in, at(NOW)) {
-        Verdict::Step {
-            to,
-            switch_back,
-            done,
-            ..
-        } => {
-            assert!(switch_back);
-            // Reads at the pre-incident 5; writes at ceil(20 x 1.25) = 25 for the peak.
-            assert_eq!(to, dials(&[("table.read", 5), ("table.write", 25)]));
-            assert!(!done);
-        }
-        other => panic!("{other:?}"),
-    }
+    let (to, after, done) = stepping(&switched, &on_demand, &opted_in, at(NOW)).expect("a step");
+    // Reads at the pre-incident 5; writes at ceil(20 x 1.25) = 25 for the peak.
+    assert_eq!(to, dials(&[("table.read", 5), ("table.write", 25)]));
+    assert!(!done);
+    // The switch back landed: a provisioned episode from here, lowered as demand allows.
+    let landed = subject(&[("table.read", 5), ("table.write", 25)], quiet(&[]));
+    let later = at(NOW) + Duration::hours(1);
+    let (to, _, done) = stepping(&after, &landed, &opted_in, later).expect("the rest");
+    assert_eq!(to, dials(&[("table.write", 10)]));
+    assert!(done);
+    // It did not land (still on-demand): the switch back is tried again, not taken for a
+    // person's change.
+    assert!(stepping(&after, &on_demand, &opted_in, later).is_ok());
     // Provisioned again by someone else: theirs.
     let provisioned = subject(&[("table.read", 5), ("table.write", 5)], quiet(&[]));
     assert!(matches!(
@@ -326,7 +353,7 @@ fn a_switch_to_on_demand_goes_back_only_when_opted_in() {
     ));
 }
 
-/// A table raised from 5 to 400 writes and a stream from 2 to 64 shards, then a week of
+/// A table raised from 5 to 400 writes and a stream from 2 to 4096 shards, then a week of
 /// hourly runs against AWS's rules as DynamoDB and Kinesis count them: decreases per UTC
 /// day (4 at any time, then one an hour, 27 in all, some spent by others), a stream
 /// at most halved per call and 10 calls per rolling 24 h. Demand falls over the week.
@@ -346,8 +373,12 @@ fn a_simulated_week_steps_down_within_the_decrease_limits_and_never_below_pre_in
     let mut capacity = 400_u64;
     let mut decreases: Vec<DateTime<Utc>> = Vec::new();
 
-    let mut stream = episode(&[raise("s3://b/s", "2026-12-01T00:00:00Z", &[("shards", 2, 64)])]).unwrap();
-    let mut shards = 64_u64;
+    let mut stream = episode(
+        &[raise("s3://b/s", "2026-12-01T00:00:00Z", &[("shards", 2, 4096)])],
+        start,
+    )
+    .unwrap();
+    let mut shards = 4096_u64;
     let mut reshards: Vec<DateTime<Utc>> = Vec::new();
 
     let mut done_at = None;
@@ -385,10 +416,7 @@ fn a_simulated_week_steps_down_within_the_decrease_limits_and_never_below_pre_in
                 quiet(&[("table.write", peak_on(day))]),
             )
         };
-        if let Verdict::Step {
-            to, episode, done, ..
-        } = plan(&table, &table_subject, &policy(), now)
-        {
+        if let Ok((to, episode, done)) = stepping(&table, &table_subject, &policy(), now) {
             let next = to["table.write"];
             assert!(next < capacity, "hour {hour}: a step only lowers");
             assert!(next >= 5, "hour {hour}: never below pre-incident");
@@ -416,7 +444,7 @@ fn a_simulated_week_steps_down_within_the_decrease_limits_and_never_below_pre_in
             limits: BTreeMap::from([("shards".to_owned(), stream_limit)]),
             ..subject(&[("shards", shards)], quiet(&[("shards", 0.1)]))
         };
-        if let Verdict::Step { to, episode, .. } = plan(&stream, &stream_subject, &policy(), now) {
+        if let Ok((to, episode, _)) = stepping(&stream, &stream_subject, &policy(), now) {
             let next = to["shards"];
             assert!(next >= shards.div_ceil(2), "hour {hour}: at most halved");
             assert!(next >= 2, "hour {hour}: never below pre-incident");
@@ -437,8 +465,95 @@ fn a_simulated_week_steps_down_within_the_decrease_limits_and_never_below_pre_in
     let done_at = done_at.expect("the table got back to its pre-incident capacity");
     // Demand fell to nothing on day four, whose decreases were all spent: day five.
     assert_eq!(done_at, 5 * 24, "hour {done_at}");
-    // 64 -> 32 -> 16 -> 8 -> 4 -> 2, an hour apart, after the quiet day.
+    // 4096 -> 2 is eleven halvings, an hour apart after the quiet day: ten, then the
+    // eleventh waits for the first to leave the rolling day.
     assert_eq!(shards, 2);
-    assert_eq!(reshards.len(), 5);
+    assert_eq!(reshards.len(), 11);
     assert!(reshards[0] >= start + Duration::hours(24));
+    for (n, at) in reshards.iter().enumerate() {
+        let in_day = reshards
+            .iter()
+            .filter(|other| **other <= *at && *at - **other < Duration::hours(24))
+            .count();
+        assert!(in_day <= 10, "reshard {n} at {at}: {in_day} in 24 h");
+    }
+    assert_eq!(
+        reshards[10] - reshards[0],
+        Duration::hours(24),
+        "held until the first left the day"
+    );
+}
+
+#[test]
+fn an_on_demand_maximum_comes_back_down_like_capacity() {
+    let raised = episode(
+        &[raise(
+            "s3://b/max",
+            "2026-12-01T10:00:00Z",
+            &[("onDemandMax.write", 200, 400)],
+        )],
+        at(NOW),
+    )
+    .unwrap();
+    let on_demand = Subject {
+        on_demand: true,
+        ..subject(
+            &[("onDemandMax.write", 400)],
+            quiet(&[("onDemandMax.write", 240.0)]),
+        )
+    };
+    let (to, _, done) = stepping(&raised, &on_demand, &policy(), at(NOW)).expect("a step");
+    // ceil(240 x 1.25) = 300: above the 200 before, below the 400 set.
+    assert_eq!(to, dials(&[("onDemandMax.write", 300)]));
+    assert!(!done);
+}
+
+#[test]
+fn a_call_that_never_landed_is_not_taken_for_a_persons_change() {
+    // A raise AWS refused after its snapshot was stored: the table is still at 5, which is
+    // where it started: nothing open.
+    let refused = raised_orders();
+    let untouched = subject(&[("table.write", 5)], quiet(&[]));
+    assert_eq!(plan(&refused, &untouched, &policy(), at(NOW)), Verdict::Closed);
+    // A restore step 40 -> 5 that did not land: the next run steps again.
+    let (_, after, done) = stepping(
+        &refused,
+        &subject(&[("table.write", 40)], quiet(&[])),
+        &policy(),
+        at(NOW),
+    )
+    .unwrap();
+    assert!(done);
+    let still = subject(&[("table.write", 40)], quiet(&[]));
+    let retry = stepping(&after, &still, &policy(), at(NOW) + Duration::hours(1)).expect("stepped again");
+    assert_eq!(retry.0, dials(&[("table.write", 5)]));
+    // Neither value: a person's.
+    let theirs = subject(&[("table.write", 17)], quiet(&[]));
+    assert!(matches!(
+        plan(&after, &theirs, &policy(), at(NOW) + Duration::hours(1)),
+        Verdict::Keep {
+            reason: SkipReason::ChangedSince,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_persons_value_between_two_raises_is_the_new_floor() {
+    // Raised 5 -> 20; a person set 10; raised 10 -> 30: never below the person's 10.
+    let kept = [
+        raise("s3://b/2", "2026-12-01T10:00:00Z", &[("table.write", 10, 30)]),
+        raise("s3://b/1", "2026-12-01T08:00:00Z", &[("table.write", 5, 20)]),
+    ];
+    let open = episode(&kept, at(NOW)).unwrap();
+    assert_eq!(open.baseline, dials(&[("table.write", 10)]));
+    let (to, _, done) = stepping(
+        &open,
+        &subject(&[("table.write", 30)], quiet(&[])),
+        &policy(),
+        at(NOW),
+    )
+    .unwrap();
+    assert_eq!(to, dials(&[("table.write", 10)]));
+    assert!(done);
 }

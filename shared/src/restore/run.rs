@@ -20,7 +20,7 @@ use crate::core::pipeline::verdict;
 use crate::core::plan::{Proposal, SkipReason};
 use crate::core::ports::{Apply, Describe, Ledger, Measure, Metrics, SnapshotArchive, Snapshots};
 use crate::core::report::{Failure, Outcome, Report};
-use crate::core::snapshot::{SCHEMA, key as snapshot_key, region_folder};
+use crate::core::snapshot::{SCHEMA, key as snapshot_key, key_segment, region_folder};
 use crate::dynamodb::settings::TABLE_ALLOW;
 use crate::dynamodb::{DynamoDb, SdkTables};
 use crate::kinesis::settings::STREAM_ALLOW;
@@ -31,6 +31,8 @@ const READ_PER_RESOURCE: usize = 50;
 /// AWS calls one resource's step takes at most: the ledger's view, the snapshots read,
 /// describe, metrics, claim, snapshot, change, a describe again, record, release.
 const CALLS_PER_RESOURCE: u32 = 12;
+/// How long a step holds the resource's claim at most, should its release be lost.
+const STEP_CLAIM_MINUTES: i64 = 3;
 
 /// The restore function: the services' resources and settings, and the shared stores.
 pub struct Restorer<T, K, L, A, M> {
@@ -107,20 +109,32 @@ where
                 folders.entry(folder).or_default().push(key);
             }
         }
+        // Each hour starts at another folder, so one run cut short by its deadline does not
+        // leave the same resources last every time.
+        let mut folders: Vec<(&str, Vec<&str>)> = folders.into_iter().collect();
+        if !folders.is_empty() {
+            let start = usize::try_from(now.timestamp() / 3600).unwrap_or(0) % folders.len();
+            folders.rotate_left(start);
+        }
         let mut reports = Vec::new();
         for (folder, mut keys) in folders {
             if let Some(late) = self.out_of_time(deadline, folder) {
-                reports.push(Report::failed_with(
+                // The next hourly run goes on: not an invocation error (a retry would sweep
+                // again from the start), but seen in the results and the Failed count.
+                reports.push(Report::failed(
                     S::ID,
                     Some(folder),
                     None,
                     Failure::Deadline,
-                    &late,
+                    late.to_string(),
                 ));
                 break;
             }
             keys.sort_unstable_by(|a, b| b.cmp(a));
-            if let Some(report) = self.resource::<S, R>(resources, allowed, home, &keys, now).await {
+            if let Some(report) = self
+                .resource::<S, R>(resources, allowed, home, folder, &keys, now, deadline)
+                .await
+            {
                 reports.push(report);
             }
         }
@@ -147,6 +161,7 @@ where
     /// What the snapshots of one resource say, newest first, down to where its episode began.
     async fn kept<S: Restores>(
         &self,
+        folder: &str,
         keys: &[&str],
         home: &Scope,
     ) -> Result<(Option<String>, Vec<Kept>), Error> {
@@ -166,8 +181,15 @@ where
                 warn!(snapshot = %uri, "not a snapshot of this account and region: passed over");
                 continue;
             }
-            if name.is_none() {
-                name = document["name"].as_str().map(str::to_owned);
+            // A document under another resource's folder is not this one's history.
+            match document["name"].as_str() {
+                Some(named) if key_segment(named) == folder => {
+                    name.get_or_insert_with(|| named.to_owned());
+                }
+                _ => {
+                    warn!(snapshot = %uri, "names another resource than its folder: passed over");
+                    continue;
+                }
             }
             let Some(one) = kept_of::<S>(&document, uri) else {
                 continue;
@@ -181,19 +203,22 @@ where
         Ok((name, kept))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn resource<S: Restores, R: Describe<S> + Apply<S> + Measure<S>>(
         &self,
         resources: &R,
         allowed: &AllowList,
         home: &Scope,
+        folder: &str,
         keys: &[&str],
         now: DateTime<Utc>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Option<Report> {
-        let (name, kept) = match self.kept::<S>(keys, home).await {
+        let (name, kept) = match self.kept::<S>(folder, keys, home).await {
             Ok(read) => read,
             Err(e) => return Some(Report::failed_with(S::ID, None, None, Failure::Snapshot, &e)),
         };
-        let episode = planner::episode(&kept)?;
+        let episode = planner::episode(&kept, now)?;
         let name = name?;
         let skipped = |reason, detail: String| Report::skipped(S::ID, Some(&name), None, reason, detail);
         let failed = |failure, error: &Error| Report::failed_with(S::ID, Some(&name), None, failure, error);
@@ -247,29 +272,33 @@ where
                 .map_err(|e| e.to_string()),
             limits: S::limits(state, &view.history, now),
         };
-        let (to, switch_back, after, done, why) = match planner::plan(&episode, &subject, &self.policy, now) {
+        let (to, from, switch_back, why) = match planner::plan(&episode, &subject, &self.policy, now) {
+            Verdict::Closed => return None,
             Verdict::Keep { reason, why } => return Some(skipped(reason, why)),
             Verdict::Step {
                 to,
+                from,
                 switch_back,
-                episode,
-                done,
                 why,
-            } => (to, switch_back, episode, done, why),
+            } => (to, from, switch_back, why),
         };
-        let (action, change) = match S::change(state, &to, switch_back) {
-            Ok(change) => change,
+        let call = match S::change(state, &to, switch_back) {
+            Ok(call) => call,
             Err(why) => return Some(skipped(SkipReason::SwitchBackOff, why)),
         };
-        let before: BTreeMap<&String, u64> = to
+        // The snapshot, the report and the next run go by what the call sets, not by what
+        // the plan wanted: one call may set only part of it.
+        let (after, done) = planner::stepped(&episode, &from, &call.applied, switch_back, now);
+        let before: BTreeMap<&String, u64> = call
+            .applied
             .keys()
             .map(|dial| (dial, subject.now.get(dial).copied().unwrap_or(0)))
             .collect();
         let proposal = Proposal {
             action: RESTORE,
-            change,
+            change: call.change,
             before: json!(before),
-            after: json!(to),
+            after: json!(call.applied),
             why,
             cause: None,
             finding: None,
@@ -278,13 +307,24 @@ where
         if self.dry_run {
             return Some(Report::planned(S::ID, &name, None, &proposal));
         }
+        if let Some(late) = self.out_of_time(deadline, &name) {
+            return Some(Report::failed(
+                S::ID,
+                Some(&name),
+                None,
+                Failure::Deadline,
+                late.to_string(),
+            ));
+        }
         let id = step_id(&name, now);
+        // Held only while the step runs: released right after, and short if the release is
+        // lost, so a throttle after a step is healed at once, not after a cooldown.
         let ticket = Ticket {
             resource: resource.clone(),
             event_id: id.clone(),
             invocation: id.clone(),
             now,
-            cooldown: self.cooldown,
+            cooldown: self.cooldown.min(chrono::Duration::minutes(STEP_CLAIM_MINUTES)),
         };
         match self.ledger.admit(&ticket).await {
             Ok(Admission::Granted) => {}
@@ -299,21 +339,24 @@ where
         let outcome = self
             .step::<S, R>(resources, &resource, &described, &proposal, &after, done, now)
             .await;
+        if outcome.is_ok() {
+            // Before the claim goes: a remediation that starts next counts this call against
+            // the daily limits.
+            let entry = HistoryEntry {
+                at: now,
+                action: call.action,
+                event_id: id,
+                subject: None,
+            };
+            if let Err(e) = self.ledger.record(&resource, &entry).await {
+                warn!(error = %e, resource = %resource, "restore step made but not recorded in the ledger");
+            }
+        }
         if let Err(e) = self.ledger.release(&ticket).await {
-            // The claim ends after its cooldown: a throttle meanwhile waits that long.
-            warn!(error = %e, resource = %resource, "restore's claim not released");
+            warn!(error = %e, resource = %resource, "restore's claim not released: it ends by itself shortly");
         }
         Some(match outcome {
             Ok(snapshot) => {
-                let entry = HistoryEntry {
-                    at: now,
-                    action,
-                    event_id: id,
-                    subject: None,
-                };
-                if let Err(e) = self.ledger.record(&resource, &entry).await {
-                    warn!(error = %e, resource = %resource, "restore step made but not recorded in the ledger");
-                }
                 let mut report = Report::remediated(S::ID, &name, None, &proposal, snapshot);
                 report.outcome = Outcome::Restored;
                 report
@@ -388,18 +431,18 @@ where
 pub fn kept_of<S: Restores>(document: &Value, uri: String) -> Option<Kept> {
     let plan = &document["plan"];
     let action = plan["action"].as_str()?;
-    if action == RESTORE.name() {
-        let episode = serde_json::from_value(document["restore"]["episode"].clone()).ok()?;
-        let done = document["restore"]["done"].as_bool().unwrap_or(false);
-        return Some(Kept::Restore { episode, done });
-    }
-    if action == crate::core::domain::Action::named("Rollback").name() {
-        return Some(Kept::Boundary);
-    }
     let at = document["takenAt"]
         .as_str()
         .and_then(|at| DateTime::parse_from_rfc3339(at).ok())?
         .with_timezone(&Utc);
+    if action == RESTORE.name() {
+        let episode = serde_json::from_value(document["restore"]["episode"].clone()).ok()?;
+        let done = document["restore"]["done"].as_bool().unwrap_or(false);
+        return Some(Kept::Restore { at, episode, done });
+    }
+    if action == crate::core::domain::Action::named("Rollback").name() {
+        return Some(Kept::Boundary);
+    }
     let raised = S::raised(action, &plan["before"], &plan["after"], &document["describe"])?;
     Some(Kept::Raise {
         uri,
