@@ -348,6 +348,40 @@ impl<S: Deploy> World<S> {
     }
 }
 
+impl Emulators {
+    /// Registers the table's write capacity with Application Auto Scaling (moto) between
+    /// `min` and `max`.
+    pub async fn auto_scale_writes(&self, table: &str, min: i32, max: i32) {
+        use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+        self.scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_id(format!("table/{table}"))
+            .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .expect("RegisterScalableTarget on moto");
+    }
+
+    /// The table's auto-scaling bounds, `(min, max)` per registered side.
+    pub async fn scaling_bounds(&self, table: &str) -> Vec<(i32, i32)> {
+        use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+        self.scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_ids(format!("table/{table}"))
+            .send()
+            .await
+            .expect("DescribeScalableTargets")
+            .scalable_targets()
+            .iter()
+            .map(|target| (target.min_capacity(), target.max_capacity()))
+            .collect()
+    }
+}
+
 /// A Kinesis stream as the tests see it once it is ACTIVE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamView {

@@ -594,7 +594,6 @@ async fn rollback_refuses_a_table_changed_since_unless_forced() {
 /// Scaling), each remediated and rolled back from its snapshot.
 #[tokio::test]
 async fn rollback_switches_a_table_back_and_lowers_an_auto_scaling_floor() {
-    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     let switched = World::<DynamoDb>::new(
         ("dynamodb", "orders"),
         &[("ON_DEMAND", "allow"), ("MAX_WRITE_CAPACITY", "5")],
@@ -637,34 +636,8 @@ async fn rollback_switches_a_table_back_and_lowers_an_auto_scaling_floor() {
 
     let scaled = World::<DynamoDb>::new(("dynamodb", "inventory"), &[]).await;
     scaled.aws.create_table(&scaled.name, 5, 5, &[]).await;
-    let resource_id = format!("table/{}", scaled.name);
-    scaled
-        .aws
-        .scaling
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Dynamodb)
-        .resource_id(&resource_id)
-        .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
-        .min_capacity(5)
-        .max_capacity(50)
-        .send()
-        .await
-        .expect("RegisterScalableTarget on moto");
-    let bounds = || async {
-        scaled
-            .aws
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Dynamodb)
-            .resource_ids(&resource_id)
-            .send()
-            .await
-            .expect("DescribeScalableTargets")
-            .scalable_targets()
-            .iter()
-            .map(|target| (target.min_capacity(), target.max_capacity()))
-            .collect::<Vec<_>>()
-    };
+    scaled.aws.auto_scale_writes(&scaled.name, 5, 50).await;
+    let bounds = || scaled.aws.scaling_bounds(&scaled.name);
     let raised = remediated_earlier(&scaled, "alarm-write-provisioned-throttle-auto-scaled.json").await;
     assert_eq!(bounds().await, [(10, 50)]);
     unthrottle(

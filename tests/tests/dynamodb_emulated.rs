@@ -495,22 +495,10 @@ async fn the_ledger_grants_a_repeated_write_of_the_same_invocation_and_nothing_e
 /// scaling cannot take the raise back. The snapshot keeps the old floor.
 #[tokio::test]
 async fn an_auto_scaled_side_gets_a_higher_floor_and_the_table_is_not_updated() {
-    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     let world = world(&[]).await;
     world.aws.create_table(&world.name, 5, 5, &[]).await;
     let resource_id = format!("table/{}", world.name);
-    world
-        .aws
-        .scaling
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Dynamodb)
-        .resource_id(&resource_id)
-        .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
-        .min_capacity(5)
-        .max_capacity(50)
-        .send()
-        .await
-        .expect("RegisterScalableTarget on moto");
+    world.aws.auto_scale_writes(&world.name, 5, 50).await;
 
     // The sample's alarm on a cause metric: no metrics lookup, the SCALE_FACTOR step.
     let sample = integration_tests::sample_event(
@@ -529,20 +517,7 @@ async fn an_auto_scaled_side_gets_a_higher_floor_and_the_table_is_not_updated() 
         "{}",
         report.reason
     );
-    let listed = world
-        .aws
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Dynamodb)
-        .resource_ids(&resource_id)
-        .send()
-        .await
-        .expect("DescribeScalableTargets");
-    let bounds: Vec<(i32, i32)> = listed
-        .scalable_targets()
-        .iter()
-        .map(|target| (target.min_capacity(), target.max_capacity()))
-        .collect();
+    let bounds = world.aws.scaling_bounds(&world.name).await;
     assert_eq!(bounds, [(10, 50)], "the floor moved, the ceiling kept");
     assert_eq!(
         world.capacity().await,

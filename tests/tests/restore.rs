@@ -227,8 +227,8 @@ async fn a_stream_halves_once_per_run_back_to_where_it_was() {
     );
 }
 
-#[tokio::test]
-async fn restore_leaves_a_changed_or_opted_out_table_alone() {
+/// A 5/5 table whose writes unthrottle raised to 10, ten minutes ago.
+async fn raised_table() -> World<DynamoDb> {
     let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
     world.aws.create_table(&world.name, 5, 5, &[]).await;
     remediated(
@@ -238,6 +238,12 @@ async fn restore_leaves_a_changed_or_opted_out_table_alone() {
     )
     .await;
     assert_eq!(write_capacity(&world).await, Some(10));
+    world
+}
+
+#[tokio::test]
+async fn restore_leaves_a_changed_or_opted_out_table_alone() {
+    let world = raised_table().await;
     let restorer = restorer(&world, &[], QUIET);
     let later = Utc::now() + Duration::hours(25);
 
@@ -281,15 +287,7 @@ async fn restore_leaves_a_changed_or_opted_out_table_alone() {
 /// could not read whole keeps it, and a peak keeps `ceil(peak x HEADROOM)`.
 #[tokio::test]
 async fn the_quiet_windows_metrics_decide_how_far_it_comes_down() {
-    let world = World::<DynamoDb>::new(("dynamodb", "orders"), &[]).await;
-    world.aws.create_table(&world.name, 5, 5, &[]).await;
-    remediated(
-        &world,
-        "cloudtrail-putitem-throttled.json",
-        Utc::now() - Duration::minutes(10),
-    )
-    .await;
-    assert_eq!(write_capacity(&world).await, Some(10));
+    let world = raised_table().await;
     let later = Utc::now() + Duration::hours(25);
 
     const THROTTLED: &Series = &[("t3", &[0.0, 4.0], StatusCode::Complete)];
@@ -329,37 +327,10 @@ async fn the_quiet_windows_metrics_decide_how_far_it_comes_down() {
 /// to the floor it replaced; the ceiling stays.
 #[tokio::test]
 async fn a_raised_auto_scaling_floor_comes_back_down() {
-    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     let world = World::<DynamoDb>::new(("dynamodb", "inventory"), &[]).await;
     world.aws.create_table(&world.name, 5, 5, &[]).await;
-    let resource_id = format!("table/{}", world.name);
-    world
-        .aws
-        .scaling
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Dynamodb)
-        .resource_id(&resource_id)
-        .scalable_dimension(ScalableDimension::DynamoDbTableWriteCapacityUnits)
-        .min_capacity(5)
-        .max_capacity(50)
-        .send()
-        .await
-        .expect("RegisterScalableTarget on moto");
-    let bounds = || async {
-        world
-            .aws
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Dynamodb)
-            .resource_ids(&resource_id)
-            .send()
-            .await
-            .expect("DescribeScalableTargets")
-            .scalable_targets()
-            .iter()
-            .map(|target| (target.min_capacity(), target.max_capacity()))
-            .collect::<Vec<_>>()
-    };
+    world.aws.auto_scale_writes(&world.name, 5, 50).await;
+    let bounds = || world.aws.scaling_bounds(&world.name);
     remediated(
         &world,
         "alarm-write-provisioned-throttle-auto-scaled.json",

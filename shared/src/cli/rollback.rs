@@ -21,7 +21,7 @@ use crate::core::error::ErrorKind;
 use crate::core::ledger::{Admission, Ticket};
 use crate::core::ports::{Apply, Describe, Ledger, SnapshotArchive, Snapshots};
 use crate::core::service::Service;
-use crate::core::snapshot::{SCHEMA, folder, key as snapshot_key};
+use crate::core::snapshot::{SCHEMA, folder, key as snapshot_key, serialised};
 use crate::dynamodb::limits::next_decrease;
 use crate::dynamodb::model::FloorChange;
 use crate::dynamodb::{
@@ -560,14 +560,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
             },
             "describe": raw,
         });
-        let body = serde_json::to_vec_pretty(&document).map_err(|e| {
-            Failure::Aws(crate::core::error::Error::new(
-                ErrorKind::Invalid,
-                "serialise snapshot",
-                r.to_string(),
-                e.to_string(),
-            ))
-        })?;
+        let body = serialised(&document, r).map_err(Failure::Aws)?;
         self.archive.put(&key, body).await.map(Some).map_err(Failure::Aws)
     }
 
@@ -638,6 +631,17 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         )))
     }
 
+    /// The resource as it is now.
+    async fn now_of<S: crate::core::service::Service, R: Describe<S>>(
+        &self,
+        resources: &R,
+    ) -> Result<crate::core::ports::Described<S::State>, Failure> {
+        resources
+            .describe(&self.resource().name)
+            .await
+            .map_err(Failure::Aws)
+    }
+
     /// A change whose answer was lost: made if the resource now shows it.
     async fn applied<S: crate::core::service::Service, R: Describe<S> + Apply<S>>(
         &self,
@@ -661,10 +665,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         table: Option<Capacity>,
         indexes: BTreeMap<String, Capacity>,
     ) -> Result<RolledBack, Failure> {
-        let current = tables
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)?;
+        let current = self.now_of::<DynamoDb, _>(tables).await?;
         let state = &current.state;
         let index_now = |name: &str| {
             state
@@ -730,22 +731,13 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         if !held.is_empty() {
             return Ok(self.held(before, after, None, 1, held.join("; ")));
         }
-        self.claim().await?;
-        let snapshot = self.snapshot(&current.raw, &before, &after).await?;
-        if self.options.dry_run {
-            return Ok(self.done(before, after, None, 1));
-        }
         let change = TableChange::Scale {
             table,
             indexes,
             floors: Vec::new(),
         };
-        if let Err(failure) = self.applied::<DynamoDb, _>(tables, state, &change).await {
-            self.release().await;
-            return Err(failure);
-        }
-        self.record(SCALE_CAPACITY).await;
-        Ok(self.done(before, after, snapshot, 0))
+        self.commit(tables, &current, change, SCALE_CAPACITY, before, after)
+            .await
     }
 
     /// The claim, the replaced state's snapshot, then one change through `tables`, recorded
@@ -778,10 +770,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         tables: &T,
         floors: Vec<FloorChange>,
     ) -> Result<RolledBack, Failure> {
-        let current = tables
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)?;
+        let current = self.now_of::<DynamoDb, _>(tables).await?;
         let state = &current.state;
         let now_of = |floor: &FloorChange| state.scalable(floor.index.as_deref(), floor.side);
         let before = json!(floors.iter().map(now_of).collect::<Vec<_>>());
@@ -826,10 +815,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         tables: &T,
         max: OnDemandMax,
     ) -> Result<RolledBack, Failure> {
-        let current = tables
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)?;
+        let current = self.now_of::<DynamoDb, _>(tables).await?;
         let state = &current.state;
         let before = json!({ "onDemandMax": state.on_demand_max });
         if state.on_demand_max == max {
@@ -863,10 +849,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         table: Capacity,
         indexes: BTreeMap<String, Capacity>,
     ) -> Result<RolledBack, Failure> {
-        let current = tables
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)?;
+        let current = self.now_of::<DynamoDb, _>(tables).await?;
         let state = &current.state;
         let before = json!({ "billingMode": state.billing, "table": state.capacity });
         let after = json!({ "billingMode": BillingMode::Provisioned, "table": table, "indexes": indexes });
@@ -920,10 +903,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         streams: &K,
         target: u32,
     ) -> Result<RolledBack, Failure> {
-        let mut current = streams
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)?;
+        let mut current = self.now_of::<Kinesis, _>(streams).await?;
         let first = current.state.open_shards;
         let before = json!({ "shards": first });
         if first == target {

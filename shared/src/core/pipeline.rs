@@ -26,7 +26,7 @@ use crate::core::ports::{
 };
 use crate::core::report::{Failure, Outcome, Report};
 use crate::core::service::Service;
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{Snapshot, serialised};
 use crate::core::trigger::Target;
 
 /// Why an invocation goes back to Lambda as an error. Lambda then retries it (asynchronous
@@ -572,17 +572,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<String, (Failure, Error)> {
         let snapshot = Snapshot::new(resource, incident, target, proposal, described, now);
-        let body = snapshot.to_json().map_err(|e| {
-            (
-                Failure::Snapshot,
-                Error::new(
-                    ErrorKind::Invalid,
-                    "serialise snapshot",
-                    resource.to_string(),
-                    e.to_string(),
-                ),
-            )
-        })?;
+        let body = serialised(&snapshot, resource).map_err(|e| (Failure::Snapshot, e))?;
         let location = self
             .snapshots
             .put(&snapshot.key(), body)

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::core::domain::{Action, ResourceRef};
 use crate::core::envelope::Incident;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::plan::Proposal;
 use crate::core::ports::Described;
 
@@ -77,10 +78,18 @@ impl<'a, T: Serialize, C: Serialize> Snapshot<'a, T, C> {
     pub fn key(&self) -> String {
         key(self.resource, self.taken_at, &self.trigger.incident.event_id)
     }
+}
 
-    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec_pretty(self)
-    }
+/// A snapshot document as stored: pretty JSON, so a person can read it in the console.
+pub fn serialised(document: &impl Serialize, resource: &ResourceRef) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec_pretty(document).map_err(|e| {
+        Error::new(
+            ErrorKind::Invalid,
+            "serialise snapshot",
+            resource.to_string(),
+            e.to_string(),
+        )
+    })
 }
 
 /// `snapshots/{service}/{account}/{region}/`: the snapshots of one service in one account

@@ -20,7 +20,7 @@ use crate::core::pipeline::verdict;
 use crate::core::plan::{Proposal, SkipReason};
 use crate::core::ports::{Apply, Describe, Ledger, Measure, Metrics, SnapshotArchive, Snapshots};
 use crate::core::report::{Failure, Outcome, Report};
-use crate::core::snapshot::{SCHEMA, key as snapshot_key, key_segment, region_folder};
+use crate::core::snapshot::{SCHEMA, key as snapshot_key, key_segment, region_folder, serialised};
 use crate::dynamodb::settings::TABLE_ALLOW;
 use crate::dynamodb::{DynamoDb, SdkTables};
 use crate::kinesis::settings::STREAM_ALLOW;
@@ -395,17 +395,7 @@ where
             "tags": described.tags,
             "describe": described.raw,
         });
-        let body = serde_json::to_vec_pretty(&document).map_err(|e| {
-            (
-                Failure::Snapshot,
-                Error::new(
-                    ErrorKind::Invalid,
-                    "serialise snapshot",
-                    resource.to_string(),
-                    e.to_string(),
-                ),
-            )
-        })?;
+        let body = serialised(&document, resource).map_err(|e| (Failure::Snapshot, e))?;
         let key = snapshot_key(resource, now, "restore");
         let location = self
             .archive
