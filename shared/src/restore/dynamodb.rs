@@ -180,6 +180,10 @@ impl Restores for DynamoDb {
             .fold(state.decreases.last_increase, Option::max)
     }
 
+    fn switched_at(state: &TableState) -> Option<DateTime<Utc>> {
+        state.last_switch_to_on_demand
+    }
+
     fn limits(state: &TableState, _history: &[HistoryEntry], now: DateTime<Utc>) -> BTreeMap<String, Limit> {
         let mut limits = BTreeMap::new();
         for side in Side::iter() {
@@ -233,10 +237,14 @@ impl Restores for DynamoDb {
                 .copied()
                 .unwrap_or(now.write),
         };
-        // What a call sets, by dial, for the step's snapshot.
+        // What a call sets, by dial, for the step's snapshot: the dials it was asked to
+        // lower (UpdateTable also sends the other side, at its value now: not restore's).
         let sets = |dials: &mut BTreeMap<String, u64>, index: Option<&str>, capacity: Capacity| {
             for side in Side::iter() {
-                dials.insert(capacity_dial(index, side), capacity.side(side));
+                let dial = capacity_dial(index, side);
+                if to.contains_key(&dial) {
+                    dials.insert(dial, capacity.side(side));
+                }
             }
         };
         let mut applied = BTreeMap::new();
@@ -450,6 +458,7 @@ mod tests {
             origin: "s3://b/k".into(),
             stepped_at: None,
             previous: BTreeMap::new(),
+            switching_back: false,
         };
         let from = BTreeMap::from([
             ("table.read".to_owned(), 40),
@@ -462,6 +471,30 @@ mod tests {
         );
         assert_eq!(after.set["floor:table.write"], 5);
         assert!(!done);
+    }
+
+    #[test]
+    fn an_on_demand_table_is_lowered_through_its_maximums_only() {
+        let mut state = TableState {
+            billing: BillingMode::OnDemand,
+            ..provisioned_table("orders", 0, 0, &[])
+        };
+        state.on_demand_max = crate::dynamodb::OnDemandMax {
+            read: Some(100),
+            write: Some(400),
+        };
+        let to = BTreeMap::from([("onDemandMax.write".to_owned(), 200)]);
+        let call = DynamoDb::change(&state, &to, false).unwrap();
+        assert_eq!(call.action, RAISE_ON_DEMAND_MAX);
+        assert_eq!(
+            call.change,
+            TableChange::RaiseOnDemandMax(crate::dynamodb::OnDemandMax {
+                read: Some(100),
+                write: Some(200)
+            }),
+            "both maximums sent, the read one as it is"
+        );
+        assert_eq!(call.applied, to, "only the one it lowers is restore's");
     }
 
     #[test]

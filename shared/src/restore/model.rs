@@ -99,6 +99,12 @@ pub trait Restores: Service {
     /// AWS's own last increase of the resource, whoever made it.
     fn raised_at(state: &Self::State) -> Option<DateTime<Utc>>;
 
+    /// AWS's record of the resource's last switch to on-demand, whoever made it.
+    fn switched_at(state: &Self::State) -> Option<DateTime<Utc>> {
+        let _ = state;
+        None
+    }
+
     /// How far each dial may go down now, by AWS's limits (`history`: the ledger's day).
     fn limits(state: &Self::State, history: &[HistoryEntry], now: DateTime<Utc>) -> BTreeMap<String, Limit>;
 

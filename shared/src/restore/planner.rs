@@ -57,11 +57,17 @@ pub struct Episode {
     /// landed (refused, timed out), not one a person changed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub previous: BTreeMap<String, u64>,
+    /// The last step switched the table back to provisioned: still on-demand means it did
+    /// not land (and is tried again); provisioned, that it did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub switching_back: bool,
 }
 
-/// How long a finished restore step is still looked at: by then an hourly run has seen
-/// whether it landed (and stepped again if it did not).
-pub const CONFIRM_HOURS: i64 = 2;
+/// How long a restore step is checked for having landed: a finished one is still looked at
+/// (and a resource at the values before it taken as the step not landing) for this long, so
+/// the hourly runs in between retry a step that did not land even when one of them is held
+/// back; after it, a resource at those values is a person's.
+pub const CONFIRM_HOURS: i64 = 6;
 
 /// How soon after one step restore takes the next: an hourly schedule's run, give or take
 /// the schedule's jitter. A retried or repeated run within it takes none.
@@ -126,13 +132,17 @@ pub fn episode(newest_first: &[Kept], now: DateTime<Utc>) -> Option<Episode> {
             origin: uri.clone(),
             stepped_at: None,
             previous: BTreeMap::new(),
+            switching_back: false,
         });
-        open.previous.clear();
+        let was = std::mem::take(&mut open.previous);
+        // A raise starts a new quiet wait; the steps before it are not what is checked.
+        open.stepped_at = None;
         for (dial, before, after) in dials {
             match open.set.get(dial) {
-                // Not what the episode left it at: a person set it in between (or the last
-                // call never landed); from here, that value is the one not to go below.
-                Some(set) if set != before => {
+                // Not what the episode left it at, nor what it was before the last call (one
+                // that never landed): a person set it in between; from here, that value is
+                // the one not to go below.
+                Some(set) if set != before && was.get(dial) != Some(before) => {
                     open.baseline.insert(dial.clone(), *before);
                 }
                 _ => {
@@ -158,9 +168,11 @@ pub fn stepped(
     now: DateTime<Utc>,
 ) -> (Episode, bool) {
     let mut after = episode.clone();
+    after.switching_back = switch_back;
     if switch_back {
         // Provisioned again: what the switch left is what is set now, nothing else.
         after.set.clone_from(applied);
+        after.switched = false;
     } else {
         after.set.clone_from(from);
         after
@@ -202,6 +214,8 @@ pub struct Subject {
     pub now: BTreeMap<String, u64>,
     /// AWS's own last increase (a person's raise counts as a raise).
     pub raised_at: Option<DateTime<Utc>>,
+    /// AWS's record of the last switch to on-demand (a table's), whoever made it.
+    pub switched_at: Option<DateTime<Utc>>,
     /// The quiet window's metrics, or why they cannot be trusted.
     pub usage: Result<Usage, String>,
     pub limits: BTreeMap<String, Limit>,
@@ -263,28 +277,36 @@ pub fn plan(episode: &Episode, subject: &Subject, policy: &Policy, now: DateTime
             format!("{name} is updating; the next run looks again"),
         );
     }
-    // A switch to on-demand: still on-demand (never switched back, or the switch back did
-    // not land) is the switch-back path; provisioned at what a switch back set, the episode
-    // goes on as a provisioned one.
-    let switched_back = episode.switched && !subject.on_demand && episode.stepped_at.is_some();
-    if episode.switched && subject.on_demand {
+    // A switch to on-demand: still on-demand (never switched back, or a switch back that did
+    // not land) is the switch-back path; provisioned after a switch back that landed, the
+    // episode goes on as a provisioned one; provisioned otherwise, someone else switched.
+    // Switched to on-demand after restore switched it back: a person's switch.
+    let switched_since = episode.switching_back
+        && subject
+            .switched_at
+            .zip(episode.stepped_at)
+            .is_some_and(|(switched, stepped)| switched > stepped);
+    if (episode.switched || (episode.switching_back && !switched_since)) && subject.on_demand {
         return match quiet(episode, subject, policy, now) {
             Err(kept) => kept,
             Ok(usage) => switch_back(episode, subject, usage, policy),
         };
     }
-    if episode.switched && !switched_back {
+    if episode.switched {
         return keep(
             SkipReason::ChangedSince,
             format!("{name} is provisioned again: switched back since, it is someone else's now"),
         );
     }
     // Each dial as unthrottle left it, or as it was before the last call if that call never
-    // landed; anything else is a person's.
+    // landed (a restore step's, only while it is checked); anything else is a person's.
+    let unlanded = episode
+        .stepped_at
+        .is_none_or(|stepped| now - stepped < Duration::hours(CONFIRM_HOURS));
     let mut from = BTreeMap::new();
     for (dial, set) in &episode.set {
         match subject.now.get(dial) {
-            Some(value) if value == set || episode.previous.get(dial) == Some(value) => {
+            Some(value) if value == set || (unlanded && episode.previous.get(dial) == Some(value)) => {
                 from.insert(dial.clone(), *value);
             }
             value => {

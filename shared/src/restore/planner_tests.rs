@@ -52,6 +52,7 @@ fn subject(now: &[(&str, u64)], usage: Result<Usage, String>) -> Subject {
         on_demand: false,
         now: dials(now),
         raised_at: None,
+        switched_at: None,
         usage,
         limits: BTreeMap::new(),
     }
@@ -342,6 +343,18 @@ fn a_switch_to_on_demand_goes_back_only_when_opted_in() {
     // It did not land (still on-demand): the switch back is tried again, not taken for a
     // person's change.
     assert!(stepping(&after, &on_demand, &opted_in, later).is_ok());
+    // It landed, and a person switched to on-demand after it (AWS records when): theirs.
+    let theirs = Subject {
+        switched_at: Some(later),
+        ..on_demand.clone()
+    };
+    assert!(matches!(
+        plan(&after, &theirs, &opted_in, later + Duration::hours(1)),
+        Verdict::Keep {
+            reason: SkipReason::ChangedSince,
+            ..
+        }
+    ));
     // Provisioned again by someone else: theirs.
     let provisioned = subject(&[("table.read", 5), ("table.write", 5)], quiet(&[]));
     assert!(matches!(
@@ -556,4 +569,40 @@ fn a_persons_value_between_two_raises_is_the_new_floor() {
     .unwrap();
     assert_eq!(to, dials(&[("table.write", 10)]));
     assert!(done);
+}
+
+#[test]
+fn a_step_that_did_not_land_is_no_new_floor_and_is_checked_only_for_a_while() {
+    // A step 20 -> 15 (stored, then refused), then a new raise from the 20 it left: the
+    // floor is still the first incident's 5.
+    let mut halfway = raised_orders();
+    halfway.set = dials(&[("table.write", 15)]);
+    halfway.previous = dials(&[("table.write", 20)]);
+    halfway.stepped_at = Some(at("2026-12-02T08:00:00Z"));
+    let kept = [
+        raise("s3://b/3", "2026-12-02T09:00:00Z", &[("table.write", 20, 40)]),
+        Kept::Restore {
+            at: at("2026-12-02T08:00:00Z"),
+            episode: halfway.clone(),
+            done: false,
+        },
+    ];
+    let open = episode(&kept, at(NOW)).unwrap();
+    assert_eq!(open.baseline, dials(&[("table.write", 5)]));
+
+    // Long after the step, a resource at the value before it is a person's.
+    let back_at_twenty = subject(&[("table.write", 20)], quiet(&[]));
+    let soon = at("2026-12-02T10:30:00Z");
+    assert!(matches!(
+        plan(&halfway, &back_at_twenty, &policy(), soon),
+        Verdict::Step { .. }
+    ));
+    let late = at("2026-12-02T08:00:00Z") + Duration::hours(CONFIRM_HOURS);
+    assert!(matches!(
+        plan(&halfway, &back_at_twenty, &policy(), late),
+        Verdict::Keep {
+            reason: SkipReason::ChangedSince,
+            ..
+        }
+    ));
 }

@@ -267,6 +267,7 @@ where
             on_demand: S::on_demand(state),
             now: S::dials(state),
             raised_at: S::raised_at(state),
+            switched_at: S::switched_at(state),
             usage: measured
                 .map(|evidence| S::usage(&evidence))
                 .map_err(|e| e.to_string()),
@@ -323,7 +324,8 @@ where
             resource: resource.clone(),
             event_id: id.clone(),
             invocation: id.clone(),
-            now,
+            // From when it is taken, not from the sweep's start.
+            now: Utc::now(),
             cooldown: self.cooldown.min(chrono::Duration::minutes(STEP_CLAIM_MINUTES)),
         };
         match self.ledger.admit(&ticket).await {
