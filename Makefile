@@ -69,15 +69,18 @@ check:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The runtime end-to-end tests run these under `cargo lambda watch`, as `make invoke` does.
+# What ships (and what `make demo`, `make invoke` and `make bench` run).
 release:
-	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle
+	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle -p restore
 
-# The emulators are started for the tests and stopped afterwards, whatever the outcome.
-test: tools-node tools-python check lint-template release
+# The emulators are started for the tests and stopped afterwards, whatever the outcome. The
+# runtime tests run the functions' dev binaries, built here beside the tests' own build (one
+# compile of the AWS SDK instead of two: docs/architecture.md, "Build profile and CI time").
+test: tools-node tools-python check lint-template
 	bash scripts/emulators.sh up
 	trap 'bash scripts/emulators.sh down' EXIT; \
 	set -a; . ./.emulators.env; set +a; \
+	cargo build --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle && \
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory test-rules
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one function's real handler on one event, the way Lambda does: the release binary
+# Runs one function's real handler on one event, the way Lambda does: the function's binary
 # under `cargo lambda watch` (the Lambda Runtime API emulator), the event sent with
 # `cargo lambda invoke --data-file`. The function's own logs go to stderr; the handler's
 # JSON result is the last line of stdout. Exits non-zero if the handler returned an error.
@@ -7,12 +7,16 @@
 # Usage: scripts/invoke.sh FUNCTION EVENT_FILE
 # Environment: the function's configuration (SNAPSHOT_BUCKET, LEDGER_TABLE, ...) as set in
 # the caller's environment; .emulators.env is loaded when present (emulator endpoints).
+#   UNTHROTTLE_INVOKE_PORT     the Runtime API's port (default: a free one, chosen per run)
+#   UNTHROTTLE_INVOKE_PROFILE  the cargo profile the function is built with (default: release;
+#                              the tests use dev, which shares its build with `cargo test`)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUNCTION=${1:?usage: scripts/invoke.sh FUNCTION EVENT_FILE}
 EVENT=${2:?usage: scripts/invoke.sh FUNCTION EVENT_FILE}
-PORT=${UNTHROTTLE_INVOKE_PORT:-45680}
+PINNED_PORT=${UNTHROTTLE_INVOKE_PORT:-}
+PROFILE=${UNTHROTTLE_INVOKE_PROFILE:-release}
 STATE=$ROOT/.emulators
 export PATH=$ROOT/.venv/bin:$PATH
 
@@ -48,25 +52,56 @@ env_file=$STATE/invoke-$FUNCTION.env
 env | grep -E '^(AWS_[A-Z0-9_]+|RUST_LOG|UNTHROTTLE_HOME_ACCOUNT|SNAPSHOT_BUCKET|LEDGER_TABLE|METRIC_NAMESPACE|METRICS_MODE|DRY_RUN|COOLDOWN_SECONDS|MAX_EVENT_AGE_SECONDS|SETTLE_SECONDS|VERIFY_WINDOW_SECONDS|MIN_THROTTLE_EVENTS|SUSTAIN_SECONDS|S3_FORCE_PATH_STYLE|SCALE_FACTOR|MIN_STEP|HEADROOM|ON_DEMAND|MAX_ON_DEMAND_SWITCHES_PER_DAY|MAX_READ_CAPACITY|MAX_WRITE_CAPACITY|RAISE_ON_DEMAND_MAX|MAX_ON_DEMAND_READ_UNITS|MAX_ON_DEMAND_WRITE_UNITS|MAX_SHARDS|TABLE_ALLOW|STREAM_ALLOW|API_ALLOW|DIGEST_TOPIC_ARN|QUOTA_INCREASE|QUOTA_FACTOR|QUOTA_MAX_FACTOR|QUOTA_MIN_EVENTS|THROTTLE_WINDOW_MINUTES|SSM_HIGH_THROUGHPUT|RESTORE_AFTER_QUIET_HOURS|RESTORE_BILLING_MODE)=' >"$env_file" || true
 
 # Build first, so the watcher starts the binary at once and build errors show here.
-cargo build --release --quiet --package "$FUNCTION"
+cargo build --profile "$PROFILE" --quiet --package "$FUNCTION"
+
+# A port nobody holds right now. A fixed one is not enough: any client socket on this machine
+# may have been given it as its ephemeral port, and `cargo lambda watch` then exits at once.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_free() {
+  python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
 
 log=$STATE/watch-$FUNCTION.log
-# Its own process group, so the watcher and the function it runs stop together.
-setsid cargo lambda watch --release --quiet --ignore-changes \
-  --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$env_file" \
-  --package "$FUNCTION" </dev/null >"$log" 2>&1 &
-watcher=$!
+watcher=
 stop_watcher() {
+  [[ -n $watcher ]] || return 0
   kill -- "-$watcher" 2>/dev/null || true
   wait "$watcher" 2>/dev/null || true
 }
 trap stop_watcher EXIT
 
-for _ in $(seq 1 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  kill -0 "$watcher" 2>/dev/null || { cat "$log" >&2; die "cargo lambda watch exited"; }
-  sleep 0.2
-done
+# Starts the watcher on $PORT and waits for it to answer; fails if it exits first (the port was
+# taken between choosing it and binding it, or the function does not build).
+start_watcher() {
+  # Its own process group, so the watcher and the function it runs stop together.
+  setsid cargo lambda watch --profile "$PROFILE" --quiet --ignore-changes \
+    --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$env_file" \
+    --package "$FUNCTION" </dev/null >"$log" 2>&1 &
+  watcher=$!
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      kill -0 "$watcher" 2>/dev/null && return 0
+    fi
+    kill -0 "$watcher" 2>/dev/null || { wait "$watcher" 2>/dev/null || true; watcher=; return 1; }
+    sleep 0.2
+  done
+  die "cargo lambda watch did not answer on port $PORT within 60 s"
+}
+
+if [[ -n $PINNED_PORT ]]; then
+  PORT=$PINNED_PORT
+  port_free "$PORT" || die "port $PORT (UNTHROTTLE_INVOKE_PORT) is in use: unset it to take a free one"
+  start_watcher || { cat "$log" >&2; die "cargo lambda watch exited: is port $PORT in use? Unset UNTHROTTLE_INVOKE_PORT to take a free one"; }
+else
+  for attempt in 1 2 3 4 5; do
+    PORT=$(free_port)
+    start_watcher && break
+    ((attempt < 5)) || { cat "$log" >&2; die "cargo lambda watch exited on 5 free ports in a row"; }
+  done
+fi
 
 status=0
 # Bounded: a function that fails its init (a bad setting) never answers the invoke.

@@ -1,6 +1,10 @@
-//! The real runtime path, as `make invoke` runs it: each function's release binary under
+//! The real runtime path, as `make invoke` runs it: each function's binary under
 //! `cargo lambda watch` (the Lambda Runtime API), the event sent with
 //! `cargo lambda invoke --data-file`, against the emulators. One event per function.
+//!
+//! The binaries are built with the dev profile, which shares every dependency with this test
+//! build: the release profile would compile the AWS SDK a second time, for no difference the
+//! Runtime API can see (docs/decisions.md, "The runtime tests run dev binaries").
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,16 +17,11 @@ fn repo() -> PathBuf {
 }
 
 /// Runs `scripts/invoke.sh` and returns the handler's result (the last line of stdout).
-fn invoke(function: &str, event: &Value, stores: &Stores, port: u16) -> Value {
+fn invoke(function: &str, event: &Value, stores: &Stores) -> Value {
     let event_file = std::env::temp_dir().join(format!("{}.json", unique(function)));
     std::fs::write(&event_file, event.to_string()).expect("event file written");
-    let output = Command::new("bash")
-        .arg(repo().join("scripts/invoke.sh"))
-        .arg(function)
-        .arg(&event_file)
-        .current_dir(repo())
+    let output = invoke_script(function, &event_file)
         .envs(stores.env(&[("S3_FORCE_PATH_STYLE", "true")]))
-        .env("UNTHROTTLE_INVOKE_PORT", port.to_string())
         .output()
         .expect("invoke.sh runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -34,6 +33,19 @@ fn invoke(function: &str, event: &Value, stores: &Stores, port: u16) -> Value {
     );
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not the JSON result ({e}): {stdout}"))
+}
+
+/// `scripts/invoke.sh FUNCTION EVENT_FILE` on dev binaries, on a port the script chooses.
+fn invoke_script(function: &str, event_file: &std::path::Path) -> Command {
+    let mut command = Command::new("bash");
+    command
+        .arg(repo().join("scripts/invoke.sh"))
+        .arg(function)
+        .arg(event_file)
+        .current_dir(repo())
+        .env("UNTHROTTLE_INVOKE_PROFILE", "dev")
+        .env_remove("UNTHROTTLE_INVOKE_PORT");
+    command
 }
 
 fn sample(path: &str, sample_name: &str, name: &str) -> Value {
@@ -48,7 +60,7 @@ async fn dynamodb_throttle_heals_a_table_through_the_lambda_runtime() {
     aws.create_table(&table, 5, 5, &[]).await;
 
     let event = sample("dynamodb/cloudtrail-putitem-throttled.json", "orders", &table);
-    let result = invoke("dynamodb-throttle", &event, &stores, 45690);
+    let result = invoke("dynamodb-throttle", &event, &stores);
 
     assert_eq!(result[0]["outcome"], "remediated", "{result}");
     let throughput = aws
@@ -72,7 +84,7 @@ async fn kinesis_throttle_heals_a_stream_through_the_lambda_runtime() {
         "clickstream",
         &stream,
     );
-    let result = invoke("kinesis-throttle", &event, &stores, 45691);
+    let result = invoke("kinesis-throttle", &event, &stores);
 
     assert_eq!(result[0]["outcome"], "remediated", "{result}");
     assert_eq!(aws.wait_stream_active(&stream).await.open_shards, 4);
@@ -96,7 +108,7 @@ async fn api_throttle_names_the_case_and_caller_through_the_lambda_runtime() {
         "unused",
         "unused",
     );
-    let result = invoke("api-throttle", &event, &stores, 45693);
+    let result = invoke("api-throttle", &event, &stores);
 
     assert_eq!(result[0]["outcome"], "diagnosed", "{result}");
     assert_eq!(result[0]["code"], "sts-global-endpoint");
@@ -114,13 +126,8 @@ async fn api_throttle_names_the_case_and_caller_through_the_lambda_runtime() {
 #[test]
 fn a_malformed_event_is_an_error_through_the_runtime_not_a_crash() {
     let event_file = repo().join("events/malformed/not-an-eventbridge-event.json");
-    let output = Command::new("bash")
-        .arg(repo().join("scripts/invoke.sh"))
-        .arg("dynamodb-throttle")
-        .arg(&event_file)
-        .current_dir(repo())
+    let output = invoke_script("dynamodb-throttle", &event_file)
         .envs([("SNAPSHOT_BUCKET", "unused"), ("LEDGER_TABLE", "unused")])
-        .env("UNTHROTTLE_INVOKE_PORT", "45692")
         .output()
         .expect("invoke.sh runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
