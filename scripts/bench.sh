@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# make bench: its own emulators on free ports (beside any the tests use), the measurements
-# of tests/src/bin/bench.rs written to docs/benchmarks.md, the emulators stopped afterwards.
+# make bench: the release binaries (what ships) and the probe built, its own emulators on
+# free ports (beside any the tests use), the measurements of tests/src/bin/bench/ written to
+# docs/benchmarks.md, the emulators stopped afterwards.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# One invocation: the probe uses the functions' crates with the same features, so it adds
+# its own main and nothing else to the build.
+cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle -p restore -p probe
 STATE=$ROOT/.bench
 mkdir -p "$STATE"
 

@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod mocks;
+pub mod servers;
 pub mod template;
 
 use std::path::PathBuf;

@@ -1,0 +1,594 @@
+//! `make bench`: what each kind of event costs, measured with the functions' real adapters
+//! against the emulators, written to the file named on the command line (docs/benchmarks.md).
+//!
+//! - AWS calls are counted on the wire (tests/src/calls.rs), not estimated: every call, and
+//!   the critical path of sequential round trips.
+//! - Warm latency is one event through the pipeline, clients already built, against the
+//!   emulators on this machine.
+//! - Cold starts, sizes and memory are those of the release binaries (cold.rs), started by a
+//!   minimal Lambda Runtime API (tests/src/servers.rs) beside a probe that only makes one
+//!   DescribeTable (tests/probe): the floor each figure is set against.
+//! - CloudWatch `GetMetricData`, which no emulator serves, is answered by a local stub with
+//!   no data.
+//!
+//! scripts/bench.sh builds the release binaries, starts its own emulators on free ports and
+//! stops them afterwards.
+
+mod cold;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use integration_tests::World;
+use integration_tests::calls::{Call, critical_path, operations};
+use serde_json::{Value, json};
+use unthrottle::adapters::Deploy;
+use unthrottle::core::report::Report;
+use unthrottle::dynamodb::DynamoDb;
+use unthrottle::kinesis::Kinesis;
+
+/// Fresh resources per remediation row (each remediation changes its resource once).
+const REMEDIATIONS: usize = 10;
+/// Events per row for the events that change nothing.
+const REPEATS: usize = 30;
+
+/// One measured row: what an event of this kind made the function send, and how long the
+/// pipeline took for it.
+struct Row {
+    function: &'static str,
+    event: &'static str,
+    outcome: String,
+    calls: Vec<Call>,
+    latencies: Vec<Duration>,
+}
+
+fn outcome(report: &Report) -> String {
+    let outcome = serde_json::to_value(report.outcome).unwrap_or(Value::Null);
+    match report.code {
+        Some(code) => format!("{} {code}", outcome.as_str().unwrap_or("?")),
+        None => outcome.as_str().unwrap_or("?").to_owned(),
+    }
+}
+
+/// Runs `event` once, timed, and returns its report and the calls it made.
+async fn timed<S: Deploy>(world: &World<S>, event: Value) -> (Report, Vec<Call>, Duration) {
+    world.aws.calls.take();
+    let started = Instant::now();
+    let report = world.run(event, Utc::now()).await;
+    let took = started.elapsed();
+    (report, world.aws.calls.take(), took)
+}
+
+/// The four kinds of event for one function: a remediation on a fresh resource, the same
+/// event again (a duplicate delivery), another event of the same incident (in cooldown),
+/// and an event that is not a throttle.
+async fn measure<S: Deploy, F, Fut>(
+    function: &'static str,
+    samples: (&'static str, &'static str),
+    throttle: &'static str,
+    not_a_throttle: &'static str,
+    create: F,
+) -> Vec<Row>
+where
+    F: Fn(World<S>) -> Fut,
+    Fut: std::future::Future<Output = World<S>>,
+{
+    let mut remediation = Row {
+        function,
+        event: "remediation",
+        outcome: String::new(),
+        calls: Vec::new(),
+        latencies: Vec::new(),
+    };
+    let mut last = None;
+    for _ in 0..REMEDIATIONS {
+        let world = create(World::new(samples, &[]).await).await;
+        let event = world.event(throttle);
+        let (report, calls, took) = timed(&world, event.clone()).await;
+        remediation.outcome = outcome(&report);
+        remediation.calls = calls;
+        remediation.latencies.push(took);
+        last = Some((world, event));
+    }
+    let Some((world, event)) = last else {
+        return vec![remediation];
+    };
+
+    let mut rows = vec![remediation];
+    for repeat in [Repeat::Duplicate, Repeat::Cooldown, Repeat::NothingToHeal] {
+        let mut row = Row {
+            function,
+            event: repeat.name(),
+            outcome: String::new(),
+            calls: Vec::new(),
+            latencies: Vec::new(),
+        };
+        for n in 0..REPEATS {
+            let next = match repeat {
+                Repeat::Duplicate => event.clone(),
+                Repeat::Cooldown => another_event_of(&event, n),
+                Repeat::NothingToHeal => world.event(not_a_throttle),
+            };
+            let (report, calls, took) = timed(&world, next).await;
+            row.outcome = outcome(&report);
+            row.calls = calls;
+            row.latencies.push(took);
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// The events after a remediation that change nothing.
+#[derive(Clone, Copy)]
+enum Repeat {
+    /// The remediating event delivered again.
+    Duplicate,
+    /// Another event of the same incident, within the cooldown.
+    Cooldown,
+    /// An event that is not a throttle this function heals.
+    NothingToHeal,
+}
+
+impl Repeat {
+    fn name(self) -> &'static str {
+        match self {
+            Repeat::Duplicate => "duplicate delivery",
+            Repeat::Cooldown => "same incident, in cooldown",
+            Repeat::NothingToHeal => "nothing to heal",
+        }
+    }
+}
+
+/// `event` as another delivery of another record: the same incident, a new event.
+fn another_event_of(event: &Value, n: usize) -> Value {
+    let mut other = event.clone();
+    other["id"] = json!(format!("cooldown-{n}"));
+    if other["detail"]["eventID"].is_string() {
+        other["detail"]["eventID"] = json!(format!("cooldown-record-{n}"));
+    }
+    other
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    // Nearest rank.
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cores} cores, {cpu}")
+}
+
+fn report(rows: &[Row], cold: &[cold::Row], sizes: &[(&str, u64, u64)]) -> String {
+    let mut out = String::new();
+    let commit = std::env::var("BENCH_COMMIT").unwrap_or_else(|_| "unknown".to_owned());
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Written by `make bench` (scripts/bench.sh, tests/src/bin/bench.rs); do not edit by hand.\n"
+    );
+    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(out, "- Date: {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(out, "- Commit: `{commit}`");
+    let _ = writeln!(
+        out,
+        "- Reproduce: `make bench` (its own emulators on free ports, stopped afterwards)\n"
+    );
+    let _ = writeln!(out, "## AWS calls per event\n");
+    let _ = writeln!(
+        out,
+        "Counted on the wire: every client is built on an `SdkConfig` whose HTTP client records \
+         each request's operation and when it started and ended (tests/src/calls.rs). The \
+         critical path is the longest chain of calls each of which started after the one \
+         before it ended: the sequential round trips; a call missing from it ran beside one on \
+         it. Every call goes to an emulator except these, which a local stub answers \
+         (tests/src/servers.rs; no emulator serves them: moto does not speak the CloudWatch \
+         client's rpcv2 CBOR, and fails two of the three Service Quotas reads):\n"
+    );
+    for stubbed in integration_tests::servers::STUBBED {
+        let _ = writeln!(out, "- {stubbed}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| function | event | outcome | calls | round trips | critical path | all calls, in the order sent |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for row in rows {
+        let path = critical_path(&row.calls);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.function,
+            row.event,
+            row.outcome,
+            row.calls.len(),
+            path.len(),
+            if path.is_empty() {
+                "none".to_owned()
+            } else {
+                path.join(" → ")
+            },
+            if row.calls.is_empty() {
+                "none".to_owned()
+            } else {
+                operations(&row.calls).join(", ")
+            }
+        );
+    }
+    let _ = writeln!(out, "\n## Warm latency per event, against the emulators\n");
+    let _ = writeln!(
+        out,
+        "One event through the pipeline with its clients already built (a warm Lambda \
+         container), against the emulators on this machine: the round trips dominate. \
+         {REMEDIATIONS} remediations (each on a fresh resource), {REPEATS} of each other kind.\n"
+    );
+    let _ = writeln!(out, "| function | event | runs | median ms | p99 ms | max ms |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for row in rows {
+        let mut sorted = row.latencies.clone();
+        sorted.sort();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.function,
+            row.event,
+            sorted.len(),
+            ms(percentile(&sorted, 50.0)),
+            ms(percentile(&sorted, 99.0)),
+            ms(sorted.last().copied().unwrap_or_default())
+        );
+    }
+    cold_section(&mut out, cold);
+    size_section(&mut out, cold, sizes);
+    targets_section(&mut out, rows, cold, sizes);
+    out
+}
+
+/// Sorted copies of one figure of every start in `row`.
+fn figure(row: &cold::Row, of: impl Fn(&integration_tests::servers::Start) -> Duration) -> Vec<Duration> {
+    let mut values: Vec<Duration> = row.starts.iter().map(of).collect();
+    values.sort();
+    values
+}
+
+fn probe(cold: &[cold::Row]) -> Option<&cold::Row> {
+    cold.iter().find(|row| row.case == cold::Case::Probe)
+}
+
+fn cold_section(out: &mut String, cold: &[cold::Row]) {
+    let _ = writeln!(out, "\n## Cold start\n");
+    let _ = writeln!(
+        out,
+        "Each start is a new process of the release binary, started with the environment a \
+         Lambda gets (the Runtime API's address, the function's settings) by a minimal \
+         Runtime API server (tests/src/servers.rs) that hands it one event. Init is exec to \
+         the first `GET /next`; first result is exec to the posted result; handler is the \
+         difference. CPU is the process's, all threads, once it asks for the next event. \
+         {} rounds, each on a fresh table and stream, every row started once per round \
+         (interleaved). The probe (tests/probe) builds the SDK config and one DynamoDB client \
+         and makes one DescribeTable: the floor for a Rust Lambda on this machine. Times in \
+         ms.\n",
+        cold::STARTS
+    );
+    let _ = writeln!(
+        out,
+        "| function | event | outcome | starts | init median | init p95 | first result median | p95 | min | max | handler median | CPU median | first result ÷ probe's |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let probe_first = probe(cold).map(|row| percentile(&figure(row, |s| s.first_result), 50.0));
+    for row in cold {
+        let init = figure(row, |s| s.init);
+        let first = figure(row, |s| s.first_result);
+        let handler = figure(row, |s| s.handler);
+        let cpu = figure(row, |s| s.cpu);
+        let ratio = probe_first
+            .filter(|probe| !probe.is_zero())
+            .map_or("–".to_owned(), |probe| {
+                format!(
+                    "{:.1}×",
+                    percentile(&first, 50.0).as_secs_f64() / probe.as_secs_f64()
+                )
+            });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.case.function(),
+            row.case.event(),
+            row.outcome,
+            row.starts.len(),
+            ms(percentile(&init, 50.0)),
+            ms(percentile(&init, 95.0)),
+            ms(percentile(&first, 50.0)),
+            ms(percentile(&first, 95.0)),
+            ms(first.first().copied().unwrap_or_default()),
+            ms(first.last().copied().unwrap_or_default()),
+            ms(percentile(&handler, 50.0)),
+            ms(percentile(&cpu, 50.0)),
+            ratio
+        );
+    }
+}
+
+fn peak_rss_mib(cold: &[cold::Row], function: &str) -> f64 {
+    let kib = cold
+        .iter()
+        .filter(|row| row.case.function() == function)
+        .flat_map(|row| row.starts.iter().map(|start| start.peak_rss_kib))
+        .max()
+        .unwrap_or_default();
+    kib as f64 / 1024.0
+}
+
+fn size_section(out: &mut String, cold: &[cold::Row], sizes: &[(&str, u64, u64)]) {
+    let _ = writeln!(out, "\n## Size and memory\n");
+    let _ = writeln!(
+        out,
+        "The release binary as it ships (`bootstrap`, stripped), its size zipped (deflate, \
+         best: what Lambda receives), and the highest peak resident set (VmHWM) of any of its \
+         cold starts above.\n"
+    );
+    let _ = writeln!(out, "| function | bootstrap MB | zipped MB | peak RSS MiB |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (function, size, zipped) in sizes {
+        let _ = writeln!(
+            out,
+            "| {function} | {:.1} | {:.1} | {:.1} |",
+            *size as f64 / 1e6,
+            *zipped as f64 / 1e6,
+            peak_rss_mib(cold, function)
+        );
+    }
+}
+
+/// Item-level DynamoDB calls: the ledger's (the functions read and write the user's tables
+/// only through table-level calls).
+fn ledger_calls(calls: &[Call]) -> usize {
+    calls
+        .iter()
+        .filter(|call| {
+            matches!(
+                call.operation.as_str(),
+                "Query"
+                    | "GetItem"
+                    | "PutItem"
+                    | "UpdateItem"
+                    | "DeleteItem"
+                    | "TransactWriteItems"
+                    | "BatchWriteItem"
+            )
+        })
+        .count()
+}
+
+/// The median handler time of the warm duplicate each remediation start was handed.
+fn warm_duplicate(cold: &[cold::Row], function: &str) -> Option<Duration> {
+    let row = cold.iter().find(|row| {
+        row.case.function() == function
+            && matches!(
+                row.case,
+                cold::Case::TableRemediation | cold::Case::StreamRemediation
+            )
+    })?;
+    let mut warm: Vec<Duration> = row
+        .starts
+        .iter()
+        .filter_map(|start| start.warm.first().copied())
+        .collect();
+    warm.sort();
+    (!warm.is_empty()).then(|| percentile(&warm, 50.0))
+}
+
+fn targets_section(out: &mut String, rows: &[Row], cold: &[cold::Row], sizes: &[(&str, u64, u64)]) {
+    let _ = writeln!(out, "\n## Targets\n");
+    let _ = writeln!(
+        out,
+        "Each target of the performance issue against the figures above. Where one is not \
+         met, [docs/performance.md](performance.md) gives the cause and what would fix it.\n"
+    );
+    let _ = writeln!(out, "| target | figure | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    let mut line = |target: String, figure: String, met: bool| {
+        let _ = writeln!(
+            out,
+            "| {target} | {figure} | {} |",
+            if met { "yes" } else { "**no**" }
+        );
+    };
+    let (probe_init, probe_trip) = probe(cold).map_or((Duration::ZERO, Duration::ZERO), |row| {
+        (
+            percentile(&figure(row, |s| s.init), 50.0),
+            percentile(&figure(row, |s| s.handler), 50.0),
+        )
+    });
+    for row in cold.iter().filter(|row| row.case != cold::Case::Probe) {
+        let init = percentile(&figure(row, |s| s.init), 50.0);
+        if matches!(
+            row.case,
+            cold::Case::TableRemediation
+                | cold::Case::StreamRemediation
+                | cold::Case::ApiDiagnosis
+                | cold::Case::RestoreSweep
+        ) {
+            line(
+                format!("{} init ≤ 5 ms median", row.case.function()),
+                format!("{} ms", ms(init)),
+                init <= Duration::from_millis(5),
+            );
+        }
+        if matches!(
+            row.case,
+            cold::Case::TableRemediation | cold::Case::StreamRemediation
+        ) {
+            let first = percentile(&figure(row, |s| s.first_result), 50.0);
+            let limit = probe_init + probe_trip * 4;
+            line(
+                format!(
+                    "{} first result ≤ probe init + 4 × its round trip ({} + 4 × {} = {} ms)",
+                    row.case.function(),
+                    ms(probe_init),
+                    ms(probe_trip),
+                    ms(limit)
+                ),
+                format!("{} ms", ms(first)),
+                first <= limit,
+            );
+        }
+    }
+    for row in rows {
+        let path = critical_path(&row.calls).len();
+        match row.event {
+            "remediation" => {
+                line(
+                    format!("{} remediation: ≤ 4 sequential round trips", row.function),
+                    path.to_string(),
+                    path <= 4,
+                );
+                let ledger = ledger_calls(&row.calls);
+                line(
+                    format!("{} remediation: ≤ 2 ledger calls", row.function),
+                    ledger.to_string(),
+                    ledger <= 2,
+                );
+            }
+            "duplicate delivery" | "same incident, in cooldown" => {
+                line(
+                    format!("{} {}: exactly 1 AWS call", row.function, row.event),
+                    row.calls.len().to_string(),
+                    row.calls.len() == 1,
+                );
+                // The release binary's warm duplicate (cold.rs hands each remediation its
+                // event twice); the cooldown path is the same single Query, timed here only
+                // in the bench's own debug build.
+                let (median, how) = match warm_duplicate(cold, row.function) {
+                    Some(median) if row.event == "duplicate delivery" => (median, "release, warm"),
+                    _ => {
+                        let mut sorted = row.latencies.clone();
+                        sorted.sort();
+                        (percentile(&sorted, 50.0), "debug build, warm")
+                    }
+                };
+                line(
+                    format!("{} {}: handler ≤ 3 ms ({how}, median)", row.function, row.event),
+                    format!("{} ms", ms(median)),
+                    median <= Duration::from_millis(3),
+                );
+            }
+            _ => line(
+                format!("{} {}: 0 AWS calls", row.function, row.event),
+                row.calls.len().to_string(),
+                row.calls.is_empty(),
+            ),
+        }
+    }
+    for (function, _, zipped) in sizes {
+        let rss = peak_rss_mib(cold, function);
+        line(
+            format!("{function} peak RSS < 16 MiB"),
+            format!("{rss:.1} MiB"),
+            rss < 16.0,
+        );
+        line(
+            format!("{function} zipped bootstrap < 4 MB"),
+            format!("{:.1} MB", *zipped as f64 / 1e6),
+            *zipped < 4_000_000,
+        );
+    }
+}
+
+fn main() {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: bench OUTPUT.md (run through `make bench`)");
+        std::process::exit(2);
+    };
+    // The stub's port goes into the environment before any thread exists: the SDK clients,
+    // ours and the started binaries', read their endpoints from it.
+    let stub = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| fail(&e.to_string()));
+    let endpoint = stub
+        .local_addr()
+        .map(|address| format!("http://{address}"))
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    // SAFETY: single-threaded here; the runtime and every client are built afterwards.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_CLOUDWATCH", &endpoint);
+        std::env::set_var("AWS_ENDPOINT_URL_SERVICE_QUOTAS", &endpoint);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let text = runtime.block_on(async move {
+        let _stub = integration_tests::servers::Stub::serve(stub).unwrap_or_else(|e| fail(&e.to_string()));
+        measure_all().await
+    });
+    if let Err(e) = std::fs::write(&path, &text) {
+        fail(&format!("cannot write {path}: {e}"));
+    }
+    print!("{text}");
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("bench: {message}");
+    std::process::exit(1);
+}
+
+async fn measure_all() -> String {
+    let mut rows = measure::<DynamoDb, _, _>(
+        "dynamodb-throttle",
+        ("dynamodb", "orders"),
+        "cloudtrail-putitem-throttled.json",
+        "cloudtrail-putitem-success.json",
+        |world| async move {
+            world.aws.create_table(&world.name, 5, 5, &[]).await;
+            world
+        },
+    )
+    .await;
+    rows.extend(
+        measure::<Kinesis, _, _>(
+            "kinesis-throttle",
+            ("kinesis", "clickstream"),
+            "cloudtrail-putrecord-throttled.json",
+            "cloudtrail-listshards-throttling.json",
+            |world| async move {
+                world.aws.create_stream(&world.name, 2).await;
+                world
+            },
+        )
+        .await,
+    );
+    let aws = integration_tests::Emulators::connect()
+        .await
+        .unwrap_or_else(|e| fail(&e));
+    let cold = cold::measure(&aws).await.unwrap_or_else(|e| fail(&e));
+    let sizes: Vec<(&str, u64, u64)> = FUNCTIONS
+        .iter()
+        .map(|&function| {
+            let (size, zipped) = cold::sizes(function).unwrap_or_else(|e| fail(&e));
+            (function, size, zipped)
+        })
+        .collect();
+    report(&rows, &cold, &sizes)
+}
+
+/// What ships: one bootstrap per function.
+const FUNCTIONS: [&str; 4] = ["dynamodb-throttle", "kinesis-throttle", "api-throttle", "restore"];
