@@ -35,8 +35,12 @@ set -a
 # shellcheck source=/dev/null
 . "$UNTHROTTLE_EMULATORS_ENV"
 set +a
-# A run on uncommitted changes says so: the figures are not those of the commit.
-BENCH_COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+# A run on uncommitted changes says so: the figures are not those of the commit (its own
+# output, docs/benchmarks.md, does not count).
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain -- . ':!docs/benchmarks.md' 2>/dev/null) ]]; then
+  BENCH_COMMIT=$BENCH_COMMIT-dirty
+fi
 export BENCH_COMMIT
 cargo run --quiet --locked -p integration-tests --bin bench -- docs/benchmarks.md
 echo "bench: docs/benchmarks.md written"
