@@ -74,8 +74,8 @@ release:
 	cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle -p restore
 
 # The emulators are started for the tests and stopped afterwards, whatever the outcome. The
-# runtime tests run the functions' dev binaries, built here beside the tests' own build (one
-# compile of the AWS SDK instead of two: docs/architecture.md, "Build profile and CI time").
+# runtime tests run the functions' dev binaries, built here: a debug compile of the AWS SDK
+# instead of an optimised one (docs/architecture.md, "Build profile and CI time").
 test: tools-node tools-python check lint-template
 	bash scripts/emulators.sh up
 	trap 'bash scripts/emulators.sh down' EXIT; \

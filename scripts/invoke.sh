@@ -9,7 +9,7 @@
 # the caller's environment; .emulators.env is loaded when present (emulator endpoints).
 #   UNTHROTTLE_INVOKE_PORT     the Runtime API's port (default: a free one, chosen per run)
 #   UNTHROTTLE_INVOKE_PROFILE  the cargo profile the function is built with (default: release;
-#                              the tests use dev, which shares its build with `cargo test`)
+#                              the tests use dev, so `make test` builds no release binary)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -2,9 +2,9 @@
 //! `cargo lambda watch` (the Lambda Runtime API), the event sent with
 //! `cargo lambda invoke --data-file`, against the emulators. One event per function.
 //!
-//! The binaries are built with the dev profile, which shares every dependency with this test
-//! build: the release profile would compile the AWS SDK a second time, for no difference the
-//! Runtime API can see (docs/decisions.md, "The runtime tests run dev binaries").
+//! The binaries are built with the dev profile: the release profile would compile the AWS SDK
+//! again, optimised, for no difference the Runtime API can see (docs/architecture.md, "Build
+//! profile and CI time").
 
 use std::path::PathBuf;
 use std::process::Command;
