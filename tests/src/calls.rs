@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
-use aws_smithy_http_client::tls::Provider;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -41,13 +39,11 @@ impl fmt::Debug for CallRecorder {
 
 impl CallRecorder {
     /// `sdk` with every request recorded here, sent through its own HTTP client or, where
-    /// it names none (the clients would pick the default), the SDK's default one.
+    /// it names none, the one the functions build theirs with.
     pub fn record(&self, sdk: &SdkConfig) -> SdkConfig {
-        let inner = sdk.http_client().unwrap_or_else(|| {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .build_https()
-        });
+        let inner = sdk
+            .http_client()
+            .unwrap_or_else(unthrottle::adapters::clients::https_client);
         sdk.to_builder()
             .http_client(SharedHttpClient::new(Recording {
                 inner,

@@ -3,12 +3,19 @@
 //! event names (`{"table": "..."}`). `make bench` runs it under the same Runtime API server
 //! as the functions; its init and its round trip are the floor their figures are set against.
 
+use aws_smithy_http_client::tls::Provider;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let config = aws_config::load_from_env().await;
+    // The workspace builds the SDK without its default HTTP client (rustls on aws-lc); this is
+    // the same client on ring, as a plain Lambda would build it.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::from_env().http_client(https).load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let dynamodb = dynamodb.clone();
