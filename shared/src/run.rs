@@ -7,6 +7,7 @@ use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
+use crate::adapters::clients::OnFirstUse;
 use crate::adapters::cloudwatch::PutMetricDataSink;
 use crate::adapters::emf::EmfSink;
 use crate::adapters::events::EventBridgeBus;
@@ -20,14 +21,21 @@ use crate::core::envelope::{Scope, scope_of_arn};
 use crate::core::metrics::MetricsMode;
 use crate::core::pipeline::{Invocation, InvocationError, Pipeline, verdict};
 
-/// A function as deployed: the SDK adapters behind every port.
-pub type Function<S> =
-    Pipeline<S, <S as Deploy>::Resources, DynamoDbLedger, S3Snapshots, ConfiguredMetrics, EventBridgeBus>;
+/// A function as deployed: the SDK adapters behind every port, those an event may not need
+/// built on first use.
+pub type Function<S> = Pipeline<
+    S,
+    OnFirstUse<<S as Deploy>::Resources>,
+    DynamoDbLedger,
+    OnFirstUse<S3Snapshots>,
+    ConfiguredMetrics,
+    OnFirstUse<EventBridgeBus>,
+>;
 
 /// Runs service `S` as a Lambda function until the execution environment shuts down.
 /// Logging follows Lambda's own controls: `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines,
 /// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO) for the level.
-pub async fn run<S: Deploy>() -> Result<(), lambda_runtime::Error> {
+pub async fn run<S: Deploy + Clone>() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let env = Env::process();
     let core = CoreSettings::from_env(&env).map_err(fatal)?;
@@ -53,15 +61,29 @@ pub(crate) fn local_home() -> Option<Scope> {
     })
 }
 
-/// Builds every client once, for the life of the Lambda execution environment.
-pub fn function<S: Deploy>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> Function<S> {
+/// Builds each client once, for the life of the Lambda execution environment: the ledger's
+/// and the metrics' now, since every event uses them; the others when an event first needs
+/// them (clients::OnFirstUse).
+pub fn function<S: Deploy + Clone>(service: S, core: &CoreSettings, sdk: &SdkConfig) -> Function<S> {
+    let resources = {
+        let (service, core, sdk) = (service.clone(), core.clone(), sdk.clone());
+        OnFirstUse::new(move || service.resources(&sdk, &core))
+    };
+    let archive = {
+        let (core, sdk) = (core.clone(), sdk.clone());
+        OnFirstUse::new(move || snapshots(&core, &sdk))
+    };
+    let bus = {
+        let sdk = sdk.clone();
+        OnFirstUse::new(move || EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk)))
+    };
     Pipeline {
-        resources: service.resources(sdk, core),
+        resources,
         service,
         ledger: ledger(core, sdk),
-        snapshots: snapshots(core, sdk),
+        snapshots: archive,
         metrics: metrics(core, sdk),
-        bus: EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk)),
+        bus,
         options: RunOptions {
             step_budget: clients::OPERATION_TIMEOUT,
             ..core.run

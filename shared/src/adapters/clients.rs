@@ -1,6 +1,8 @@
 //! Building the SDK configuration once per process, and capturing raw responses for snapshots.
 
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -19,9 +21,13 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::core::diagnosis::Diagnosis;
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Snapshots};
+use crate::core::service::Service;
 
 /// The longest one SDK operation may take, retries included: what the pipeline budgets for
 /// each step it starts (`RunOptions::step_budget`).
@@ -87,6 +93,70 @@ impl HttpClient for TlsOnFirstRequest {
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+/// A port's SDK adapter, built the first time an event needs it and then kept for the life
+/// of the execution environment. Init then builds only the clients every event uses (the
+/// ledger's): a duplicate or a cooldown never builds the service's clients, nor the snapshot
+/// bucket's or the bus's, and a remediation builds them once.
+pub struct OnFirstUse<T> {
+    built: OnceLock<T>,
+    build: Box<dyn Fn() -> T + Send + Sync>,
+}
+
+impl<T> OnFirstUse<T> {
+    pub fn new(build: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        Self {
+            built: OnceLock::new(),
+            build: Box::new(build),
+        }
+    }
+
+    pub fn get(&self) -> &T {
+        self.built.get_or_init(|| (self.build)())
+    }
+}
+
+impl<T> fmt::Debug for OnFirstUse<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnFirstUse")
+            .field("built", &self.built.get().is_some())
+            .finish()
+    }
+}
+
+impl<S: Service, T: Describe<S>> Describe<S> for OnFirstUse<T> {
+    fn describe(&self, name: &str) -> impl Future<Output = Result<Described<S::State>>> + Send {
+        self.get().describe(name)
+    }
+}
+
+impl<S: Service, T: Diagnose<S>> Diagnose<S> for OnFirstUse<T> {
+    fn diagnose(
+        &self,
+        target: &S::Target,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Diagnosis<S::Evidence>> + Send {
+        self.get().diagnose(target, now)
+    }
+}
+
+impl<S: Service, T: Apply<S>> Apply<S> for OnFirstUse<T> {
+    fn apply(&self, state: &S::State, change: &S::Change) -> impl Future<Output = Result<()>> + Send {
+        self.get().apply(state, change)
+    }
+}
+
+impl<T: Snapshots> Snapshots for OnFirstUse<T> {
+    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<String>> + Send {
+        self.get().put(key, body)
+    }
+}
+
+impl<T: Announce> Announce for OnFirstUse<T> {
+    fn announce(&self, detail_type: &str, detail: &Value) -> impl Future<Output = Result<()>> + Send {
+        self.get().announce(detail_type, detail)
     }
 }
 
