@@ -106,7 +106,7 @@ echo "demo: result $$(cat .emulators/demo-$(3).json)"
 endef
 
 demo: emulators-up
-	@echo "demo: the first run builds the three release binaries (about 10 minutes on 2 cores)"
+	@echo "demo: the first run builds the three release binaries (fat LTO: up to an hour on 2 shared cores)"
 	set -a; . ./.emulators.env; set +a; \
 	cargo run --quiet --locked -p integration-tests --bin demo -- setup && \
 	$(call demo_invoke,dynamodb-throttle,events/dynamodb/alarm-write-key-range-throttle.json,hot-key) && \
