@@ -518,3 +518,43 @@ pub fn replace_section(existing: &str, section: &str) -> String {
         None => format!("{}\n\n{section}\n", existing.trim_end()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(body: &str) -> String {
+        format!("{BEGIN}\n\n{body}\n\n{END}\n")
+    }
+
+    #[test]
+    fn bench_peer_replaces_only_its_section() {
+        let bench = "# Benchmarks\n\nfigures\n";
+        let first = replace_section(bench, &section("old ratios"));
+        assert!(first.starts_with(bench.trim_end()));
+        let second = replace_section(&first, &section("new ratios"));
+        assert!(second.starts_with(bench.trim_end()));
+        assert!(second.contains("new ratios") && !second.contains("old ratios"));
+        assert_eq!(second.matches(BEGIN).count(), 1);
+    }
+
+    #[test]
+    fn bench_keeps_the_peer_section() {
+        let before = replace_section("# Benchmarks\n\nold figures\n", &section("ratios"));
+        let kept = section_of(&before).expect("a section");
+        let after = replace_section("# Benchmarks\n\nnew figures\n", kept);
+        assert!(after.contains("new figures") && !after.contains("old figures"));
+        assert_eq!(section_of(&after), Some(kept));
+    }
+
+    #[test]
+    fn operations_are_named_from_each_protocol() {
+        let sts = b"Action=GetCallerIdentity&Version=2011-06-15";
+        assert_eq!(operation("POST", "/", None, sts), "GetCallerIdentity");
+        let target = Some("DynamoDB_20120810.UpdateTable");
+        assert_eq!(operation("POST", "/", target, b"{}"), "UpdateTable");
+        let cbor = "/service/GraniteServiceVersion20100801/operation/GetMetricData";
+        assert_eq!(operation("POST", cbor, None, b""), "GetMetricData");
+        assert_eq!(operation("PUT", "/bucket/key", None, b""), "PutObject");
+    }
+}
