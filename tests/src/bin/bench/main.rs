@@ -11,10 +11,14 @@
 //! - CloudWatch `GetMetricData`, which no emulator serves, is answered by a local stub with
 //!   no data.
 //!
+//! - `bench --peer OUTPUT.md` (`make bench-peer`, peer.rs) measures ours against Cloud
+//!   Custodian instead, into a section of OUTPUT.md of its own, which a plain run keeps.
+//!
 //! scripts/bench.sh builds the release binaries, starts its own emulators on free ports and
 //! stops them afterwards.
 
 mod cold;
+mod peer;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -516,8 +520,9 @@ fn targets_section(out: &mut String, rows: &[Row], cold: &[cold::Row], sizes: &[
 }
 
 fn main() {
-    let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: bench OUTPUT.md (run through `make bench`)");
+    let peer = std::env::args().nth(1).is_some_and(|arg| arg == "--peer");
+    let Some(path) = std::env::args().nth(1 + usize::from(peer)) else {
+        eprintln!("usage: bench [--peer] OUTPUT.md (run through `make bench` or `make bench-peer`)");
         std::process::exit(2);
     };
     // The stub's port goes into the environment before any thread exists: the SDK clients,
@@ -538,8 +543,22 @@ fn main() {
         .unwrap_or_else(|e| fail(&e.to_string()));
     let text = runtime.block_on(async move {
         let _stub = integration_tests::servers::Stub::serve(stub).unwrap_or_else(|e| fail(&e.to_string()));
-        measure_all().await
+        if peer {
+            let aws = integration_tests::Emulators::connect()
+                .await
+                .unwrap_or_else(|e| fail(&e));
+            peer::measure(&aws).await.unwrap_or_else(|e| fail(&e))
+        } else {
+            measure_all().await
+        }
     });
+    // Each run writes its own part of the file and keeps the other's (peer.rs's markers).
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = match (peer, peer::section_of(&existing)) {
+        (true, _) => peer::replace_section(&existing, &text),
+        (false, Some(kept)) => peer::replace_section(&text, kept),
+        (false, None) => text,
+    };
     if let Err(e) = std::fs::write(&path, &text) {
         fail(&format!("cannot write {path}: {e}"));
     }
