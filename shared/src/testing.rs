@@ -436,7 +436,12 @@ impl Ledger for MemoryLedger {
     ) -> Result<()> {
         let mut state = locked(&self.state);
         let record = state.resources.entry(ticket.resource.key()).or_default();
-        if record.lease.as_ref().and_then(|lease| lease.invocation.as_ref()) != Some(&ticket.invocation) {
+        let mine =
+            record.lease.as_ref().and_then(|lease| lease.invocation.as_ref()) == Some(&ticket.invocation);
+        let made = record.claim.as_ref().is_some_and(|claim| {
+            claim.holder == ticket.event_id && claim.invocation.as_ref() == Some(&ticket.invocation)
+        });
+        if !mine && !made {
             return Err(Error::new(
                 ErrorKind::Transient,
                 "UpdateItem (commit)",
@@ -468,21 +473,23 @@ impl Ledger for MemoryLedger {
         let mut state = locked(&self.state);
         let record = state.resources.entry(ticket.resource.key()).or_default();
         let me = Some(&ticket.invocation);
-        let holds = record
-            .lease
-            .as_ref()
-            .is_some_and(|lease| lease.invocation.as_ref() == me)
-            || record
-                .claim
+        match undone {
+            None if record
+                .lease
                 .as_ref()
-                .is_some_and(|claim| claim.invocation.as_ref() == me);
-        if !holds {
-            return Ok(());
-        }
-        record.lease = None;
-        if let Some(undone) = undone {
-            record.claim = None;
-            record.changes.retain(|entry| !undone.contains(entry));
+                .is_some_and(|lease| lease.invocation.as_ref() == me) =>
+            {
+                record.lease = None;
+            }
+            Some(undone)
+                if record.claim.as_ref().is_some_and(|claim| {
+                    claim.holder == ticket.event_id && claim.invocation.as_ref() == me
+                }) =>
+            {
+                record.claim = None;
+                record.changes.retain(|entry| !undone.contains(entry));
+            }
+            _ => return Ok(()),
         }
         if let Some(refusal) = refusal {
             record.refusal = Some(refusal.clone());

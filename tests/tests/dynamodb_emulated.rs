@@ -507,7 +507,7 @@ async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
     };
     assert!(matches!(
         held(ledger.claim(&other).await.unwrap(), &other),
-        Some(Held::CoolingDown { .. })
+        Some(Held::InFlight { .. })
     ));
 
     // The commit records the change and turns the lease into the cooldown claim.
@@ -531,6 +531,12 @@ async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
         )
         .await
         .unwrap();
+    // The SDK resending the commit after its answer was lost: the same run, granted again,
+    // not taken for a lease lost (which would leave a change recorded and never made).
+    ledger
+        .commit(&ticket, std::slice::from_ref(&made), &[], false)
+        .await
+        .expect("a repeated commit of the same run");
     let view = ledger.view(&ticket.resource, now).await.unwrap();
     assert_eq!(view.history, vec![made.clone()], "the old record was pruned");
     assert!(view.expired.is_empty());
@@ -539,9 +545,16 @@ async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
         view.claim.as_ref().map(|claim| claim.holder.as_str()),
         Some("evt-1")
     );
-    // A second commit without the lease is refused: nothing can be changed unrecorded.
+    // A commit without the lease is refused: nothing can be changed unrecorded. So is one of
+    // another run of the same event under the same request id (Lambda may deliver an
+    // asynchronous event twice under one id).
     let late = ledger.commit(&other, &[], &[], false).await.unwrap_err();
     assert_eq!(late.kind, unthrottle::core::error::ErrorKind::Transient, "{late}");
+    let twin = Ticket {
+        invocation: "request-1#another-run".into(),
+        ..ticket.clone()
+    };
+    assert!(ledger.commit(&twin, &[], &[], false).await.is_err());
 
     // After the cooldown, the event that made the change is still a duplicate, and a new
     // event is granted, with the history in what the claim returns.

@@ -675,7 +675,7 @@ async fn a_refused_claim_is_one_call_where_dynamodb_returns_the_item() {
         let why = view.holds_back(event, &ticket.invocation, now);
         let code = match why {
             Some(Held::Duplicate { .. }) => "duplicate",
-            Some(Held::CoolingDown { .. }) => "cooling-down",
+            Some(Held::CoolingDown { .. } | Held::InFlight { .. }) => "cooling-down",
             other => panic!("{other:?}"),
         };
         assert_eq!(code, held);

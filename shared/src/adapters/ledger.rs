@@ -397,10 +397,13 @@ impl Ledger for DynamoDbLedger {
             update.remove(&change_name(old));
         }
         update.names.insert("#lease".into(), "lease_invocation".into());
+        update.names.insert("#claim".into(), "invocation".into());
         update.values.insert(":me".into(), s(&ticket.invocation));
+        update.values.insert(":event".into(), s(&ticket.event_id));
+        // Or already made by this run: the SDK resending a commit whose answer was lost.
         let committed = self
             .update(&ticket.resource, update)
-            .condition_expression("#lease = :me")
+            .condition_expression("#lease = :me OR (holder = :event AND #claim = :me)")
             .send()
             .await;
         match committed {
@@ -423,18 +426,27 @@ impl Ledger for DynamoDbLedger {
         refusal: Option<&Refusal>,
     ) -> Result<()> {
         let mut update = Update::default();
-        for name in LEASE {
-            update.remove(name);
-        }
-        if let Some(undone) = undone {
-            // The change was committed: its claim goes with its record.
-            for name in CLAIM {
-                update.remove(name);
+        let condition = match undone {
+            // A lease given back: only if it is this run's.
+            None => {
+                for name in LEASE {
+                    update.remove(name);
+                }
+                "#lease = :me"
             }
-            for change in undone {
-                update.remove(&change_name(change));
+            // A commit undone: its claim and its record, only if the claim is this run's; a
+            // lease (another run's, after the cooldown) is left alone.
+            Some(undone) => {
+                for name in CLAIM {
+                    update.remove(name);
+                }
+                for change in undone {
+                    update.remove(&change_name(change));
+                }
+                update.values.insert(":event".into(), s(&ticket.event_id));
+                "holder = :event AND #claim = :me"
             }
-        }
+        };
         if let Some(refusal) = refusal {
             update
                 .set("refused_until", epoch(refusal.until))
@@ -446,12 +458,15 @@ impl Ledger for DynamoDbLedger {
                     epoch(refusal.until.max(ticket.now + history_retention()) + rolling_day()),
                 );
         }
-        update.names.insert("#lease".into(), "lease_invocation".into());
-        update.names.insert("#claim".into(), "invocation".into());
+        if undone.is_none() {
+            update.names.insert("#lease".into(), "lease_invocation".into());
+        } else {
+            update.names.insert("#claim".into(), "invocation".into());
+        }
         update.values.insert(":me".into(), s(&ticket.invocation));
         let released = self
             .update(&ticket.resource, update)
-            .condition_expression("#lease = :me OR #claim = :me")
+            .condition_expression(condition)
             .send()
             .await;
         match released {

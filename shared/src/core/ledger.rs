@@ -75,8 +75,10 @@ pub struct LedgerView {
 pub enum Held {
     /// This event changed the resource already, or another invocation is handling it.
     Duplicate { detail: String },
-    /// Another event's change is cooling down, or another event is being handled.
+    /// Another event's change is cooling down.
     CoolingDown { detail: String },
+    /// Another event is being handled by another invocation (its lease holds).
+    InFlight { detail: String },
     /// AWS refused a change, and the back-off has not ended.
     BackingOff(Refusal),
 }
@@ -106,7 +108,7 @@ impl LedgerView {
             return Some(if lease.holder == event_id {
                 Held::Duplicate { detail }
             } else {
-                Held::CoolingDown { detail }
+                Held::InFlight { detail }
             });
         }
         if let Some(claim) = self.claim.as_ref().filter(|claim| claim.until > now) {
@@ -130,9 +132,9 @@ impl LedgerView {
 pub struct Ticket {
     pub resource: ResourceRef,
     pub event_id: String,
-    /// The invocation asking (Lambda's request id, and the target where one event names
-    /// several): a write it repeats (the SDK retrying after a lost response) finds its own
-    /// lease and is granted again, not refused.
+    /// The run asking (Lambda's request id and a value of this run alone): a write it
+    /// repeats (the SDK retrying after a lost response) finds its own lease, or its own
+    /// commit, and is granted again; another run of the same request id is not.
     pub invocation: String,
     pub now: DateTime<Utc>,
     /// How long the lease may be held: to the invocation's deadline, so a retry after a

@@ -113,10 +113,11 @@ pub struct Invocation {
 pub mod calls {
     /// The ledger's claim of the resource (and, on the emulator, the read after a refusal).
     pub const CLAIM: u32 = 1;
-    /// The describe's sequential round trips: DescribeTable, then its tags beside the
-    /// auto-scaling targets, then (opted-in tables only) Contributor Insights for every part
-    /// at once; a stream's four calls go at once. One page each: a resource with more than
-    /// 50 tags or 1,000 shards takes more, and the deadline is checked again after it.
+    /// The describe's sequential round trips: DescribeTable with its tags and auto-scaling
+    /// targets beside it, then (a GSI new since the last describe) its targets, then
+    /// (opted-in tables only) Contributor Insights for every part at once; a stream's four
+    /// calls go at once. One page each: a resource with more than 50 tags or 1,000 shards
+    /// takes more, and the deadline is checked again after it.
     pub const DESCRIBE: u32 = 3;
     /// From the commit to the end, which must not be cut short: the commit beside the
     /// snapshot, the change, a describe again when its answer was lost, and the release.
@@ -253,16 +254,53 @@ where
             );
         }
 
+        // A CloudTrail throttle acts only when sustained (alarms are sustained already). Counted
+        // before the claim, so events that meet a lease or a cooldown count too.
+        if let Some(sustain) = self
+            .options
+            .sustain
+            .filter(|_| !self.options.dry_run && S::sustained_by_sightings())
+            && matches!(incident.origin, Origin::ApiCall { .. })
+        {
+            if let Some(late) = self.out_of_time(invocation, calls::SIGHTING, "UpdateItem (ledger)", name) {
+                return failed(Failure::Deadline, late);
+            }
+            let sighting = Sighting::new(target.dimension(), &incident.event_id, happened, sustain.window);
+            match self.ledger.sight(&resource, &sighting).await {
+                Ok(seen) if seen < sustain.min_events => {
+                    return skipped(
+                        SkipReason::NotSustained,
+                        format!(
+                            "{seen} throttle event(s) on {name} ({}) in the {} s from {}, and MIN_THROTTLE_EVENTS is {}: \
+                             a short burst that adaptive capacity and the callers' retries absorb",
+                            sighting.dimension,
+                            sustain.window.num_seconds(),
+                            sighting.bucket.to_rfc3339(),
+                            sustain.min_events
+                        ),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return failed(Failure::Ledger, e),
+            }
+        }
+
         if let Some(late) = self.out_of_time(invocation, calls::CLAIM, "UpdateItem (ledger claim)", name) {
             return failed(Failure::Deadline, late);
         }
+        // Time already spent in this invocation (earlier targets of one event): the lease and
+        // the cooldown run from now, not from when the invocation started.
+        let spent = invocation
+            .deadline
+            .map(|_| (Utc::now() - now).clamp(chrono::Duration::zero(), chrono::Duration::minutes(15)))
+            .unwrap_or_else(chrono::Duration::zero);
         let ticket = Ticket {
             resource: resource.clone(),
             event_id: incident.event_id.clone(),
-            invocation: invocation.id.clone(),
+            invocation: run_id(&invocation.id),
             now,
-            lease: self.lease(invocation),
-            cooldown: self.options.cooldown,
+            lease: spent + self.lease(invocation),
+            cooldown: spent + self.options.cooldown,
         };
         // A dry run reads what a claim would have returned, and writes nothing.
         let looked = if self.options.dry_run {
@@ -277,6 +315,12 @@ where
         };
         let lease = leased.then_some(&ticket);
         let (report, left) = match view.holds_back(&incident.event_id, &ticket.invocation, now) {
+            // Another invocation is deciding: a service that counts every event (api-throttle's
+            // callers) still counts this one, as it would have without the lease.
+            Some(held @ Held::InFlight { .. }) if S::counts_every_event() && S::needs_diagnosis(target) => {
+                let _counted = self.resources.diagnose(target, now).await;
+                (held_back(skipped, name, held), Lease::Release(None))
+            }
             // The claim's condition refused it, or (a change it cannot see) this event made one.
             Some(held) => (held_back(skipped, name, held), Lease::Release(None)),
             // The condition refused it for a moment that has passed: the next event finds it free.
@@ -331,36 +375,6 @@ where
             |reason, detail: String| Report::skipped(S::ID, Some(name), event_id.clone(), reason, detail);
         let failed =
             |kind, error: Error| Report::failed_with(S::ID, Some(name), event_id.clone(), kind, &error);
-
-        // A CloudTrail throttle acts only when sustained (alarms are sustained already).
-        if let Some(sustain) = self
-            .options
-            .sustain
-            .filter(|_| !self.options.dry_run && S::sustained_by_sightings())
-            && matches!(incident.origin, Origin::ApiCall { .. })
-        {
-            if let Some(late) = self.out_of_time(invocation, calls::SIGHTING, "UpdateItem (ledger)", name) {
-                return release(failed(Failure::Deadline, late));
-            }
-            let sighting = Sighting::new(target.dimension(), &incident.event_id, happened, sustain.window);
-            match self.ledger.sight(resource, &sighting).await {
-                Ok(seen) if seen < sustain.min_events => {
-                    return release(skipped(
-                        SkipReason::NotSustained,
-                        format!(
-                            "{seen} throttle event(s) on {name} ({}) in the {} s from {}, and MIN_THROTTLE_EVENTS is {}: \
-                             a short burst that adaptive capacity and the callers' retries absorb",
-                            sighting.dimension,
-                            sustain.window.num_seconds(),
-                            sighting.bucket.to_rfc3339(),
-                            sustain.min_events
-                        ),
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return release(failed(Failure::Ledger, e)),
-            }
-        }
 
         if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
             return release(failed(Failure::Deadline, late));
@@ -535,19 +549,19 @@ where
                 // for a while rather than snapshot and call AWS on every event.
                 let refusal = (error.kind == ErrorKind::Refused)
                     .then(|| Refusal::after(view.refusal.as_ref(), now, error.message.clone()));
-                let undone = committed.then_some(ours.as_slice());
-                if (committed || refusal.is_some())
-                    && let Err(e) = self.ledger.release(ticket, undone, refusal.as_ref()).await
-                {
-                    warn!(error = %e, resource = %resource, "the failed change's record and claim not undone; the claim expires after the cooldown");
-                    return (failed(failure, error), Lease::Kept);
+                if committed == Committed::No {
+                    return (failed(failure, error), Lease::Release(refusal));
                 }
-                let left = if committed || refusal.is_some() {
-                    Lease::Kept
-                } else {
-                    Lease::Release(None)
-                };
-                (failed(failure, error), left)
+                if committed == Committed::Unknown
+                    && let Err(e) = self.ledger.release(ticket, None, None).await
+                {
+                    warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
+                }
+                // The record of our change goes with its claim; changes made by hand stay.
+                if let Err(e) = self.ledger.release(ticket, Some(&ours), refusal.as_ref()).await {
+                    warn!(error = %e, resource = %resource, "the failed change's record and claim not undone; the claim expires after the cooldown");
+                }
+                (failed(failure, error), Lease::Kept)
             }
         }
     }
@@ -594,21 +608,28 @@ where
             .ledger
             .commit(ticket, changes, &view.expired, view.refusal.is_some());
         let (stored, committed) = tokio::join!(store, commit);
+        // A commit that failed without an answer may have been made: undone like one that was.
+        let recorded = |committed: &Result<(), Error>| match committed {
+            Ok(()) => Committed::Yes,
+            Err(e) if e.outcome_unknown => Committed::Unknown,
+            Err(_) => Committed::No,
+        };
         let location = match (stored, committed) {
             (Ok(location), Ok(())) => location,
             (Err(error), committed) => {
                 return Err(Unmade {
                     failure: Failure::Snapshot,
                     error,
-                    committed: committed.is_ok(),
+                    committed: recorded(&committed),
                 });
             }
             (Ok(location), Err(error)) => {
                 warn!(snapshot = %location, resource = %resource, "snapshot stored for a change that was not made");
+                let committed = recorded(&Err(error.clone()));
                 return Err(Unmade {
                     failure: Failure::Ledger,
                     error,
-                    committed: false,
+                    committed,
                 });
             }
         };
@@ -620,7 +641,7 @@ where
                 return Err(Unmade {
                     failure: Failure::Apply,
                     error: failure,
-                    committed: true,
+                    committed: Committed::Yes,
                 });
             }
             match self.resources.describe(resource).await {
@@ -631,7 +652,7 @@ where
                     return Err(Unmade {
                         failure: Failure::Apply,
                         error: failure,
-                        committed: true,
+                        committed: Committed::Yes,
                     });
                 }
             }
@@ -644,7 +665,32 @@ where
 struct Unmade {
     failure: Failure,
     error: Error,
-    committed: bool,
+    committed: Committed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    Yes,
+    No,
+    /// The commit failed without an answer: it may have been made.
+    Unknown,
+}
+
+/// The ticket's invocation: Lambda's request id and a value of this run alone. An SDK retry
+/// of one request sends the same value, so it finds its own lease; two runs of one request
+/// id (Lambda may deliver an asynchronous event twice, under the same id) never share one.
+fn run_id(request: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    // The standard library's randomly seeded hasher: a value no other container shares.
+    let process = PROCESS.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{request}#{process:016x}-{run}")
 }
 
 /// What becomes of a lease when the event's remediation ends.
@@ -659,7 +705,9 @@ enum Lease {
 fn held_back(skipped: impl Fn(SkipReason, String) -> Report, name: &str, held: Held) -> Report {
     match held {
         Held::Duplicate { detail } => skipped(SkipReason::Duplicate, format!("{name}: {detail}")),
-        Held::CoolingDown { detail } => skipped(SkipReason::CoolingDown, format!("{name}: {detail}")),
+        Held::CoolingDown { detail } | Held::InFlight { detail } => {
+            skipped(SkipReason::CoolingDown, format!("{name}: {detail}"))
+        }
         Held::BackingOff(refusal) => skipped(
             SkipReason::BackingOff,
             format!(

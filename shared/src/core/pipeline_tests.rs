@@ -639,7 +639,7 @@ async fn a_repeated_claim_of_the_same_invocation_is_granted_again() {
     };
     assert!(matches!(
         view.holds_back("evt-2", "request-3", now()),
-        Some(Held::CoolingDown { .. })
+        Some(Held::InFlight { .. })
     ));
 
     // Committed, the event that changed it stays a duplicate after its cooldown, and a
@@ -808,4 +808,56 @@ fn nothing_held_or_recorded(ledger: &MemoryLedger) {
     assert_eq!(ledger.claim_of(&orders()), None, "nothing claimed");
     assert!(ledger.history(&orders()).is_empty(), "nothing recorded");
     assert_eq!(ledger.refusal(&orders()), None, "nothing refused");
+}
+
+#[tokio::test]
+async fn two_runs_of_one_request_id_change_the_table_once() {
+    // Lambda may deliver an asynchronous event twice, under the same request id: the two
+    // runs must not share a lease.
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
+    let invocation = Invocation::from(now());
+    let (first, second) = tokio::join!(
+        pipeline.handle(put_item("evt-1"), invocation.clone()),
+        pipeline.handle(put_item("evt-1"), invocation)
+    );
+    let mut codes: Vec<Option<&str>> = [first.unwrap(), second.unwrap()]
+        .iter()
+        .map(|reports| reports[0].code)
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [None, Some("duplicate")]);
+    assert_eq!(pipeline.resources.updates().len(), 1);
+    assert_eq!(pipeline.ledger.lease_of(&orders()), None);
+}
+
+#[tokio::test]
+async fn a_commit_repeated_by_its_own_run_is_granted_and_a_late_one_is_not() {
+    let ledger = MemoryLedger::default();
+    let ticket = Ticket {
+        resource: orders(),
+        event_id: "evt-1".into(),
+        invocation: "request-1#run-1".into(),
+        now: now(),
+        lease: Duration::seconds(60),
+        cooldown: Duration::seconds(300),
+    };
+    assert!(matches!(
+        ledger.claim(&ticket).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    ledger.commit(&ticket, &[], &[], false).await.unwrap();
+    ledger
+        .commit(&ticket, &[], &[], false)
+        .await
+        .expect("the SDK's resend of a commit whose answer was lost");
+    let twin = Ticket {
+        invocation: "request-1#run-2".into(),
+        ..ticket.clone()
+    };
+    assert!(ledger.commit(&twin, &[], &[], false).await.is_err());
+    // An undo by another run leaves the claim alone; this run's removes it.
+    ledger.release(&twin, Some(&[]), None).await.unwrap();
+    assert!(ledger.claim_of(&orders()).is_some());
+    ledger.release(&ticket, Some(&[]), None).await.unwrap();
+    assert_eq!(ledger.claim_of(&orders()), None);
 }

@@ -431,6 +431,24 @@ impl Describe<DynamoDb> for SdkTables {
             let (more, more_listed) = self.scalable_targets(&resource, false, &new_indexes).await?;
             targets.extend(more);
             listed.extend(more_listed);
+            // A GSI known from an earlier describe may be gone: its leftover targets are not
+            // the table's any more.
+            let current: Vec<String> = std::iter::once(ScalableTarget::resource_id(&resource, None))
+                .chain(
+                    state
+                        .indexes
+                        .iter()
+                        .map(|gsi| ScalableTarget::resource_id(&resource, Some(&gsi.name))),
+                )
+                .collect();
+            targets.retain(|target| {
+                current.contains(&ScalableTarget::resource_id(&resource, target.index.as_deref()))
+            });
+            listed.retain(|target| {
+                target["ResourceId"]
+                    .as_str()
+                    .is_some_and(|id| current.iter().any(|current| current == id))
+            });
             state.auto_scaling = targets;
             // The snapshot keeps the floors beside the table, as Application Auto Scaling
             // listed them: what a rollback puts back.
