@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the release binaries (what ships) and the probe built, its own emulators on
-# free ports (beside any the tests use), the measurements of tests/src/bin/bench/ written to
-# docs/benchmarks.md, the emulators stopped afterwards.
+# make bench: the release binaries (what ships) and the probe built, the handler's overhead
+# with in-memory fakes timed by criterion, its own emulators on free ports (beside any the
+# tests use), the measurements of tests/src/bin/bench/ written to docs/benchmarks.md, the
+# emulators stopped afterwards.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +12,13 @@ cd "$ROOT"
 cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-throttle -p restore -p probe
 STATE=$ROOT/.bench
 mkdir -p "$STATE"
+
+# The handler's own overhead with in-memory fakes (tests/handler-bench), before the emulators
+# start so nothing else of ours runs beside it. Criterion keeps its estimates in
+# $CRITERION_HOME, emptied first so the bench below never reads an older run's.
+export CRITERION_HOME=$STATE/criterion
+rm -rf "$CRITERION_HOME"
+cargo bench --locked -p handler-bench --bench handler
 
 # Four ports the kernel says are free now.
 read -r dynamodb moto kinesis kinesis_tls < <(python3 - <<'PY'
