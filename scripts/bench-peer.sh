@@ -14,22 +14,8 @@ cargo build --release --locked -p dynamodb-throttle -p probe
 STATE=$ROOT/.bench/peer
 mkdir -p "$STATE"
 
-# Four ports the kernel says are free now.
-read -r dynamodb moto kinesis kinesis_tls < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(4)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in sockets))
-for s in sockets:
-    s.close()
-PY
-)
-
-export UNTHROTTLE_EMULATORS_STATE=$STATE/emulators
-export UNTHROTTLE_EMULATORS_ENV=$STATE/emulators.env
-export UNTHROTTLE_DYNAMODB_PORT=$dynamodb UNTHROTTLE_MOTO_PORT=$moto
-export UNTHROTTLE_KINESIS_PORT=$kinesis UNTHROTTLE_KINESIS_TLS_PORT=$kinesis_tls
+# shellcheck source=own-emulators.sh
+. scripts/own-emulators.sh
 
 # Custodian's handler writes its run's output under /tmp/POLICY-NAME (c7n/handler.py forces
 # output_dir to /tmp): removed with the rest.

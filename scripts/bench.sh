@@ -20,22 +20,8 @@ export CRITERION_HOME=$STATE/criterion
 rm -rf "$CRITERION_HOME"
 cargo bench --locked -p handler-bench --bench handler
 
-# Four ports the kernel says are free now.
-read -r dynamodb moto kinesis kinesis_tls < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(4)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in sockets))
-for s in sockets:
-    s.close()
-PY
-)
-
-export UNTHROTTLE_EMULATORS_STATE=$STATE/emulators
-export UNTHROTTLE_EMULATORS_ENV=$STATE/emulators.env
-export UNTHROTTLE_DYNAMODB_PORT=$dynamodb UNTHROTTLE_MOTO_PORT=$moto
-export UNTHROTTLE_KINESIS_PORT=$kinesis UNTHROTTLE_KINESIS_TLS_PORT=$kinesis_tls
+# shellcheck source=own-emulators.sh
+. scripts/own-emulators.sh
 
 trap 'bash scripts/emulators.sh down' EXIT
 bash scripts/emulators.sh up
