@@ -6,7 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help tools-node tools-python tools-lint emulators-up emulators-down check release test demo invoke plan history rollback fuzz bench
+.PHONY: help tools-node tools-python tools-lint tools-peer emulators-up emulators-down check release test demo invoke plan history rollback fuzz bench bench-peer
 
 # --- tools ---
 # Stamp files make each install re-run only when its lock/requirements file changes.
@@ -20,6 +20,8 @@ node_modules/.stamp: package.json package-lock.json
 # checkov needs boto3==1.35.49, and moto's server is kept lean for `emulators-up`.
 tools-python: .venv/.stamp
 tools-lint: .venv-lint/.stamp .venv-checkov/.stamp
+# Cloud Custodian, the peer of `make bench-peer`: a fourth venv, as its boto3 pin is its own.
+tools-peer: .venv-peer/.stamp
 
 # $(call venv,DIR,REQUIREMENTS): rebuilt from scratch, so packages dropped from a
 # requirements file do not linger.
@@ -36,6 +38,8 @@ endef
 	$(call venv,.venv-lint,$<)
 .venv-checkov/.stamp: requirements-checkov.txt
 	$(call venv,.venv-checkov,$<)
+.venv-peer/.stamp: requirements-peer.txt
+	$(call venv,.venv-peer,$<)
 
 # --- emulators (see scripts/emulators.sh; endpoints land in .emulators.env) ---
 
@@ -51,6 +55,7 @@ help:
 	@echo "make demo       emulators up, a throttled table and stream healed, a hot key and a KMS throttle diagnosed"
 	@echo "make test       fmt, clippy, unit tests, integration tests against the emulators"
 	@echo "make bench      AWS calls and latency per event on its own emulators -> docs/benchmarks.md"
+	@echo "make bench-peer cold starts of ours beside Cloud Custodian's Lambda handler -> docs/benchmarks.md"
 	@echo "make fuzz       100,000 generated and mutated events through both triggers (tests/tests/bad_input.rs)"
 	@echo "make invoke FUNCTION=dynamodb-throttle EVENT=events/dynamodb/cloudtrail-putitem-throttled.json"
 	@echo "make plan EVENT=events/dynamodb/cloudtrail-putitem-throttled.json [FUNCTION=..]   what it would do (writes nothing)"
@@ -94,6 +99,11 @@ fuzz:
 # What each kind of event costs, measured (not a test: nothing here fails on a figure).
 bench: tools-node tools-python
 	bash scripts/bench.sh
+
+# Ours against a peer, Cloud Custodian's Lambda handler, cold start by cold start (not part of
+# `make test`): its own section of docs/benchmarks.md, which `make bench` keeps.
+bench-peer: tools-node tools-python tools-peer
+	bash scripts/bench-peer.sh
 
 # The demo's configuration; everything else takes its default.
 DEMO_ENV := SNAPSHOT_BUCKET=unthrottle-demo-snapshots LEDGER_TABLE=unthrottle-demo-ledger S3_FORCE_PATH_STYLE=true

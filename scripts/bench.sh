@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the release binaries (what ships) and the probe built, its own emulators on
-# free ports (beside any the tests use), the measurements of tests/src/bin/bench/ written to
-# docs/benchmarks.md, the emulators stopped afterwards.
+# make bench: the release binaries (what ships) and the probe built, the handler's overhead
+# with in-memory fakes timed by criterion, its own emulators on free ports (beside any the
+# tests use), the measurements of tests/src/bin/bench/ written to docs/benchmarks.md, the
+# emulators stopped afterwards.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,22 +13,15 @@ cargo build --release --locked -p dynamodb-throttle -p kinesis-throttle -p api-t
 STATE=$ROOT/.bench
 mkdir -p "$STATE"
 
-# Four ports the kernel says are free now.
-read -r dynamodb moto kinesis kinesis_tls < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(4)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in sockets))
-for s in sockets:
-    s.close()
-PY
-)
+# The handler's own overhead with in-memory fakes (tests/handler-bench), before the emulators
+# start so nothing else of ours runs beside it. Criterion keeps its estimates in
+# $CRITERION_HOME, emptied first so the bench below never reads an older run's.
+export CRITERION_HOME=$STATE/criterion
+rm -rf "$CRITERION_HOME"
+cargo bench --locked -p handler-bench --bench handler
 
-export UNTHROTTLE_EMULATORS_STATE=$STATE/emulators
-export UNTHROTTLE_EMULATORS_ENV=$STATE/emulators.env
-export UNTHROTTLE_DYNAMODB_PORT=$dynamodb UNTHROTTLE_MOTO_PORT=$moto
-export UNTHROTTLE_KINESIS_PORT=$kinesis UNTHROTTLE_KINESIS_TLS_PORT=$kinesis_tls
+# shellcheck source=own-emulators.sh
+. scripts/own-emulators.sh
 
 trap 'bash scripts/emulators.sh down' EXIT
 bash scripts/emulators.sh up

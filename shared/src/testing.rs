@@ -17,7 +17,7 @@ use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, tally_partition,
+    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, history_retention, tally_partition,
 };
 use crate::core::pipeline::{Invocation, Pipeline};
 use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots, Tally};
@@ -164,7 +164,8 @@ pub fn not_found(operation: &str, resource: String) -> Error {
 }
 
 impl Describe<DynamoDb> for FakeTables {
-    async fn describe(&self, table: &str) -> Result<Described<TableState>> {
+    async fn describe(&self, table: &ResourceRef) -> Result<Described<TableState>> {
+        let table = table.name.as_str();
         if let Some(delay) = self.describe_delay {
             tokio::time::sleep(delay).await;
         }
@@ -245,13 +246,18 @@ impl Apply<DynamoDb> for FakeTables {
     }
 }
 
+/// What the DynamoDB adapter keeps in one resource's item.
+#[derive(Default, Clone)]
+struct ResourceRecord {
+    claim: Option<Claim>,
+    lease: Option<Claim>,
+    refusal: Option<Refusal>,
+    changes: Vec<HistoryEntry>,
+}
+
 #[derive(Default)]
 struct LedgerState {
-    /// (event id, resource key) -> the invocation that recorded it.
-    events: HashMap<(String, String), String>,
-    claims: HashMap<String, Claim>,
-    history: HashMap<String, Vec<HistoryEntry>>,
-    refusals: HashMap<String, Refusal>,
+    resources: HashMap<String, ResourceRecord>,
     /// (resource key, sighting key) -> the distinct events seen.
     sightings: HashMap<(String, String), std::collections::BTreeSet<String>>,
     /// (tally partition, count key) -> (caller, the event ids remembered, the count).
@@ -272,20 +278,39 @@ impl MemoryLedger {
         locked(&self.state).writes
     }
 
-    pub fn claim(&self, resource: &ResourceRef) -> Option<Claim> {
-        locked(&self.state).claims.get(&resource.key()).cloned()
-    }
-
-    pub fn refusal(&self, resource: &ResourceRef) -> Option<Refusal> {
-        locked(&self.state).refusals.get(&resource.key()).cloned()
-    }
-
-    pub fn history(&self, resource: &ResourceRef) -> Vec<HistoryEntry> {
+    fn record_of(&self, resource: &ResourceRef) -> ResourceRecord {
         locked(&self.state)
-            .history
+            .resources
             .get(&resource.key())
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Whether any resource is leased, claimed or backing off: what an event that changed
+    /// nothing must not leave (its lease is taken and given back).
+    pub fn holds_anything(&self) -> bool {
+        locked(&self.state)
+            .resources
+            .values()
+            .any(|record| record.lease.is_some() || record.claim.is_some() || record.refusal.is_some())
+    }
+
+    /// The claim of the event that changed the resource last.
+    pub fn claim_of(&self, resource: &ResourceRef) -> Option<Claim> {
+        self.record_of(resource).claim
+    }
+
+    /// An invocation's lease on the resource (none once it committed or gave it back).
+    pub fn lease_of(&self, resource: &ResourceRef) -> Option<Claim> {
+        self.record_of(resource).lease
+    }
+
+    pub fn refusal(&self, resource: &ResourceRef) -> Option<Refusal> {
+        self.record_of(resource).refusal
+    }
+
+    pub fn history(&self, resource: &ResourceRef) -> Vec<HistoryEntry> {
+        self.record_of(resource).changes
     }
 }
 
@@ -344,69 +369,131 @@ impl Tally for MemoryLedger {
     }
 }
 
+impl MemoryLedger {
+    fn view_of(record: &ResourceRecord, now: DateTime<Utc>) -> LedgerView {
+        let mut view = LedgerView {
+            claim: record.claim.clone(),
+            lease: record.lease.clone(),
+            refusal: record.refusal.clone(),
+            ..LedgerView::default()
+        };
+        for entry in &record.changes {
+            if entry.at <= now - history_retention() {
+                view.expired.push(entry.clone());
+            } else if entry.at > now - rolling_day() {
+                view.history.push(entry.clone());
+            }
+        }
+        view.history.sort_by_key(|entry| entry.at);
+        view
+    }
+}
+
 impl Ledger for MemoryLedger {
     async fn view(&self, resource: &ResourceRef, now: DateTime<Utc>) -> Result<LedgerView> {
-        let state = locked(&self.state);
-        let since = now - rolling_day();
-        Ok(LedgerView {
-            claim: state.claims.get(&resource.key()).cloned(),
-            history: state
-                .history
-                .get(&resource.key())
-                .into_iter()
-                .flatten()
-                .filter(|entry| entry.at > since)
-                .cloned()
-                .collect(),
-            refusal: state.refusals.get(&resource.key()).cloned(),
-        })
+        Ok(Self::view_of(&self.record_of(resource), now))
     }
 
-    async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
+    /// The DynamoDB adapter's claim condition, on the record in memory.
+    async fn claim(&self, ticket: &Ticket) -> Result<Admission> {
         let mut state = locked(&self.state);
-        let event = (ticket.event_id.clone(), ticket.resource.key());
-        match state.events.get(&event) {
-            Some(invocation) if *invocation != ticket.invocation => return Ok(Admission::Duplicate),
-            _ => {}
+        let record = state.resources.entry(ticket.resource.key()).or_default();
+        let before = Self::view_of(record, ticket.now);
+        let me = Some(&ticket.invocation);
+        let ended = |held: &Option<Claim>| held.as_ref().is_none_or(|held| held.until <= ticket.now);
+        let free = record
+            .lease
+            .as_ref()
+            .is_some_and(|lease| lease.invocation.as_ref() == me)
+            || (ended(&record.lease)
+                && ended(&record.claim)
+                && record
+                    .claim
+                    .as_ref()
+                    .is_none_or(|claim| claim.holder != ticket.event_id)
+                && record
+                    .refusal
+                    .as_ref()
+                    .is_none_or(|refusal| refusal.until <= ticket.now));
+        if !free {
+            return Ok(Admission::Held(before));
         }
-        state.events.insert(event, ticket.invocation.clone());
+        record.lease = Some(Claim {
+            holder: ticket.event_id.clone(),
+            until: ticket.now + ticket.lease,
+            invocation: Some(ticket.invocation.clone()),
+        });
         state.writes += 1;
-        if let Some(claim) = state.claims.get(&ticket.resource.key())
-            && claim.until > ticket.now
-            && claim.invocation.as_ref() != Some(&ticket.invocation)
-        {
-            return Ok(Admission::CoolingDown(claim.clone()));
-        }
-        state.claims.insert(
-            ticket.resource.key(),
-            Claim {
-                holder: ticket.event_id.clone(),
-                until: ticket.now + ticket.cooldown,
-                invocation: Some(ticket.invocation.clone()),
-            },
-        );
-        state.writes += 1;
-        Ok(Admission::Granted)
+        Ok(Admission::Granted(before))
     }
 
-    async fn release(&self, ticket: &Ticket) -> Result<()> {
+    async fn commit(
+        &self,
+        ticket: &Ticket,
+        changes: &[HistoryEntry],
+        expired: &[HistoryEntry],
+        forgive: bool,
+    ) -> Result<()> {
         let mut state = locked(&self.state);
-        let key = ticket.resource.key();
-        if state
-            .claims
-            .get(&key)
-            .is_some_and(|claim| claim.holder == ticket.event_id)
-        {
-            state.claims.remove(&key);
+        let record = state.resources.entry(ticket.resource.key()).or_default();
+        let mine =
+            record.lease.as_ref().and_then(|lease| lease.invocation.as_ref()) == Some(&ticket.invocation);
+        let made = record.claim.as_ref().is_some_and(|claim| {
+            claim.holder == ticket.event_id && claim.invocation.as_ref() == Some(&ticket.invocation)
+        });
+        if !mine && !made {
+            return Err(Error::new(
+                ErrorKind::Transient,
+                "UpdateItem (commit)",
+                ticket.resource.to_string(),
+                "the lease ended before the change was recorded",
+            ));
         }
-        state.events.remove(&(ticket.event_id.clone(), key));
+        record.lease = None;
+        record.claim = Some(Claim {
+            holder: ticket.event_id.clone(),
+            until: ticket.now + ticket.cooldown,
+            invocation: Some(ticket.invocation.clone()),
+        });
+        record.changes.retain(|entry| !expired.contains(entry));
+        record.changes.extend(changes.iter().cloned());
+        if forgive {
+            record.refusal = None;
+        }
         state.writes += 1;
         Ok(())
     }
 
-    async fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> Result<()> {
+    async fn release(
+        &self,
+        ticket: &Ticket,
+        undone: Option<&[HistoryEntry]>,
+        refusal: Option<&Refusal>,
+    ) -> Result<()> {
         let mut state = locked(&self.state);
-        state.refusals.insert(resource.key(), refusal.clone());
+        let record = state.resources.entry(ticket.resource.key()).or_default();
+        let me = Some(&ticket.invocation);
+        match undone {
+            None if record
+                .lease
+                .as_ref()
+                .is_some_and(|lease| lease.invocation.as_ref() == me) =>
+            {
+                record.lease = None;
+            }
+            Some(undone)
+                if record.claim.as_ref().is_some_and(|claim| {
+                    claim.holder == ticket.event_id && claim.invocation.as_ref() == me
+                }) =>
+            {
+                record.claim = None;
+                record.changes.retain(|entry| !undone.contains(entry));
+            }
+            _ => return Ok(()),
+        }
+        if let Some(refusal) = refusal {
+            record.refusal = Some(refusal.clone());
+        }
         state.writes += 1;
         Ok(())
     }
@@ -422,19 +509,13 @@ impl Ledger for MemoryLedger {
         Ok(u32::try_from(seen.len()).unwrap_or(u32::MAX))
     }
 
-    async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
-        let mut state = locked(&self.state);
-        state.refusals.remove(&resource.key());
-        state.writes += 1;
-        Ok(())
-    }
-
     async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
         let mut state = locked(&self.state);
         state
-            .history
+            .resources
             .entry(resource.key())
             .or_default()
+            .changes
             .push(entry.clone());
         state.writes += 1;
         Ok(())
@@ -625,7 +706,8 @@ impl FakeStreams {
 }
 
 impl Describe<Kinesis> for FakeStreams {
-    async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
+    async fn describe(&self, stream: &ResourceRef) -> Result<Described<StreamState>> {
+        let stream = stream.name.as_str();
         let state = locked(&self.streams)
             .get(stream)
             .cloned()

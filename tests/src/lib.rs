@@ -266,13 +266,27 @@ impl Emulators {
     }
 
     /// Asserts that nothing was written: no ledger items, no snapshot objects.
+    /// No snapshot, and nothing held or recorded in the ledger: at most a resource's item
+    /// whose lease was taken and given back (its keys and TTL, nothing else).
     pub async fn assert_nothing_written(&self, stores: &Stores) {
-        assert_eq!(self.items(&stores.ledger).await.len(), 0, "ledger untouched");
+        self.assert_ledger_holds_nothing(stores).await;
         assert_eq!(
             self.object_keys(&stores.bucket).await,
             Vec::<String>::new(),
             "no snapshot"
         );
+    }
+}
+
+impl Emulators {
+    /// Every ledger item holds its keys and TTL and nothing else: a lease taken and given
+    /// back, no claim, change or refusal.
+    pub async fn assert_ledger_holds_nothing(&self, stores: &Stores) {
+        for item in self.items(&stores.ledger).await {
+            let mut kept: Vec<&String> = item.keys().collect();
+            kept.sort();
+            assert_eq!(kept, ["expires_at", "pk", "sk"], "ledger holds nothing: {item:?}");
+        }
     }
 }
 
@@ -346,6 +360,22 @@ impl<S: Deploy> World<S> {
 
     pub async fn assert_nothing_written(&self) {
         self.aws.assert_nothing_written(&self.stores).await;
+    }
+
+    /// Nothing held or recorded in the ledger (snapshots aside: a failed change may have
+    /// stored its own).
+    pub async fn assert_nothing_recorded(&self) {
+        self.aws.assert_ledger_holds_nothing(&self.stores).await;
+    }
+
+    /// This world's resource, in the samples' account and region.
+    pub fn resource(&self) -> unthrottle::core::domain::ResourceRef {
+        unthrottle::core::domain::ResourceRef {
+            service: S::ID,
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            name: self.name.clone(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use unthrottle::core::config::{AllowList, ConfigError, CoreSettings, Env, SCALE_FACTOR, Variable, growth};
 use unthrottle::core::diagnosis::Diagnosis;
-use unthrottle::core::domain::{Action, HistoryEntry, Pressure, ServiceId};
+use unthrottle::core::domain::{Action, HistoryEntry, Pressure, ResourceRef, ServiceId};
 use unthrottle::core::envelope::{ApiCallDetail, Envelope, MetricId, Triage, TriggerError};
 use unthrottle::core::error::{Error, ErrorKind, Result};
 use unthrottle::core::guards::{Growth, RollingWindow};
@@ -164,7 +164,8 @@ impl Service for Widgets {
 struct FakeWidgets(Mutex<HashMap<String, u64>>);
 
 impl Describe<Widgets> for FakeWidgets {
-    async fn describe(&self, name: &str) -> Result<Described<WidgetState>> {
+    async fn describe(&self, resource: &ResourceRef) -> Result<Described<WidgetState>> {
+        let name = resource.name.as_str();
         let units = *self
             .0
             .lock()

@@ -141,7 +141,11 @@ async fn a_hot_key_is_diagnosed_and_nothing_changes() {
     assert!(report.evidence.is_some());
     assert!(pipeline.resources.updates().is_empty(), "no UpdateTable");
     assert!(pipeline.snapshots.objects().is_empty(), "no change, no snapshot");
-    assert_eq!(pipeline.ledger.writes(), 0, "nothing claimed or recorded");
+    assert!(!pipeline.ledger.holds_anything(), "nothing claimed");
+    assert!(
+        pipeline.ledger.history(&sample_table()).is_empty(),
+        "nothing recorded"
+    );
     assert!(pipeline.bus.announced().is_empty(), "no quota to announce");
     assert_eq!(
         published(&pipeline),
@@ -182,7 +186,7 @@ async fn an_on_demand_maximum_is_left_alone_by_default() {
     assert_eq!(report.code, Some("on-demand-max"));
     assert!(report.reason.contains("MaxReadRequestUnits"), "{}", report.reason);
     assert!(pipeline.resources.updates().is_empty());
-    assert_eq!(pipeline.ledger.writes(), 0);
+    assert!(!pipeline.ledger.holds_anything(), "nothing claimed or refused");
     assert_eq!(
         published(&pipeline),
         [("OnDemandMaximum", vec![("Service", "DynamoDB".to_owned())])]
@@ -403,7 +407,8 @@ async fn a_read_throttled_stream_below_capacity_is_read_fan_out_not_a_reshard() 
     assert!(report.reason.contains("enhanced fan-out"), "{}", report.reason);
     assert!(pipeline.resources.updates().is_empty(), "no UpdateShardCount");
     assert!(pipeline.snapshots.objects().is_empty());
-    assert_eq!(pipeline.ledger.writes(), 0);
+    assert!(!pipeline.ledger.holds_anything(), "nothing claimed or refused");
+    assert!(pipeline.ledger.history(&stream_ref("clickstream")).is_empty());
 }
 
 /// With MIN_THROTTLE_EVENTS=3, CloudTrail throttles of one table act only at the third
@@ -573,8 +578,6 @@ async fn a_hot_child_of_todays_split_is_one_hot_partition_key() {
     unthrottle::core::ports::Ledger::record(&pipeline.ledger, &stream_ref("clickstream"), &split)
         .await
         .unwrap();
-    let writes_before = pipeline.ledger.writes();
-
     let mut reports = pipeline
         .handle(sample("kinesis/alarm-hot-shard-write-throttled.json"), now())
         .await
@@ -585,5 +588,10 @@ async fn a_hot_child_of_todays_split_is_one_hot_partition_key() {
     assert_eq!(report.code, Some("hot-partition-key"));
     assert!(pipeline.resources.updates().is_empty());
     assert!(pipeline.snapshots.objects().is_empty());
-    assert_eq!(pipeline.ledger.writes(), writes_before, "nothing written");
+    assert!(!pipeline.ledger.holds_anything(), "nothing claimed or refused");
+    assert_eq!(
+        pipeline.ledger.history(&stream_ref("clickstream")),
+        vec![split],
+        "nothing recorded but the split"
+    );
 }

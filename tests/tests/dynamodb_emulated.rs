@@ -100,13 +100,17 @@ async fn write_throttle_raises_table_wcu_only_after_a_snapshot_of_the_old_capaci
         json!({"table": {"read": 5, "write": 10}})
     );
 
+    // One item per resource: the claim of this event, the change it made, no lease left.
     let ledger = world.aws.items(&world.stores.ledger).await;
-    let kinds: Vec<&str> = ledger
-        .iter()
-        .filter_map(|item| item["sk"].as_s().ok())
-        .map(|sk| sk.split('#').next().unwrap_or(sk))
-        .collect();
-    assert_eq!(ledger.len(), 3, "event record, claim and history: {kinds:?}");
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    let item = &ledger[0];
+    assert_eq!(item["holder"].as_s().ok(), report.event_id.as_ref());
+    let changes: Vec<&String> = item.keys().filter(|name| name.starts_with("change#")).collect();
+    assert_eq!(changes.len(), 1, "{item:?}");
+    assert!(
+        !item.contains_key("lease_holder"),
+        "the lease became the claim: {item:?}"
+    );
     assert_eq!(world.pipeline.metrics.published(), vec![report]);
 }
 
@@ -307,13 +311,13 @@ async fn the_same_event_delivered_twice_changes_the_table_once() {
     world.aws.wait_active(&world.name).await;
     // Re-delivered during the cooldown: the claim is this event's.
     let during = world.run(event.clone(), start + Duration::minutes(1)).await;
-    // Re-delivered after the cooldown: the throttle is from before the change it caused.
+    // Re-delivered after the cooldown: the claim still names the event that changed it.
     let after = world.run(event, start + Duration::minutes(30)).await;
 
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
     assert_eq!(
         (during.code, after.code),
-        (Some("duplicate"), Some("stale")),
+        (Some("duplicate"), Some("duplicate")),
         "{during:?} {after:?}"
     );
     assert_eq!(world.capacity().await, (5, 10));
@@ -375,11 +379,8 @@ async fn a_missing_snapshot_bucket_fails_and_leaves_the_table_unchanged() {
         (5, 5),
         "no UpdateTable without a snapshot"
     );
-    let ledger = world.aws.items(&world.stores.ledger).await;
-    assert!(
-        ledger.is_empty(),
-        "claim and event record released for a retry: {ledger:?}"
-    );
+    // The commit beside the snapshot was undone, and the lease given back for a retry.
+    world.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -410,15 +411,20 @@ async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
 
     let world = world(&[]).await;
     world.aws.create_table(&world.name, 5, 5, &[]).await;
-    // A history entry without its time: read as absent, it would let a daily-limit guard pass.
+    // A change without its time: read as absent, it would let a daily-limit guard pass.
     world
         .aws
         .dynamodb
         .put_item()
         .table_name(&world.stores.ledger)
         .item("pk", S(format!("dynamodb#123456789012#us-east-1#{}", world.name)))
-        .item("sk", S("history#broken".to_owned()))
-        .item("action", S("ScaleCapacity".to_owned()))
+        .item("sk", S("claim".to_owned()))
+        .item(
+            "change#broken",
+            aws_sdk_dynamodb::types::AttributeValue::M(
+                [("action".to_owned(), S("ScaleCapacity".to_owned()))].into(),
+            ),
+        )
         .send()
         .await
         .expect("PutItem");
@@ -436,7 +442,7 @@ async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
         ),
         "{report:?}"
     );
-    assert!(report.reason.contains("history#broken"), "{}", report.reason);
+    assert!(report.reason.contains("change#broken"), "{}", report.reason);
     assert_eq!(world.capacity().await, (5, 5), "nothing changed");
     assert!(
         world.aws.object_keys(&world.stores.bucket).await.is_empty(),
@@ -444,15 +450,19 @@ async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
     );
 }
 
+/// The claim protocol against dynalite, step by step: what each write leaves in the item
+/// and what the next claim is told.
 #[tokio::test]
-async fn the_ledger_grants_a_repeated_write_of_the_same_invocation_and_nothing_else() {
-    use unthrottle::core::domain::ResourceRef;
-    use unthrottle::core::ledger::{Admission, Ticket};
+async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
+    use unthrottle::core::domain::{Action, HistoryEntry, ResourceRef};
+    use unthrottle::core::ledger::{Admission, Held, Refusal, Ticket};
     use unthrottle::core::ports::Ledger;
     use unthrottle::core::service::Service;
 
     let world = world(&[]).await;
     let ledger = world.aws.ledger(&world.stores.ledger);
+    // Whole seconds, which every time the ledger keeps survives unrounded.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
     let ticket = Ticket {
         resource: ResourceRef {
             service: DynamoDb::ID,
@@ -462,32 +472,160 @@ async fn the_ledger_grants_a_repeated_write_of_the_same_invocation_and_nothing_e
         },
         event_id: "evt-1".into(),
         invocation: "request-1".into(),
-        now: Utc::now(),
+        now,
+        lease: Duration::seconds(60),
         cooldown: Duration::seconds(300),
     };
-    // The SDK retrying both conditional writes after their answers were lost.
-    assert_eq!(ledger.admit(&ticket).await.expect("admit"), Admission::Granted);
-    assert_eq!(
-        ledger.admit(&ticket).await.expect("admit again"),
-        Admission::Granted
-    );
+    let held = |admission: Admission, ticket: &Ticket| match admission {
+        Admission::Held(view) => view.holds_back(&ticket.event_id, &ticket.invocation, ticket.now),
+        Admission::Granted(view) => panic!("granted over {view:?}"),
+    };
+
+    // The SDK retrying the claim after its answer was lost is granted again.
+    assert!(matches!(
+        ledger.claim(&ticket).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    assert!(matches!(
+        ledger.claim(&ticket).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    // While the lease holds: the same event from another invocation is a duplicate,
+    // another event is held back; each learns it from the one refused write.
     let redelivery = Ticket {
         invocation: "request-2".into(),
         ..ticket.clone()
     };
-    assert_eq!(
-        ledger.admit(&redelivery).await.expect("admit"),
-        Admission::Duplicate
-    );
-    let other_event = Ticket {
+    assert!(matches!(
+        held(ledger.claim(&redelivery).await.unwrap(), &redelivery),
+        Some(Held::Duplicate { .. })
+    ));
+    let other = Ticket {
         event_id: "evt-2".into(),
         invocation: "request-3".into(),
-        ..ticket
+        ..ticket.clone()
     };
     assert!(matches!(
-        ledger.admit(&other_event).await.expect("admit"),
-        Admission::CoolingDown(claim) if claim.holder == "evt-1"
+        held(ledger.claim(&other).await.unwrap(), &other),
+        Some(Held::InFlight { .. })
     ));
+
+    // The commit records the change and turns the lease into the cooldown claim.
+    let made = HistoryEntry {
+        at: now,
+        action: Action::named("ScaleCapacity"),
+        event_id: "evt-1".into(),
+        subject: None,
+    };
+    let forgotten = HistoryEntry {
+        at: now - Duration::hours(49),
+        ..made.clone()
+    };
+    ledger.record(&ticket.resource, &forgotten).await.unwrap();
+    ledger
+        .commit(
+            &ticket,
+            std::slice::from_ref(&made),
+            std::slice::from_ref(&forgotten),
+            false,
+        )
+        .await
+        .unwrap();
+    // The SDK resending the commit after its answer was lost: the same run, granted again,
+    // not taken for a lease lost (which would leave a change recorded and never made).
+    ledger
+        .commit(&ticket, std::slice::from_ref(&made), &[], false)
+        .await
+        .expect("a repeated commit of the same run");
+    let view = ledger.view(&ticket.resource, now).await.unwrap();
+    assert_eq!(view.history, vec![made.clone()], "the old record was pruned");
+    assert!(view.expired.is_empty());
+    assert_eq!(view.lease, None);
+    assert_eq!(
+        view.claim.as_ref().map(|claim| claim.holder.as_str()),
+        Some("evt-1")
+    );
+    // A commit without the lease is refused: nothing can be changed unrecorded. So is one of
+    // another run of the same event under the same request id (Lambda may deliver an
+    // asynchronous event twice under one id).
+    let late = ledger.commit(&other, &[], &[], false).await.unwrap_err();
+    assert_eq!(late.kind, unthrottle::core::error::ErrorKind::Transient, "{late}");
+    let twin = Ticket {
+        invocation: "request-1#another-run".into(),
+        ..ticket.clone()
+    };
+    assert!(ledger.commit(&twin, &[], &[], false).await.is_err());
+
+    // After the cooldown, the event that made the change is still a duplicate, and a new
+    // event is granted, with the history in what the claim returns.
+    let after = |event: &str, invocation: &str| Ticket {
+        event_id: event.into(),
+        invocation: invocation.into(),
+        now: now + Duration::seconds(301),
+        ..ticket.clone()
+    };
+    let again = after("evt-1", "request-4");
+    assert!(matches!(
+        held(ledger.claim(&again).await.unwrap(), &again),
+        Some(Held::Duplicate { .. })
+    ));
+    let next = after("evt-3", "request-5");
+    let Admission::Granted(view) = ledger.claim(&next).await.unwrap() else {
+        panic!("a new incident after the cooldown was refused");
+    };
+    assert_eq!(view.history, vec![made.clone()]);
+
+    // A failed change is undone, and the refusal it met backs later events off.
+    let attempted = HistoryEntry {
+        at: next.now,
+        event_id: "evt-3".into(),
+        ..made.clone()
+    };
+    ledger
+        .commit(&next, std::slice::from_ref(&attempted), &[], false)
+        .await
+        .unwrap();
+    let refusal = Refusal {
+        until: next.now + Duration::minutes(15),
+        strikes: 1,
+        reason: "LimitExceededException".into(),
+    };
+    ledger
+        .release(&next, Some(std::slice::from_ref(&attempted)), Some(&refusal))
+        .await
+        .unwrap();
+    let view = ledger.view(&ticket.resource, next.now).await.unwrap();
+    assert_eq!(
+        view.history,
+        vec![made],
+        "the undone change is gone, the made one stays"
+    );
+    assert_eq!(view.claim, None);
+    assert_eq!(view.refusal, Some(refusal.clone()));
+    let backed_off = after("evt-4", "request-6");
+    assert!(matches!(
+        held(ledger.claim(&backed_off).await.unwrap(), &backed_off),
+        Some(Held::BackingOff(r)) if r == refusal
+    ));
+
+    // A lease whose invocation timed out is free once it ends: Lambda's retry takes it.
+    let stuck = Ticket {
+        now: refusal.until + Duration::seconds(1),
+        ..after("evt-5", "request-7")
+    };
+    assert!(matches!(
+        ledger.claim(&stuck).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    let retry = Ticket {
+        invocation: "request-8".into(),
+        now: stuck.now + Duration::seconds(61),
+        ..stuck.clone()
+    };
+    let Admission::Granted(view) = ledger.claim(&retry).await.unwrap() else {
+        panic!("the retry after a timeout was refused");
+    };
+    assert_eq!(view.lease.map(|lease| lease.holder), Some("evt-5".to_owned()));
 }
 
 /// A table whose writes Application Auto Scaling manages (on moto, which stores the bounds

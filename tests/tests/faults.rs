@@ -76,7 +76,11 @@ async fn each_error_updatetable_can_answer_ends_in_its_documented_outcome() {
             1,
             "{code}: the snapshot came first"
         );
-        assert_eq!(pipeline.ledger.claim(&orders()), None, "{code}: claim released");
+        assert_eq!(
+            pipeline.ledger.claim_of(&orders()),
+            None,
+            "{code}: claim released"
+        );
         assert_eq!(
             pipeline.ledger.refusal(&orders()).is_some(),
             kind == ErrorKind::Refused,
@@ -123,7 +127,7 @@ async fn an_update_whose_answer_is_lost_is_recorded_as_made_once() {
     );
     assert_eq!(pipeline.ledger.history(&orders()).len(), 1);
     assert!(
-        pipeline.ledger.claim(&orders()).is_some(),
+        pipeline.ledger.claim_of(&orders()).is_some(),
         "claim kept: no retry acts again"
     );
 
@@ -250,7 +254,11 @@ async fn a_stream_is_described_with_its_open_shards_only() {
     );
     let described = Describe::<Kinesis>::describe(
         &SdkStreams::new(client, integration_tests::mocks::cloudwatch_without_data()),
-        "clickstream",
+        &ResourceRef {
+            service: <Kinesis as unthrottle::core::service::Service>::ID,
+            name: "clickstream".into(),
+            ..orders()
+        },
     )
     .await
     .expect("described");

@@ -283,7 +283,7 @@ async fn the_same_event_delivered_twice_changes_the_stream_once() {
     assert_eq!(first.outcome, Outcome::Remediated, "{first:?}");
     assert_eq!(
         (during.code, after.code),
-        (Some("duplicate"), Some("stale")),
+        (Some("duplicate"), Some("duplicate")),
         "{during:?} {after:?}"
     );
     assert_eq!(world.view().await, provisioned(4));
@@ -305,10 +305,7 @@ async fn no_snapshot_means_no_change() {
         "{report:?}"
     );
     assert_eq!(world.view().await, provisioned(2));
-    assert!(
-        world.aws.items(&world.stores.ledger).await.is_empty(),
-        "claim released"
-    );
+    world.assert_nothing_recorded().await;
 }
 
 /// The stream adapter reads each open shard's hash-key range from ListShards and splits one
@@ -322,7 +319,7 @@ async fn a_hot_shard_split_closes_the_parent_and_opens_two_children() {
 
     let world = world(&[]).await;
     world.aws.create_stream(&world.name, 2).await;
-    let before = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.name)
+    let before = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.resource())
         .await
         .expect("described")
         .state;
@@ -340,7 +337,7 @@ async fn a_hot_shard_split_closes_the_parent_and_opens_two_children() {
         .expect("SplitShard");
 
     assert_eq!(world.aws.wait_stream_active(&world.name).await.open_shards, 3);
-    let after = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.name)
+    let after = Describe::<Kinesis>::describe(&world.pipeline.resources, &world.resource())
         .await
         .expect("described")
         .state;
@@ -371,7 +368,7 @@ async fn the_describe_reads_the_accounts_shard_quota_beside_the_stream() {
     let described = world
         .pipeline
         .resources
-        .describe(&world.name)
+        .describe(&world.resource())
         .await
         .expect("describe on kinesis-local");
 

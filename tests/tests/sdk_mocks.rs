@@ -94,7 +94,7 @@ async fn update_table_refused_by_aws_fails_keeps_the_snapshot_and_frees_the_tabl
         "the snapshot holds DescribeTable's response as sent, fields our types ignore included"
     );
     assert_eq!(
-        pipeline.ledger.claim(&orders()),
+        pipeline.ledger.claim_of(&orders()),
         None,
         "claim released so a retry can act"
     );
@@ -105,7 +105,10 @@ async fn describe_table_throttled_itself_fails_without_any_write() {
     let describe = mock!(aws_sdk_dynamodb::Client::describe_table)
         .then_http_response(|| aws_error("ThrottlingException", "Rate exceeded"));
     let update = mock!(aws_sdk_dynamodb::Client::update_table).then_http_response(|| http(200, json!({})));
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &update]);
+    // Asked for beside DescribeTable, and answered: the describe's own error is what counts.
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_http_response(|| http(200, json!({"Tags": []})));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &update, &tags]);
     let pipeline = pipeline(integration_tests::mocks::tables(client));
 
     let reports = pipeline
@@ -133,7 +136,14 @@ async fn describe_table_throttled_itself_fails_without_any_write() {
     );
     assert_eq!(update.num_calls(), 0);
     assert!(pipeline.snapshots.objects().is_empty());
-    assert_eq!(pipeline.ledger.writes(), 0);
+    let orders = unthrottle::testing::sample_table();
+    assert_eq!(
+        pipeline.ledger.lease_of(&orders),
+        None,
+        "the lease was given back"
+    );
+    assert_eq!(pipeline.ledger.claim_of(&orders), None, "nothing claimed");
+    assert!(pipeline.ledger.history(&orders).is_empty(), "nothing recorded");
 }
 
 #[tokio::test]
@@ -144,7 +154,9 @@ async fn describe_table_of_a_deleted_table_is_skipped_as_not_found() {
             "Requested resource not found: Table: orders not found",
         )
     });
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe]);
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_http_response(|| aws_error("ResourceNotFoundException", "Requested resource not found"));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe, &tags]);
     let reports = pipeline(integration_tests::mocks::tables(client))
         .handle(
             dynamodb_throttle_event("evt-3", "PutItem", json!({"tableName": "orders"})),
@@ -607,5 +619,71 @@ async fn get_metric_data_for_a_stream_asks_for_its_metrics_and_reads_gaps() {
     assert_eq!(
         found.throttled_by_shard["shardId-000000000001"],
         Sums(vec![7.0, 3.0])
+    );
+}
+
+/// Where DynamoDB returns the item with a refused condition (`ReturnValuesOnConditionCheckFailure`,
+/// which dynalite does not implement), a duplicate or an event in cooldown costs the one
+/// refused claim: the item says why, and nothing is read again.
+#[tokio::test]
+async fn a_refused_claim_is_one_call_where_dynamodb_returns_the_item() {
+    use unthrottle::adapters::ledger::DynamoDbLedger;
+    use unthrottle::core::ledger::{Admission, Held, Ticket};
+    use unthrottle::core::ports::Ledger;
+
+    let now = Utc::now();
+    let until = now + chrono::Duration::minutes(4);
+    let refused = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|request| {
+            request
+                .return_values_on_condition_check_failure()
+                .map(|r| r.as_str())
+                == Some("ALL_OLD")
+        })
+        .then_http_response(move || {
+            http(
+                400,
+                json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                    "message": "The conditional request failed",
+                    "Item": {
+                        "pk": {"S": "dynamodb#123456789012#us-east-1#orders"},
+                        "sk": {"S": "claim"},
+                        "holder": {"S": "evt-1"},
+                        "invocation": {"S": "request-1"},
+                        "until": {"N": until.timestamp().to_string()},
+                    }
+                }),
+            )
+        });
+    let read = mock!(aws_sdk_dynamodb::Client::get_item).then_http_response(|| http(200, json!({})));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&refused, &read]);
+    let ledger = DynamoDbLedger::new(client, "ledger");
+
+    for (event, held) in [("evt-1", "duplicate"), ("evt-2", "cooling-down")] {
+        let ticket = Ticket {
+            resource: orders(),
+            event_id: event.into(),
+            invocation: format!("request-of-{event}"),
+            now,
+            lease: chrono::Duration::minutes(4),
+            cooldown: chrono::Duration::minutes(5),
+        };
+        let Admission::Held(view) = ledger.claim(&ticket).await.expect("an answer") else {
+            panic!("granted over a claim");
+        };
+        let why = view.holds_back(event, &ticket.invocation, now);
+        let code = match why {
+            Some(Held::Duplicate { .. }) => "duplicate",
+            Some(Held::CoolingDown { .. } | Held::InFlight { .. }) => "cooling-down",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code, held);
+    }
+    assert_eq!(refused.num_calls(), 2);
+    assert_eq!(
+        read.num_calls(),
+        0,
+        "the refusal carried the item: nothing read again"
     );
 }

@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use unthrottle::core::config::{CoreSettings, Env};
 use unthrottle::core::diagnosis::Diagnosis;
-use unthrottle::core::domain::Status;
+use unthrottle::core::domain::{ResourceRef, Status};
 use unthrottle::core::error::{Error, ErrorKind, Result};
 use unthrottle::core::pipeline::verdict;
 use unthrottle::core::ports::{Apply, Describe, Described, Diagnose};
@@ -439,7 +439,8 @@ impl Simulated for StrictTables {
 }
 
 impl Describe<DynamoDb> for StrictTables {
-    async fn describe(&self, name: &str) -> Result<Described<TableState>> {
+    async fn describe(&self, resource: &ResourceRef) -> Result<Described<TableState>> {
+        let name = resource.name.as_str();
         let aws = self.aws();
         locked(&self.journal).describes += 1;
         if name != aws.table.name {
@@ -718,7 +719,8 @@ impl Simulated for StrictStreams {
 }
 
 impl Describe<Kinesis> for StrictStreams {
-    async fn describe(&self, name: &str) -> Result<Described<StreamState>> {
+    async fn describe(&self, resource: &ResourceRef) -> Result<Described<StreamState>> {
+        let name = resource.name.as_str();
         let aws = self.aws();
         locked(&self.journal).describes += 1;
         if name != aws.stream.name {

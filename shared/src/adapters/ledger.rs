@@ -1,38 +1,49 @@
 //! The ledger in a DynamoDB table (key `pk` string, sort key `sk` string, TTL attribute
 //! `expires_at`):
 //!
-//! | record  | pk                         | sk                          | attributes              |
-//! |---------|----------------------------|-----------------------------|-------------------------|
-//! | claim   | `{service}#{acct}#{region}#{name}` | `claim`             | holder, until (epoch s) |
-//! | history | same as claim              | `history#{rfc3339}#{event}` | action, at, event_id    |
-//! | event   | `event#{event id}`         | resource key                | at                      |
-//! | sighting | same as claim             | `sustain#{dimension}#{bucket epoch}` | events (a string set) |
-//! | call count | `calls#` + claim's pk   | `{minute epoch, 12 digits}#{caller}` | caller, hits, events |
+//! | record     | pk                                 | sk                                   | attributes |
+//! |------------|------------------------------------|--------------------------------------|------------|
+//! | resource   | `{service}#{acct}#{region}#{name}` | `claim`                              | the lease, the claim, the refusal, one `change#{rfc3339 ms}#{event}` map per change |
+//! | sighting   | same as the resource               | `sustain#{dimension}#{bucket epoch}` | events (a string set) |
+//! | call count | `calls#` + the resource's pk       | `{minute epoch, 12 digits}#{caller}` | caller, hits, events |
 //!
-//! Claims and history share a partition so one Query reads both.
+//! Everything a remediation decides on is one item, so one conditional `UpdateItem` claims
+//! the resource and returns what it held (docs/ledger.md, "The protocol"). Records of the
+//! earlier layout (`history#…` and `refusal` items) are still read by `view` until their TTL
+//! ends; the claim's condition does not see them.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::adapters::errors::classify;
 use crate::core::domain::{Action, HistoryEntry, ResourceRef};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, event_retention, history_retention,
-    tally_partition,
+    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, history_retention, tally_partition,
 };
 use crate::core::ports::{Ledger, Tally};
 
-const CLAIM_SK: &str = "claim";
-const REFUSAL_SK: &str = "refusal";
-const HISTORY_PREFIX: &str = "history#";
+const RESOURCE_SK: &str = "claim";
+const LEGACY_REFUSAL_SK: &str = "refusal";
+const LEGACY_HISTORY_PREFIX: &str = "history#";
+const CHANGE_PREFIX: &str = "change#";
+
+/// The claim's condition: the ticket's own lease again (the SDK retrying a write whose answer
+/// was lost), or a resource no lease, cooldown or refusal holds that this event has not
+/// changed already.
+const CLAIM_CONDITION: &str = "lease_invocation = :me OR (\
+    (attribute_not_exists(lease_until) OR lease_until <= :now) \
+    AND (attribute_not_exists(#until) OR #until <= :now) \
+    AND (attribute_not_exists(holder) OR holder <> :event) \
+    AND (attribute_not_exists(refused_until) OR refused_until <= :now))";
 
 pub struct DynamoDbLedger {
     client: Client,
@@ -65,6 +76,76 @@ fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) 
         .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
+/// The attribute a change is stored under: sorted by time, unique per event.
+fn change_name(entry: &HistoryEntry) -> String {
+    format!(
+        "{CHANGE_PREFIX}{}#{}",
+        entry.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        entry.event_id
+    )
+}
+
+fn change_value(entry: &HistoryEntry) -> AttributeValue {
+    let mut fields = HashMap::from([
+        ("action".to_owned(), s(entry.action.name())),
+        (
+            "at".to_owned(),
+            s(entry.at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        ),
+        ("event_id".to_owned(), s(&entry.event_id)),
+    ]);
+    if let Some(subject) = &entry.subject {
+        fields.insert("subject".to_owned(), s(subject));
+    }
+    AttributeValue::M(fields)
+}
+
+/// An update expression under construction, its names and values numbered as they come.
+#[derive(Default)]
+struct Update {
+    set: Vec<String>,
+    remove: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#a{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn set(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
+        let name = self.name(attribute);
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        self.set.push(format!("{name} = {placeholder}"));
+        self
+    }
+
+    fn remove(&mut self, attribute: &str) -> &mut Self {
+        let name = self.name(attribute);
+        self.remove.push(name);
+        self
+    }
+
+    fn expression(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.set.is_empty() {
+            parts.push(format!("SET {}", self.set.join(", ")));
+        }
+        if !self.remove.is_empty() {
+            parts.push(format!("REMOVE {}", self.remove.join(", ")));
+        }
+        parts.join(" ")
+    }
+}
+
+const LEASE: [&str; 3] = ["lease_holder", "lease_until", "lease_invocation"];
+const CLAIM: [&str; 3] = ["holder", "until", "invocation"];
+const REFUSAL: [&str; 3] = ["refused_until", "strikes", "refusal_reason"];
+
 impl DynamoDbLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -81,61 +162,129 @@ impl DynamoDbLedger {
             .advise("check that LEDGER_TABLE exists with key pk/sk and the function may use it")
     }
 
-    async fn current_claim(&self, resource: &ResourceRef) -> Result<Option<Claim>> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(resource.key()))
-            .key("sk", s(CLAIM_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.failed("GetItem", &e))?;
-        item.item().map(|item| self.claim_from(item)).transpose()
-    }
-
     /// A ledger item without a field it must have is an error: a claim or history entry
     /// read as absent would let the cooldown or a daily-limit guard pass when it must not.
     fn malformed(&self, item: &Item, field: &str) -> Error {
-        let sk = text(item, "sk").unwrap_or("?");
+        // A change's map has no key of its own: it lives in the resource's item.
+        let sk = text(item, "sk").unwrap_or(RESOURCE_SK);
         Error::missing("Query", &format!("ledger table {} item {sk}", self.table), field)
     }
 
-    fn claim_from(&self, item: &Item) -> Result<Claim> {
-        Ok(Claim {
-            holder: text(item, "holder")
-                .ok_or_else(|| self.malformed(item, "holder"))?
+    /// The claim or lease kept under `names` (holder, until, invocation), if the item has one.
+    fn claim_from(&self, item: &Item, [holder, until, invocation]: [&str; 3]) -> Result<Option<Claim>> {
+        let Some(holder) = item.get(holder) else {
+            return Ok(None);
+        };
+        Ok(Some(Claim {
+            holder: holder
+                .as_s()
+                .map_err(|_| self.malformed(item, "holder"))?
                 .to_owned(),
-            until: time_from_epoch(item, "until").ok_or_else(|| self.malformed(item, "until"))?,
-            invocation: text(item, "invocation").map(str::to_owned),
-        })
+            until: time_from_epoch(item, until).ok_or_else(|| self.malformed(item, until))?,
+            invocation: text(item, invocation).map(str::to_owned),
+        }))
     }
 
-    fn refusal_from(&self, item: &Item) -> Result<Refusal> {
-        Ok(Refusal {
-            until: time_from_epoch(item, "until").ok_or_else(|| self.malformed(item, "until"))?,
+    fn refusal_from(&self, item: &Item, [until, strikes, reason]: [&str; 3]) -> Result<Option<Refusal>> {
+        if !item.contains_key(until) {
+            return Ok(None);
+        }
+        Ok(Some(Refusal {
+            until: time_from_epoch(item, until).ok_or_else(|| self.malformed(item, until))?,
             strikes: item
-                .get("strikes")
+                .get(strikes)
                 .and_then(|n| n.as_n().ok())
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| self.malformed(item, "strikes"))?,
-            reason: text(item, "reason").unwrap_or_default().to_owned(),
+                .ok_or_else(|| self.malformed(item, strikes))?,
+            reason: text(item, reason).unwrap_or_default().to_owned(),
+        }))
+    }
+
+    fn history_from(&self, item: &Item, field: &str) -> Result<HistoryEntry> {
+        let bad = |what: &str| self.malformed(item, &format!("{field}{what}"));
+        let at = text(item, "at")
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .ok_or_else(|| bad("at (an RFC 3339 time)"))?;
+        Ok(HistoryEntry {
+            at: at.with_timezone(&Utc),
+            action: Action::from_stored(text(item, "action").ok_or_else(|| bad("action"))?),
+            event_id: text(item, "event_id").ok_or_else(|| bad("event_id"))?.to_owned(),
+            subject: text(item, "subject").map(str::to_owned),
         })
     }
 
-    fn history_from(&self, item: &Item) -> Result<HistoryEntry> {
-        let at = text(item, "at")
-            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
-            .ok_or_else(|| self.malformed(item, "at (an RFC 3339 time)"))?;
-        Ok(HistoryEntry {
-            at: at.with_timezone(&Utc),
-            action: Action::from_stored(text(item, "action").ok_or_else(|| self.malformed(item, "action"))?),
-            event_id: text(item, "event_id")
-                .ok_or_else(|| self.malformed(item, "event_id"))?
-                .to_owned(),
-            subject: text(item, "subject").map(str::to_owned),
-        })
+    /// What the resource's item holds: its claim, lease, refusal and changes (those of the
+    /// last day in `history`, those past retention in `expired`).
+    fn view_from(&self, item: &Item, now: DateTime<Utc>, view: &mut LedgerView) -> Result<()> {
+        view.claim = self.claim_from(item, CLAIM)?;
+        view.lease = self.claim_from(item, LEASE)?;
+        if let Some(refusal) = self.refusal_from(item, REFUSAL)? {
+            view.refusal = Some(refusal);
+        }
+        for (name, value) in item.iter().filter(|(name, _)| name.starts_with(CHANGE_PREFIX)) {
+            let fields = value
+                .as_m()
+                .map_err(|_| self.malformed(item, &format!("{name} (a map)")))?;
+            let entry = self.history_from(fields, &format!("{name}."))?;
+            self.keep(entry, now, view);
+        }
+        Ok(())
+    }
+
+    fn keep(&self, entry: HistoryEntry, now: DateTime<Utc>, view: &mut LedgerView) {
+        if entry.at <= now - history_retention() {
+            view.expired.push(entry);
+        } else if entry.at > now - rolling_day() {
+            view.history.push(entry);
+        }
+    }
+
+    /// The resource's item after a refused claim: returned with the refusal where DynamoDB
+    /// supports it, read again where it does not (dynalite).
+    async fn held(
+        &self,
+        ticket: &Ticket,
+        error: SdkError<UpdateItemError, HttpResponse>,
+    ) -> Result<LedgerView> {
+        let returned = match error.into_service_error() {
+            UpdateItemError::ConditionalCheckFailedException(refused) => refused.item,
+            _ => None,
+        };
+        let item = match returned {
+            Some(item) => Some(item),
+            None => {
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(ticket.resource.key()))
+                    .key("sk", s(RESOURCE_SK))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.failed("GetItem (claim)", &e))?
+                    .item
+            }
+        };
+        let mut view = LedgerView::default();
+        if let Some(item) = item {
+            self.view_from(&item, ticket.now, &mut view)?;
+        }
+        Ok(view)
+    }
+
+    fn update(
+        &self,
+        resource: &ResourceRef,
+        update: Update,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(resource.key()))
+            .key("sk", s(RESOURCE_SK))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
     }
 }
 
@@ -154,132 +303,178 @@ impl Ledger for DynamoDbLedger {
             .collect::<Result<_, _>>()
             .await
             .map_err(|e| self.failed("Query", &e))?;
-        let since = now - rolling_day();
         let mut view = LedgerView::default();
         for item in &items {
             match text(item, "sk") {
-                Some(CLAIM_SK) => view.claim = Some(self.claim_from(item)?),
-                Some(REFUSAL_SK) => view.refusal = Some(self.refusal_from(item)?),
-                Some(sk) if sk.starts_with(HISTORY_PREFIX) => {
-                    let entry = self.history_from(item)?;
-                    if entry.at > since {
+                Some(RESOURCE_SK) => self.view_from(item, now, &mut view)?,
+                Some(LEGACY_REFUSAL_SK) if view.refusal.is_none() => {
+                    view.refusal = self.refusal_from(item, ["until", "strikes", "reason"])?;
+                }
+                Some(sk) if sk.starts_with(LEGACY_HISTORY_PREFIX) => {
+                    let entry = self.history_from(item, "")?;
+                    if entry.at > now - rolling_day() {
                         view.history.push(entry);
                     }
                 }
                 _ => {}
             }
         }
+        view.history.sort_by_key(|entry| entry.at);
         Ok(view)
     }
 
-    async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
-        let seen = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("event#{}", ticket.event_id)))
-            .item("sk", s(ticket.resource.key()))
-            .item("at", s(ticket.now.to_rfc3339_opts(SecondsFormat::Millis, true)))
-            .item("expires_at", epoch(ticket.now + event_retention()))
-            .item("invocation", s(&ticket.invocation))
-            .condition_expression("attribute_not_exists(pk) OR invocation = :me")
-            .expression_attribute_values(":me", s(&ticket.invocation))
-            .send()
-            .await;
-        match seen {
-            Ok(_) => {}
-            Err(e) if condition_failed(&e) => return Ok(Admission::Duplicate),
-            Err(e) => return Err(self.failed("PutItem (event record)", &e)),
-        }
-
-        let until = ticket.now + ticket.cooldown;
+    async fn claim(&self, ticket: &Ticket) -> Result<Admission> {
+        let mut update = Update::default();
+        update
+            .set("lease_holder", s(&ticket.event_id))
+            .set("lease_invocation", s(&ticket.invocation))
+            .set("lease_until", epoch(ticket.now + ticket.lease))
+            .set("expires_at", epoch(ticket.now + history_retention()));
+        let mut values = update.values.clone();
+        values.insert(":me".into(), s(&ticket.invocation));
+        values.insert(":now".into(), epoch(ticket.now));
+        values.insert(":event".into(), s(&ticket.event_id));
+        let mut names = update.names.clone();
+        names.insert("#until".into(), "until".into());
+        let update = Update {
+            names,
+            values,
+            ..update
+        };
         let claimed = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(ticket.resource.key()))
-            .item("sk", s(CLAIM_SK))
-            .item("holder", s(&ticket.event_id))
-            .item("until", epoch(until))
-            .item("expires_at", epoch(until + rolling_day()))
-            .item("invocation", s(&ticket.invocation))
-            .condition_expression("attribute_not_exists(pk) OR #until <= :now OR invocation = :me")
-            .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":now", epoch(ticket.now))
-            .expression_attribute_values(":me", s(&ticket.invocation))
+            .update(&ticket.resource, update)
+            .condition_expression(CLAIM_CONDITION)
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match claimed {
-            Ok(_) => Ok(Admission::Granted),
-            Err(e) if condition_failed(&e) => {
-                // The event stays recorded: it belongs to the incident that holds the claim.
-                // A claim gone by the time it is read was released or expired in between:
-                // cooling down is still the safe answer, and a retry will find it free.
-                let claim = self.current_claim(&ticket.resource).await?.unwrap_or(Claim {
-                    holder: "another event".into(),
-                    until,
-                    invocation: None,
-                });
-                Ok(Admission::CoolingDown(claim))
+            Ok(output) => {
+                let mut view = LedgerView::default();
+                if let Some(item) = output.attributes()
+                    && let Err(malformed) = self.view_from(item, ticket.now, &mut view)
+                {
+                    // Not decided on, so not kept: the event's retry, once the item is
+                    // repaired, must find the resource free.
+                    if let Err(e) = self.release(ticket, None, None).await {
+                        tracing::warn!(error = %e, "lease not released; it ends at the invocation's deadline");
+                    }
+                    return Err(malformed);
+                }
+                view.history.sort_by_key(|entry| entry.at);
+                Ok(Admission::Granted(view))
             }
-            Err(e) => Err(self.failed("PutItem (claim)", &e)),
+            Err(e) if condition_failed(&e) => Ok(Admission::Held(self.held(ticket, e).await?)),
+            Err(e) => Err(self.failed("UpdateItem (claim)", &e)),
         }
     }
 
-    async fn release(&self, ticket: &Ticket) -> Result<()> {
+    async fn commit(
+        &self,
+        ticket: &Ticket,
+        changes: &[HistoryEntry],
+        expired: &[HistoryEntry],
+        forgive: bool,
+    ) -> Result<()> {
+        let mut update = Update::default();
+        update
+            .set("holder", s(&ticket.event_id))
+            .set("invocation", s(&ticket.invocation))
+            .set("until", epoch(ticket.now + ticket.cooldown))
+            .set("expires_at", epoch(ticket.now + history_retention()));
+        for change in changes {
+            update.set(&change_name(change), change_value(change));
+        }
+        for name in LEASE {
+            update.remove(name);
+        }
+        if forgive {
+            for name in REFUSAL {
+                update.remove(name);
+            }
+        }
+        for old in expired {
+            update.remove(&change_name(old));
+        }
+        update.names.insert("#lease".into(), "lease_invocation".into());
+        update.names.insert("#claim".into(), "invocation".into());
+        update.values.insert(":me".into(), s(&ticket.invocation));
+        update.values.insert(":event".into(), s(&ticket.event_id));
+        // Or already made by this run: the SDK resending a commit whose answer was lost.
+        let committed = self
+            .update(&ticket.resource, update)
+            .condition_expression("#lease = :me OR (holder = :event AND #claim = :me)")
+            .send()
+            .await;
+        match committed {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(Error::new(
+                ErrorKind::Transient,
+                "UpdateItem (commit)",
+                ticket.resource.to_string(),
+                "the lease ended before the change was recorded (the invocation ran past its deadline?): \
+                 nothing changed; a retry of the event claims it again",
+            )),
+            Err(e) => Err(self.failed("UpdateItem (commit)", &e)),
+        }
+    }
+
+    async fn release(
+        &self,
+        ticket: &Ticket,
+        undone: Option<&[HistoryEntry]>,
+        refusal: Option<&Refusal>,
+    ) -> Result<()> {
+        let mut update = Update::default();
+        let condition = match undone {
+            // A lease given back: only if it is this run's.
+            None => {
+                for name in LEASE {
+                    update.remove(name);
+                }
+                "#lease = :me"
+            }
+            // A commit undone: its claim and its record, only if the claim is this run's; a
+            // lease (another run's, after the cooldown) is left alone.
+            Some(undone) => {
+                for name in CLAIM {
+                    update.remove(name);
+                }
+                for change in undone {
+                    update.remove(&change_name(change));
+                }
+                update.values.insert(":event".into(), s(&ticket.event_id));
+                "holder = :event AND #claim = :me"
+            }
+        };
+        if let Some(refusal) = refusal {
+            update
+                .set("refused_until", epoch(refusal.until))
+                .set("strikes", AttributeValue::N(refusal.strikes.to_string()))
+                .set("refusal_reason", s(&refusal.reason))
+                // Kept a day past its end, so a refusal soon after doubles the wait.
+                .set(
+                    "expires_at",
+                    epoch(refusal.until.max(ticket.now + history_retention()) + rolling_day()),
+                );
+        }
+        if undone.is_none() {
+            update.names.insert("#lease".into(), "lease_invocation".into());
+        } else {
+            update.names.insert("#claim".into(), "invocation".into());
+        }
+        update.values.insert(":me".into(), s(&ticket.invocation));
         let released = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(ticket.resource.key()))
-            .key("sk", s(CLAIM_SK))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(&ticket.event_id))
+            .update(&ticket.resource, update)
+            .condition_expression(condition)
             .send()
             .await;
         match released {
-            Ok(_) => {}
-            Err(e) if condition_failed(&e) => {}
-            Err(e) => return Err(self.failed("DeleteItem (claim)", &e)),
+            Ok(_) => Ok(()),
+            // Not the ticket's any more (its lease ended and another took it): nothing to give back.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(self.failed("UpdateItem (release)", &e)),
         }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("event#{}", ticket.event_id)))
-            .key("sk", s(ticket.resource.key()))
-            .send()
-            .await
-            .map_err(|e| self.failed("DeleteItem (event record)", &e))?;
-        Ok(())
-    }
-
-    async fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> Result<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(resource.key()))
-            .item("sk", s(REFUSAL_SK))
-            .item("until", epoch(refusal.until))
-            .item("strikes", AttributeValue::N(refusal.strikes.to_string()))
-            .item("reason", s(&refusal.reason))
-            // Kept a day past its end, so a refusal soon after doubles the wait.
-            .item("expires_at", epoch(refusal.until + rolling_day()))
-            .send()
-            .await
-            .map_err(|e| self.failed("PutItem (refusal)", &e))?;
-        Ok(())
-    }
-
-    async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(resource.key()))
-            .key("sk", s(REFUSAL_SK))
-            .send()
-            .await
-            .map_err(|e| self.failed("DeleteItem (refusal)", &e))?;
-        Ok(())
     }
 
     async fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> Result<u32> {
@@ -314,23 +509,15 @@ impl Ledger for DynamoDbLedger {
     }
 
     async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
-        let at = entry.at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(resource.key()))
-            .item("sk", s(format!("{HISTORY_PREFIX}{at}#{}", entry.event_id)))
-            .item("action", s(entry.action.name()))
-            .item("at", s(at))
-            .item("event_id", s(&entry.event_id))
-            .item("expires_at", epoch(entry.at + history_retention()));
-        if let Some(subject) = &entry.subject {
-            put = put.item("subject", s(subject));
-        }
-        put.send()
+        let mut update = Update::default();
+        update.set(&change_name(entry), change_value(entry)).set(
+            "expires_at",
+            epoch(entry.at.max(Utc::now()) + history_retention()),
+        );
+        self.update(resource, update)
+            .send()
             .await
-            .map_err(|e| self.failed("PutItem (history)", &e))?;
+            .map_err(|e| self.failed("UpdateItem (history)", &e))?;
         Ok(())
     }
 }

@@ -224,7 +224,8 @@ impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Describe<Api> for Apis<T, Q, S
     /// The quota `name` (`kms.Decrypt`) is counted against, when unthrottle knows one, and
     /// the SSM setting that raises its throughput, when one does, read at once. A failure
     /// leaves either unknown (the finding says so) rather than fail the event.
-    async fn describe(&self, name: &str) -> Result<Described<ApiState>> {
+    async fn describe(&self, resource: &ResourceRef) -> Result<Described<ApiState>> {
+        let name = resource.name.as_str();
         let (service, api) = name.split_once('.').unwrap_or((name, ""));
         let quota = async {
             let quota = planner::quota_named(service, api)?;

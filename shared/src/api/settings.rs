@@ -166,6 +166,11 @@ impl Service for Api {
         false
     }
 
+    /// Its callers are counted per event, so the counts see a burst whole.
+    fn counts_every_event() -> bool {
+        true
+    }
+
     /// Only a CloudTrail record names a caller to count; an alarm and an announcement do not.
     fn needs_diagnosis(target: &ApiTarget) -> bool {
         matches!(target.signal, ApiSignal::CloudTrail)

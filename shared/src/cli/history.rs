@@ -157,7 +157,13 @@ pub fn ledger_rows(resource: &ResourceRef, view: &LedgerView, now: DateTime<Utc>
         snapshot: None,
     };
     let mut rows = Vec::new();
-    if let Some(claim) = view.claim.as_ref().filter(|claim| claim.until > now) {
+    // A lease held to its end (a rollback's, or an invocation at work) holds like a claim.
+    let held = [&view.claim, &view.lease]
+        .into_iter()
+        .flatten()
+        .filter(|claim| claim.until > now)
+        .max_by_key(|claim| claim.until);
+    if let Some(claim) = held {
         rows.push(row(
             now,
             Kind::Claimed,

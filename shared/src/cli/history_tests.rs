@@ -122,6 +122,7 @@ fn the_ledger_adds_live_claims_refusals_and_changes_made_elsewhere_only() {
             strikes: 1,
             reason: "LimitExceededException".into(),
         }),
+        ..LedgerView::default()
     };
     let rows = ledger_rows(&resource, &view, now);
     let kinds: Vec<Kind> = rows.iter().map(|row| row.kind).collect();
@@ -140,6 +141,7 @@ fn the_ledger_adds_live_claims_refusals_and_changes_made_elsewhere_only() {
         }),
         history: Vec::new(),
         refusal: None,
+        ..LedgerView::default()
     };
     assert!(
         ledger_rows(&resource, &expired, now).is_empty(),

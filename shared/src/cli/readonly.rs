@@ -43,14 +43,33 @@ impl<L: Ledger> Ledger for ReadOnlyLedger<'_, L> {
         self.inner.view(resource, now).await
     }
 
-    async fn admit(&self, ticket: &Ticket) -> Result<Admission> {
-        Err(self.writes.refuse("PutItem (claim)", ticket.resource.to_string()))
-    }
-
-    async fn release(&self, ticket: &Ticket) -> Result<()> {
+    async fn claim(&self, ticket: &Ticket) -> Result<Admission> {
         Err(self
             .writes
-            .refuse("DeleteItem (claim)", ticket.resource.to_string()))
+            .refuse("UpdateItem (claim)", ticket.resource.to_string()))
+    }
+
+    async fn commit(
+        &self,
+        ticket: &Ticket,
+        _changes: &[HistoryEntry],
+        _expired: &[HistoryEntry],
+        _forgive: bool,
+    ) -> Result<()> {
+        Err(self
+            .writes
+            .refuse("UpdateItem (commit)", ticket.resource.to_string()))
+    }
+
+    async fn release(
+        &self,
+        ticket: &Ticket,
+        _undone: Option<&[HistoryEntry]>,
+        _refusal: Option<&Refusal>,
+    ) -> Result<()> {
+        Err(self
+            .writes
+            .refuse("UpdateItem (release)", ticket.resource.to_string()))
     }
 
     async fn record(&self, resource: &ResourceRef, entry: &HistoryEntry) -> Result<()> {
@@ -58,18 +77,9 @@ impl<L: Ledger> Ledger for ReadOnlyLedger<'_, L> {
         Err(self.writes.refuse("PutItem (history)", resource.to_string()))
     }
 
-    async fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> Result<()> {
-        let _ = refusal;
-        Err(self.writes.refuse("PutItem (refusal)", resource.to_string()))
-    }
-
     async fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> Result<u32> {
         let _ = sighting;
         Err(self.writes.refuse("UpdateItem (sighting)", resource.to_string()))
-    }
-
-    async fn forgive(&self, resource: &ResourceRef) -> Result<()> {
-        Err(self.writes.refuse("DeleteItem (refusal)", resource.to_string()))
     }
 }
 
@@ -130,9 +140,10 @@ mod tests {
             event_id: "e".into(),
             invocation: "i".into(),
             now,
+            lease: chrono::Duration::minutes(1),
             cooldown: chrono::Duration::minutes(5),
         };
-        assert!(ledger.admit(&ticket).await.is_err());
+        assert!(ledger.claim(&ticket).await.is_err());
         assert!(writes.attempted(), "remembered: the plan fails with exit code 4");
         assert_eq!(ledger.inner.writes(), 0, "nothing reached the ledger");
         assert!(NoWrites(&writes).put("k", Vec::new()).await.is_err());

@@ -498,7 +498,9 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
                 .map_err(Failure::Aws)?;
             return match view
                 .claim
-                .filter(|claim| claim.until > self.now && claim.holder != self.id())
+                .into_iter()
+                .chain(view.lease)
+                .find(|claim| claim.until > self.now && claim.holder != self.id())
             {
                 Some(claim) => Err(held(claim)),
                 None => Ok(()),
@@ -509,16 +511,26 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
             event_id: self.id(),
             invocation: self.id(),
             now: Utc::now(),
+            // Held for the cooldown, as a change's claim is: a throttle right after a
+            // rollback is the old capacity's, not a new incident.
+            lease: self.cooldown,
             cooldown: self.cooldown,
         };
-        match self.ledger.admit(&ticket).await.map_err(Failure::Aws)? {
-            Admission::Granted => Ok(()),
-            Admission::CoolingDown(claim) => Err(held(claim)),
-            // Another writer recorded this rollback's id: do not act beside it.
-            Admission::Duplicate => Err(Failure::Claimed {
-                holder: self.id(),
-                until: self.now + self.cooldown,
-            }),
+        match self.ledger.claim(&ticket).await.map_err(Failure::Aws)? {
+            Admission::Granted(_) => Ok(()),
+            Admission::Held(view) => Err(view
+                .lease
+                .into_iter()
+                .chain(view.claim)
+                .find(|claim| claim.until > ticket.now)
+                .map_or_else(
+                    // Nothing holds it any more: refused a moment ago; a run again takes it.
+                    || Failure::Claimed {
+                        holder: "another writer".to_owned(),
+                        until: ticket.now,
+                    },
+                    held,
+                )),
         }
     }
 
@@ -636,10 +648,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
         &self,
         resources: &R,
     ) -> Result<crate::core::ports::Described<S::State>, Failure> {
-        resources
-            .describe(&self.resource().name)
-            .await
-            .map_err(Failure::Aws)
+        resources.describe(self.resource()).await.map_err(Failure::Aws)
     }
 
     /// A change whose answer was lost: made if the resource now shows it.
@@ -651,7 +660,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
     ) -> Result<(), Failure> {
         match resources.apply(state, change).await {
             Ok(()) => Ok(()),
-            Err(e) if e.outcome_unknown => match resources.describe(&self.resource().name).await {
+            Err(e) if e.outcome_unknown => match resources.describe(self.resource()).await {
                 Ok(after) if S::applied(&after.state, change) => Ok(()),
                 _ => Err(Failure::Aws(e)),
             },
@@ -891,9 +900,10 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
             event_id: self.id(),
             invocation: self.id(),
             now: self.now,
+            lease: self.cooldown,
             cooldown: self.cooldown,
         };
-        if let Err(e) = self.ledger.release(&ticket).await {
+        if let Err(e) = self.ledger.release(&ticket, None, None).await {
             tracing::warn!(error = %e, "the rollback's claim was not released: it ends on its own");
         }
     }
@@ -965,7 +975,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
                     return Ok(self.done(before, json!({ "shards": next }), snapshot, remaining));
                 }
                 tokio::time::sleep(self.options.poll.unwrap_or(std::time::Duration::from_secs(2))).await;
-                match streams.describe(&self.resource().name).await {
+                match streams.describe(self.resource()).await {
                     Ok(read) if read.state.status == Status::Active => break read,
                     Ok(_) => {}
                     Err(e) => {

@@ -1,13 +1,18 @@
-//! What the ledger keeps: idempotency, per-resource claims and change history.
+//! What the ledger keeps: per-resource claims, change history and refusals, and what makes
+//! a re-delivered event a duplicate.
 //!
-//! Three kinds of record, one DynamoDB table (`LEDGER_TABLE`, key `pk`/`sk`, TTL on
-//! `expires_at`); see `docs/ledger.md`; the port is `core::ports::Ledger`:
-//! - an event record per (event, resource): a re-delivered event is a duplicate;
-//! - a claim per resource, held for the cooldown: one change per incident, and two
-//!   concurrent invocations cannot both change one resource;
-//! - history entries per resource: what the daily-limit guards count;
-//! - sightings per resource, dimension and `SUSTAIN_SECONDS` bucket: the distinct throttle
-//!   events seen (only with `MIN_THROTTLE_EVENTS` above 1).
+//! One DynamoDB table (`LEDGER_TABLE`, key `pk`/`sk`, TTL on `expires_at`); see
+//! `docs/ledger.md`; the port is `core::ports::Ledger`. Everything a remediation decides on
+//! lives in one item per resource, so that one conditional write both claims the resource
+//! and returns what the ledger knew (docs/ledger.md, "The protocol"):
+//! - a lease, held by one invocation while it decides and changes;
+//! - the claim an event holds for the cooldown after its change: one change per incident,
+//!   and the event that made it is a duplicate from then on;
+//! - the changes of the last two days: what the daily-limit guards count;
+//! - a refusal the resource is backing off from.
+//!
+//! Beside it: sightings per resource, dimension and `SUSTAIN_SECONDS` bucket (the distinct
+//! throttle events seen, only with `MIN_THROTTLE_EVENTS` above 1) and api-throttle's counts.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -48,13 +53,78 @@ impl Refusal {
     }
 }
 
-/// What the ledger knows about one resource: its claim, its last day of changes, and a
-/// refusal it is backing off from.
+/// What the ledger knows about one resource: the claim of the event that changed it last,
+/// a lease an invocation holds on it now, its last day of changes, and a refusal it is
+/// backing off from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerView {
+    /// The event that changed the resource last, and until when its cooldown holds; kept
+    /// after the cooldown, so that event stays a duplicate.
     pub claim: Option<Claim>,
+    /// An invocation deciding on the resource, and until when (its deadline) at most.
+    pub lease: Option<Claim>,
     pub history: Vec<HistoryEntry>,
     pub refusal: Option<Refusal>,
+    /// Stored changes past their retention: the next commit removes them, so the item a
+    /// resource's record lives in stays small however long it lives.
+    pub expired: Vec<HistoryEntry>,
+}
+
+/// Why the ledger holds a resource back from an event, when it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// This event changed the resource already, or another invocation is handling it.
+    Duplicate { detail: String },
+    /// Another event's change is cooling down.
+    CoolingDown { detail: String },
+    /// Another event is being handled by another invocation (its lease holds).
+    InFlight { detail: String },
+    /// AWS refused a change, and the back-off has not ended.
+    BackingOff(Refusal),
+}
+
+impl LedgerView {
+    /// Whether (and why) `event_id`, asked by `invocation`, may not take the resource at
+    /// `now`: the rule the claim's condition enforces, read back from what the ledger holds
+    /// (the condition cannot see which changes an event made; this can).
+    pub fn holds_back(&self, event_id: &str, invocation: &str, now: DateTime<Utc>) -> Option<Held> {
+        let changed = self.claim.as_ref().is_some_and(|claim| claim.holder == event_id)
+            || self.history.iter().any(|entry| entry.event_id == event_id);
+        if changed {
+            return Some(Held::Duplicate {
+                detail: format!("event {event_id} already changed it"),
+            });
+        }
+        if let Some(lease) = self
+            .lease
+            .as_ref()
+            .filter(|lease| lease.until > now && lease.invocation.as_deref() != Some(invocation))
+        {
+            let detail = format!(
+                "event {} is being handled by another invocation (until {} at most)",
+                lease.holder,
+                lease.until.to_rfc3339()
+            );
+            return Some(if lease.holder == event_id {
+                Held::Duplicate { detail }
+            } else {
+                Held::InFlight { detail }
+            });
+        }
+        if let Some(claim) = self.claim.as_ref().filter(|claim| claim.until > now) {
+            return Some(Held::CoolingDown {
+                detail: format!(
+                    "it was changed for event {} and is cooling down until {}; this event is part of that incident",
+                    claim.holder,
+                    claim.until.to_rfc3339()
+                ),
+            });
+        }
+        self.refusal
+            .as_ref()
+            .filter(|refusal| refusal.until > now)
+            .map(|refusal| Held::BackingOff(refusal.clone()))
+    }
 }
 
 /// A request to change a resource for an event.
@@ -62,27 +132,24 @@ pub struct LedgerView {
 pub struct Ticket {
     pub resource: ResourceRef,
     pub event_id: String,
-    /// The invocation asking (Lambda's request id): a write it repeats (the SDK retrying
-    /// after a lost response) finds its own record and is granted again, not refused.
+    /// The run asking (Lambda's request id and a value of this run alone): a write it
+    /// repeats (the SDK retrying after a lost response) finds its own lease, or its own
+    /// commit, and is granted again; another run of the same request id is not.
     pub invocation: String,
     pub now: DateTime<Utc>,
+    /// How long the lease may be held: to the invocation's deadline, so a retry after a
+    /// timeout finds it ended.
+    pub lease: Duration,
+    /// How long the claim holds after the change is committed.
     pub cooldown: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// The event is new and the resource is ours until the cooldown ends.
-    Granted,
-    /// This event (for this resource) was handled before.
-    Duplicate,
-    /// Another event holds the resource.
-    CoolingDown(Claim),
-}
-
-/// How long event records are kept: longer than EventBridge (24 h) and Lambda async (6 h)
-/// keep retrying, so any re-delivery still finds its record.
-pub fn event_retention() -> Duration {
-    Duration::days(7)
+    /// The resource is leased to the ticket; the view is what the ledger held before.
+    Granted(LedgerView),
+    /// The resource is held back; the view says by what (`LedgerView::holds_back`).
+    Held(LedgerView),
 }
 
 /// How long history entries are kept: the rolling day the guards count, plus a margin.

@@ -19,7 +19,7 @@ use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Envelope, Incident, Origin, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
-use crate::core::ledger::{Admission, Refusal, Sighting, Ticket};
+use crate::core::ledger::{Admission, Held, LedgerView, Refusal, Sighting, Ticket};
 use crate::core::plan::{Decision, Proposal, QUOTA_PRESSURE, SkipReason};
 use crate::core::ports::{
     Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots,
@@ -111,17 +111,17 @@ pub struct Invocation {
 /// AWS calls each step makes at most, for the deadline budget (each may take up to
 /// `RunOptions::step_budget`).
 pub mod calls {
-    /// The ledger's view of the resource.
-    pub const VIEW: u32 = 1;
-    /// The describe's sequential round trips: DescribeTable, then its tags beside the
-    /// auto-scaling targets, then (opted-in tables only) Contributor Insights for every part
-    /// at once; a stream's four calls go at once. One page each: a resource with more than
-    /// 50 tags or 1,000 shards takes more, and the deadline is checked again after it.
+    /// The ledger's claim of the resource (and, on the emulator, the read after a refusal).
+    pub const CLAIM: u32 = 1;
+    /// The describe's sequential round trips: DescribeTable with its tags and auto-scaling
+    /// targets beside it, then (a GSI new since the last describe) its targets, then
+    /// (opted-in tables only) Contributor Insights for every part at once; a stream's four
+    /// calls go at once. One page each: a resource with more than 50 tags or 1,000 shards
+    /// takes more, and the deadline is checked again after it.
     pub const DESCRIBE: u32 = 3;
-    /// From the claim to the end, which must not be cut short: a change made by hand
-    /// recorded, the claim (two writes), the snapshot, the change, then a describe again and
-    /// the history and a forgiven refusal, or the release (two writes) and a refusal.
-    pub const COMMIT: u32 = 10;
+    /// From the commit to the end, which must not be cut short: the commit beside the
+    /// snapshot, the change, a describe again when its answer was lost, and the release.
+    pub const COMMIT: u32 = 5;
     /// PutMetricData, when metrics are not EMF lines.
     pub const METRICS: u32 = 1;
     /// The sighting of a CloudTrail throttle, when `MIN_THROTTLE_EVENTS` is above 1.
@@ -130,7 +130,7 @@ pub mod calls {
     /// worst case already holds).
     pub const ANNOUNCE: u32 = 2;
     /// One resource, start to end: what the function timeout must hold.
-    pub const WORST_CASE: u32 = VIEW + SIGHTING + DESCRIBE + COMMIT + METRICS;
+    pub const WORST_CASE: u32 = CLAIM + SIGHTING + DESCRIBE + COMMIT + METRICS;
 }
 
 /// One service's function: its settings, the AWS resources it changes (`R`, describe,
@@ -254,43 +254,8 @@ where
             );
         }
 
-        if let Some(late) = self.out_of_time(invocation, calls::VIEW, "Query (ledger)", name) {
-            return failed(Failure::Deadline, late);
-        }
-        let view = match self.ledger.view(&resource, now).await {
-            Ok(view) => view,
-            Err(e) => return failed(Failure::Ledger, e),
-        };
-        if let Some(claim) = view.claim.filter(|claim| claim.until > now) {
-            return if claim.holder == incident.event_id {
-                skipped(
-                    SkipReason::Duplicate,
-                    format!("event {} already changed {name}", claim.holder),
-                )
-            } else {
-                skipped(
-                    SkipReason::CoolingDown,
-                    format!(
-                        "{name} was changed for event {} and is cooling down until {}; this event is part of that incident",
-                        claim.holder,
-                        claim.until.to_rfc3339()
-                    ),
-                )
-            };
-        }
-        if let Some(refusal) = view.refusal.as_ref().filter(|refusal| refusal.until > now) {
-            return skipped(
-                SkipReason::BackingOff,
-                format!(
-                    "{name} is held back ({} time(s) in a row): {}; next look after {}",
-                    refusal.strikes,
-                    refusal.reason,
-                    refusal.until.to_rfc3339()
-                ),
-            );
-        }
-
-        // A CloudTrail throttle acts only when sustained (alarms are sustained already).
+        // A CloudTrail throttle acts only when sustained (alarms are sustained already). Counted
+        // before the claim, so events that meet a lease or a cooldown count too.
         if let Some(sustain) = self
             .options
             .sustain
@@ -320,8 +285,99 @@ where
             }
         }
 
-        if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
+        if let Some(late) = self.out_of_time(invocation, calls::CLAIM, "UpdateItem (ledger claim)", name) {
             return failed(Failure::Deadline, late);
+        }
+        // Time already spent in this invocation (earlier targets of one event): the lease and
+        // the cooldown run from now, not from when the invocation started.
+        let spent = invocation
+            .deadline
+            .map(|_| (Utc::now() - now).clamp(chrono::Duration::zero(), chrono::Duration::minutes(15)))
+            .unwrap_or_else(chrono::Duration::zero);
+        let ticket = Ticket {
+            resource: resource.clone(),
+            event_id: incident.event_id.clone(),
+            invocation: run_id(&invocation.id),
+            now,
+            lease: spent + self.lease(invocation),
+            cooldown: spent + self.options.cooldown,
+        };
+        // A dry run reads what a claim would have returned, and writes nothing.
+        let looked = if self.options.dry_run {
+            self.ledger.view(&resource, now).await.map(Admission::Granted)
+        } else {
+            self.ledger.claim(&ticket).await
+        };
+        let (view, leased) = match looked {
+            Ok(Admission::Granted(view)) => (view, !self.options.dry_run),
+            Ok(Admission::Held(view)) => (view, false),
+            Err(e) => return failed(Failure::Ledger, e),
+        };
+        let lease = leased.then_some(&ticket);
+        let (report, left) = match view.holds_back(&incident.event_id, &ticket.invocation, now) {
+            // Another invocation is deciding: a service that counts every event (api-throttle's
+            // callers) still counts this one, as it would have without the lease.
+            Some(held @ Held::InFlight { .. }) if S::counts_every_event() && S::needs_diagnosis(target) => {
+                let _counted = self.resources.diagnose(target, now).await;
+                (held_back(skipped, name, held), Lease::Release(None))
+            }
+            // The claim's condition refused it, or (a change it cannot see) this event made one.
+            Some(held) => (held_back(skipped, name, held), Lease::Release(None)),
+            // The condition refused it for a moment that has passed: the next event finds it free.
+            None if !leased && !self.options.dry_run => (
+                skipped(
+                    SkipReason::CoolingDown,
+                    format!("{name} was claimed by another invocation just now"),
+                ),
+                Lease::Kept,
+            ),
+            None => {
+                self.decide(incident, target, invocation, &resource, &view, lease)
+                    .await
+            }
+        };
+        if let (Some(ticket), Lease::Release(refusal)) = (lease, left)
+            && let Err(e) = self.ledger.release(ticket, None, refusal.as_ref()).await
+        {
+            warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
+        }
+        report
+    }
+
+    /// How long a lease may be held: to the invocation's deadline (and a second), so Lambda's
+    /// retry after a timeout finds it ended; where nothing sets a deadline (a local run),
+    /// the longest a Lambda invocation can last.
+    fn lease(&self, invocation: &Invocation) -> chrono::Duration {
+        let longest = chrono::Duration::minutes(15);
+        invocation.deadline.map_or(longest, |deadline| {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            chrono::Duration::from_std(left).map_or(longest, |left| left + chrono::Duration::seconds(1))
+        })
+    }
+
+    /// From a resource the ledger lets this event decide on (leased, or read in a dry run) to
+    /// the report, and what becomes of the lease.
+    async fn decide(
+        &self,
+        incident: &Incident,
+        target: &S::Target,
+        invocation: &Invocation,
+        resource: &ResourceRef,
+        view: &LedgerView,
+        lease: Option<&Ticket>,
+    ) -> (Report, Lease) {
+        let now = invocation.now;
+        let name = target.resource();
+        let happened = incident.time.min(now);
+        let event_id = Some(incident.event_id.clone());
+        let release = |report: Report| (report, Lease::Release(None));
+        let skipped =
+            |reason, detail: String| Report::skipped(S::ID, Some(name), event_id.clone(), reason, detail);
+        let failed =
+            |kind, error: Error| Report::failed_with(S::ID, Some(name), event_id.clone(), kind, &error);
+
+        if let Some(late) = self.out_of_time(invocation, calls::DESCRIBE, "describe", name) {
+            return release(failed(Failure::Deadline, late));
         }
         // The metrics lookup runs beside the describe: the diagnosis costs no round trip.
         let diagnose = async {
@@ -331,7 +387,7 @@ where
                 Diagnosis::NotNeeded
             }
         };
-        let (described, diagnosis) = tokio::join!(self.resources.describe(name), diagnose);
+        let (described, diagnosis) = tokio::join!(self.resources.describe(resource), diagnose);
         // The figures the plan read; none when no lookup was made (the trigger named the
         // cause, or the service reads no metrics).
         let evidence = match &diagnosis {
@@ -342,18 +398,18 @@ where
         let described = match described {
             Ok(described) => described,
             Err(e) if e.kind == ErrorKind::NotFound => {
-                return skipped(
+                return release(skipped(
                     SkipReason::NotFound,
                     format!("{} does not exist (deleted since the event?)", e.resource),
-                );
+                ));
             }
-            Err(e) => return failed(Failure::Describe, e),
+            Err(e) => return release(failed(Failure::Describe, e)),
         };
         if described.opted_out() {
-            return skipped(
+            return release(skipped(
                 SkipReason::OptedOut,
                 format!("{name} is tagged {}={}", OPT_OUT_TAG.0, OPT_OUT_TAG.1),
-            );
+            ));
         }
 
         // Changes AWS reports that the ledger does not hold (made by hand) count as well.
@@ -384,7 +440,7 @@ where
             .service
             .plan(target, &described.state, &diagnosis, &history, now)
         {
-            Decision::Hold(hold) => return skipped(hold.reason, hold.detail).with_cause(hold.cause),
+            Decision::Hold(hold) => return release(skipped(hold.reason, hold.detail).with_cause(hold.cause)),
             Decision::Diagnosed(finding) => {
                 if let Some(quota) = finding
                     .quota
@@ -393,9 +449,11 @@ where
                     if let Some(late) =
                         self.out_of_time(invocation, calls::ANNOUNCE, "PutEvents and the refusal", name)
                     {
-                        return failed(Failure::Deadline, late)
-                            .with_evidence(evidence)
-                            .with_cause(Some(finding.code.code()));
+                        return release(
+                            failed(Failure::Deadline, late)
+                                .with_evidence(evidence)
+                                .with_cause(Some(finding.code.code())),
+                        );
                     }
                     // Before the finding holds later events back: a failed announcement is
                     // retried by Lambda, and the retry must find the resource not held back.
@@ -409,21 +467,20 @@ where
                         "reason": finding.detail,
                     });
                     if let Err(e) = self.bus.announce(QUOTA_PRESSURE, &detail).await {
-                        return failed(Failure::Announce, e)
-                            .with_evidence(evidence)
-                            .with_cause(Some(finding.code.code()));
+                        return release(
+                            failed(Failure::Announce, e)
+                                .with_evidence(evidence)
+                                .with_cause(Some(finding.code.code())),
+                        );
                     }
                 }
-                if finding.hold_back && !self.options.dry_run {
-                    // The same cause is found again until a human acts: later events back off.
-                    let refusal = Refusal::after(view.refusal.as_ref(), now, finding.detail.clone());
-                    if let Err(e) = self.ledger.refuse(&resource, &refusal).await {
-                        warn!(error = %e, resource = %resource, "finding not recorded; the next event diagnoses again");
-                    }
-                }
-                return Report::diagnosed(S::ID, name, event_id.clone(), &finding)
+                // The same cause is found again until a human acts: later events back off.
+                let refusal = (finding.hold_back && !self.options.dry_run)
+                    .then(|| Refusal::after(view.refusal.as_ref(), now, finding.detail.clone()));
+                let report = Report::diagnosed(S::ID, name, event_id.clone(), &finding)
                     .with_evidence(evidence)
                     .after_a_fix_that_did_not_hold(fix_did_not_hold);
+                return (report, Lease::Release(refusal));
             }
             Decision::Act(proposal) => proposal,
         };
@@ -440,7 +497,7 @@ where
         if let Some(changed) = last_change
             && happened < changed + self.options.settle
         {
-            return skipped(
+            return release(skipped(
                 SkipReason::Stale,
                 format!(
                     "the throttle at {} is from before {name} last changed, at {} (+{} s to settle): \
@@ -449,95 +506,62 @@ where
                     changed.to_rfc3339(),
                     self.options.settle.num_seconds()
                 ),
-            );
+            ));
         }
 
-        if self.options.dry_run {
-            return Report::planned(S::ID, name, event_id.clone(), &proposal)
+        let Some(ticket) = lease else {
+            let report = Report::planned(S::ID, name, event_id.clone(), &proposal)
                 .with_evidence(evidence)
                 .after_a_fix_that_did_not_hold(fix_did_not_hold);
-        }
-
-        let ticket = Ticket {
-            resource: resource.clone(),
-            event_id: incident.event_id.clone(),
-            invocation: invocation.id.clone(),
-            now,
-            cooldown: self.options.cooldown,
+            return (report, Lease::Kept);
         };
-        if let Some(late) = self.out_of_time(invocation, calls::COMMIT, "claim, snapshot and change", name) {
-            return failed(Failure::Deadline, late);
+        if let Some(late) = self.out_of_time(invocation, calls::COMMIT, "commit, snapshot and change", name) {
+            return release(failed(Failure::Deadline, late));
         }
-        // Before a change of ours makes AWS report it instead, remember a change made by hand,
-        // so the rolling-day guards keep counting it.
-        for reported in &unrecorded {
-            if let Err(e) = self.ledger.record(&resource, reported).await {
-                warn!(error = %e, resource = %resource, "a change AWS reports was not recorded");
-            }
-        }
-        match self.ledger.admit(&ticket).await {
-            Ok(Admission::Granted) => {}
-            Ok(Admission::Duplicate) => {
-                return skipped(
-                    SkipReason::Duplicate,
-                    format!("event {} was handled before", incident.event_id),
-                );
-            }
-            Ok(Admission::CoolingDown(claim)) => {
-                return skipped(
-                    SkipReason::CoolingDown,
-                    format!(
-                        "{name} was claimed by event {} until {}",
-                        claim.holder,
-                        claim.until.to_rfc3339()
-                    ),
-                );
-            }
-            Err(e) => return failed(Failure::Ledger, e),
-        }
-
+        let made = HistoryEntry {
+            at: now,
+            action: proposal.action.clone(),
+            event_id: incident.event_id.clone(),
+            subject: S::subject(&proposal.change),
+        };
+        // A change made for a finding (turning on a diagnostic tool) is no fix: it counts
+        // against no daily limit and makes no later event stale. A change made by hand is
+        // recorded before a change of ours makes AWS report that one instead, so the
+        // rolling-day guards keep counting it.
+        let ours: Vec<HistoryEntry> = proposal.finding.is_none().then_some(made).into_iter().collect();
+        let changes: Vec<HistoryEntry> = unrecorded.into_iter().chain(ours.iter().cloned()).collect();
         match self
-            .change(incident, target, &resource, &described, &proposal, now)
+            .change(incident, target, ticket, view, &changes, &described, &proposal)
             .await
         {
             Ok(snapshot) => {
-                let entry = HistoryEntry {
-                    at: now,
-                    action: proposal.action.clone(),
-                    event_id: incident.event_id.clone(),
-                    subject: S::subject(&proposal.change),
-                };
-                // A change made for a finding (turning on a diagnostic tool) is no fix: it
-                // counts against no daily limit and makes no later event stale.
-                if proposal.finding.is_none()
-                    && let Err(e) = self.ledger.record(&resource, &entry).await
-                {
-                    // The change is made; only the daily-limit count will miss it, and AWS
-                    // still enforces its own limits.
-                    warn!(error = %e, resource = %resource, "change made but not recorded in the ledger");
-                }
-                if view.refusal.is_some()
-                    && let Err(e) = self.ledger.forgive(&resource).await
-                {
-                    warn!(error = %e, resource = %resource, "an old refusal not cleared; it expires by itself");
-                }
-                Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot)
+                let report = Report::remediated(S::ID, name, event_id.clone(), &proposal, snapshot)
                     .with_evidence(evidence)
-                    .after_a_fix_that_did_not_hold(fix_did_not_hold)
+                    .after_a_fix_that_did_not_hold(fix_did_not_hold);
+                (report, Lease::Kept)
             }
-            Err((kind, e)) => {
-                if let Err(release) = self.ledger.release(&ticket).await {
-                    warn!(error = %release, "claim not released; it expires after the cooldown");
+            Err(Unmade {
+                failure,
+                error,
+                committed,
+            }) => {
+                // A limit or quota refuses the same change again: leave the resource alone
+                // for a while rather than snapshot and call AWS on every event.
+                let refusal = (error.kind == ErrorKind::Refused)
+                    .then(|| Refusal::after(view.refusal.as_ref(), now, error.message.clone()));
+                if committed == Committed::No {
+                    return (failed(failure, error), Lease::Release(refusal));
                 }
-                if e.kind == ErrorKind::Refused {
-                    // A limit or quota refuses the same change again: leave the resource
-                    // alone for a while rather than snapshot and call AWS on every event.
-                    let refusal = Refusal::after(view.refusal.as_ref(), now, e.message.clone());
-                    if let Err(record) = self.ledger.refuse(&resource, &refusal).await {
-                        warn!(error = %record, resource = %resource, "refusal not recorded; the next event tries again");
-                    }
+                if committed == Committed::Unknown
+                    && let Err(e) = self.ledger.release(ticket, None, None).await
+                {
+                    warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
                 }
-                failed(kind, e)
+                // The record of our change goes with its claim; changes made by hand stay.
+                if let Err(e) = self.ledger.release(ticket, Some(&ours), refusal.as_ref()).await {
+                    warn!(error = %e, resource = %resource, "the failed change's record and claim not undone; the claim expires after the cooldown");
+                }
+                (failed(failure, error), Lease::Kept)
             }
         }
     }
@@ -561,38 +585,138 @@ where
         })
     }
 
-    /// Snapshot, then change: no snapshot, no change.
+    /// The record of the change and its snapshot, side by side, then the change: no
+    /// snapshot and no record, no change.
+    #[allow(clippy::too_many_arguments)]
     async fn change(
         &self,
         incident: &Incident,
         target: &S::Target,
-        resource: &ResourceRef,
+        ticket: &Ticket,
+        view: &LedgerView,
+        changes: &[HistoryEntry],
         described: &Described<S::State>,
         proposal: &Proposal<S::Change>,
-        now: DateTime<Utc>,
-    ) -> Result<String, (Failure, Error)> {
-        let snapshot = Snapshot::new(resource, incident, target, proposal, described, now);
-        let body = serialised(&snapshot, resource).map_err(|e| (Failure::Snapshot, e))?;
-        let location = self
-            .snapshots
-            .put(&snapshot.key(), body)
-            .await
-            .map_err(|e| (Failure::Snapshot, e))?;
+    ) -> Result<String, Unmade> {
+        let resource = &ticket.resource;
+        let snapshot = Snapshot::new(resource, incident, target, proposal, described, ticket.now);
+        let store = async {
+            let body = serialised(&snapshot, resource)?;
+            self.snapshots.put(&snapshot.key(), body).await
+        };
+        let commit = self
+            .ledger
+            .commit(ticket, changes, &view.expired, view.refusal.is_some());
+        let (stored, committed) = tokio::join!(store, commit);
+        // A commit that failed without an answer may have been made: undone like one that was.
+        let recorded = |committed: &Result<(), Error>| match committed {
+            Ok(()) => Committed::Yes,
+            Err(e) if e.outcome_unknown => Committed::Unknown,
+            Err(_) => Committed::No,
+        };
+        let location = match (stored, committed) {
+            (Ok(location), Ok(())) => location,
+            (Err(error), committed) => {
+                return Err(Unmade {
+                    failure: Failure::Snapshot,
+                    error,
+                    committed: recorded(&committed),
+                });
+            }
+            (Ok(location), Err(error)) => {
+                warn!(snapshot = %location, resource = %resource, "snapshot stored for a change that was not made");
+                let committed = recorded(&Err(error.clone()));
+                return Err(Unmade {
+                    failure: Failure::Ledger,
+                    error,
+                    committed,
+                });
+            }
+        };
         info!(snapshot = %location, resource = %resource, action = %proposal.action, "snapshot stored, applying");
         if let Err(failure) = self.resources.apply(&described.state, &proposal.change).await {
             // An error AWS answered with: nothing was changed. No answer (or a 5xx): the change
-            // may have been made; look before releasing the claim, or the retry makes it twice.
+            // may have been made; look before undoing its record, or the retry makes it twice.
             if !failure.outcome_unknown {
-                return Err((Failure::Apply, failure));
+                return Err(Unmade {
+                    failure: Failure::Apply,
+                    error: failure,
+                    committed: Committed::Yes,
+                });
             }
-            match self.resources.describe(&resource.name).await {
+            match self.resources.describe(resource).await {
                 Ok(after) if S::applied(&after.state, &proposal.change) => {
                     warn!(error = %failure, resource = %resource, "the change failed to answer but is visible: recorded as made");
                 }
-                _ => return Err((Failure::Apply, failure)),
+                _ => {
+                    return Err(Unmade {
+                        failure: Failure::Apply,
+                        error: failure,
+                        committed: Committed::Yes,
+                    });
+                }
             }
         }
         Ok(location)
+    }
+}
+
+/// A change not made, and whether its record was committed (and must be undone).
+struct Unmade {
+    failure: Failure,
+    error: Error,
+    committed: Committed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    Yes,
+    No,
+    /// The commit failed without an answer: it may have been made.
+    Unknown,
+}
+
+/// The ticket's invocation: Lambda's request id and a value of this run alone. An SDK retry
+/// of one request sends the same value, so it finds its own lease; two runs of one request
+/// id (Lambda may deliver an asynchronous event twice, under the same id) never share one.
+fn run_id(request: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    // The standard library's randomly seeded hasher: a value no other container shares.
+    let process = PROCESS.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{request}#{process:016x}-{run}")
+}
+
+/// What becomes of a lease when the event's remediation ends.
+enum Lease {
+    /// Given back, recording the refusal if any: no change was made.
+    Release(Option<Refusal>),
+    /// Kept as it is: committed (the cooldown holds), already given back, or never taken.
+    Kept,
+}
+
+/// The report of an event the ledger holds back from the resource.
+fn held_back(skipped: impl Fn(SkipReason, String) -> Report, name: &str, held: Held) -> Report {
+    match held {
+        Held::Duplicate { detail } => skipped(SkipReason::Duplicate, format!("{name}: {detail}")),
+        Held::CoolingDown { detail } | Held::InFlight { detail } => {
+            skipped(SkipReason::CoolingDown, format!("{name}: {detail}"))
+        }
+        Held::BackingOff(refusal) => skipped(
+            SkipReason::BackingOff,
+            format!(
+                "{name} is held back ({} time(s) in a row): {}; next look after {}",
+                refusal.strikes,
+                refusal.reason,
+                refusal.until.to_rfc3339()
+            ),
+        ),
     }
 }
 

@@ -105,7 +105,7 @@ async fn a_write_throttle_is_snapshotted_then_healed_and_reported() {
         (history[0].action.clone(), history[0].event_id.as_str()),
         (crate::dynamodb::SCALE_CAPACITY, "evt-1")
     );
-    let claim = pipeline.ledger.claim(&orders()).expect("claimed");
+    let claim = pipeline.ledger.claim_of(&orders()).expect("claimed");
     assert_eq!(
         (claim.holder.as_str(), claim.until),
         ("evt-1", now() + Duration::seconds(300))
@@ -133,7 +133,7 @@ async fn no_snapshot_no_change_and_the_claim_is_released_for_a_retry() {
         pipeline.resources.state("orders").unwrap().capacity,
         Capacity { read: 5, write: 5 }
     );
-    assert_eq!(pipeline.ledger.claim(&orders()), None, "claim released");
+    assert_eq!(pipeline.ledger.claim_of(&orders()), None, "claim released");
 
     // The retry of the same event acts once the bucket is back.
     pipeline.snapshots = MemorySnapshots::default();
@@ -169,7 +169,7 @@ async fn a_failed_update_keeps_its_snapshot_and_releases_the_claim() {
         report.reason
     );
     assert_eq!(pipeline.snapshots.objects().len(), 1);
-    assert_eq!(pipeline.ledger.claim(&orders()), None);
+    assert_eq!(pipeline.ledger.claim_of(&orders()), None);
     assert!(pipeline.ledger.history(&orders()).is_empty());
     assert_eq!(pipeline.metrics.published()[0].code, Some("apply"));
 }
@@ -197,17 +197,22 @@ async fn the_same_event_twice_changes_the_table_once() {
 
     // Re-delivered during the cooldown: the claim it holds says so.
     let during = one(&pipeline, put_item("evt-1"), now() + Duration::minutes(1)).await;
-    // Re-delivered after the cooldown: it is from before the change it caused.
+    // Re-delivered after the cooldown: the claim still names the event that changed it.
     let after = one(&pipeline, put_item("evt-1"), now() + Duration::hours(2)).await;
     // Re-delivered days later, when the history has aged out of the ledger (and no age
-    // limit is set): the event record, kept seven days, still says it was handled.
+    // limit is set): the claim is kept until the next change, so it still says so.
     let days = one(&pipeline, put_item("evt-1"), now() + Duration::days(3)).await;
 
     let codes = [during.code, after.code, days.code];
     assert_eq!(
         codes,
-        [Some("duplicate"), Some("stale"), Some("duplicate")],
+        [Some("duplicate"), Some("duplicate"), Some("duplicate")],
         "{days:?}"
+    );
+    assert_eq!(
+        pipeline.ledger.lease_of(&orders()),
+        None,
+        "each gave its lease back"
     );
     assert_eq!(pipeline.resources.updates().len(), 1);
     assert_eq!(pipeline.resources.state("orders").unwrap().capacity.write, 10);
@@ -266,7 +271,7 @@ async fn an_event_from_before_a_change_aws_reports_is_stale() {
     );
     assert!(report.reason.contains("10:15:30"), "{}", report.reason);
     assert!(pipeline.resources.updates().is_empty());
-    assert_eq!(pipeline.ledger.writes(), 0);
+    nothing_held_or_recorded(&pipeline.ledger);
 
     // Within the settle margin of that change it is still stale; after it, it is acted on.
     let settling = Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 20).unwrap();
@@ -333,7 +338,7 @@ async fn resources_of_another_account_or_region_are_never_touched() {
 }
 
 #[tokio::test]
-async fn opted_out_not_allowed_missing_and_non_throttle_tables_are_skipped_without_writes() {
+async fn opted_out_not_allowed_missing_and_non_throttle_tables_are_skipped_with_nothing_recorded() {
     let tables = FakeTables::default()
         .and(
             provisioned_table("orders", 5, 5, &[]),
@@ -376,7 +381,7 @@ async fn opted_out_not_allowed_missing_and_non_throttle_tables_are_skipped_witho
 
     assert!(pipeline.resources.updates().is_empty());
     assert!(pipeline.snapshots.objects().is_empty());
-    assert_eq!(pipeline.ledger.writes(), 0);
+    nothing_held_or_recorded(&pipeline.ledger);
     let codes: Vec<_> = pipeline.metrics.published().iter().map(|r| r.code).collect();
     assert_eq!(
         codes,
@@ -523,9 +528,9 @@ async fn a_throttled_stream_is_snapshotted_then_resharded_through_the_same_pipel
         json!(2)
     );
 
-    // Re-delivered after the cooldown: from before the change it caused.
+    // Re-delivered after the cooldown: the claim still names the event that changed it.
     let again = pipeline.handle(event, now() + Duration::hours(1)).await.unwrap();
-    assert_eq!(again[0].code, Some("stale"));
+    assert_eq!(again[0].code, Some("duplicate"));
     assert_eq!(pipeline.resources.state("clickstream").unwrap().open_shards, 4);
 }
 
@@ -557,7 +562,7 @@ async fn a_failure_a_retry_may_fix_makes_the_invocation_an_error_and_others_do_n
             Err(other) => panic!("{kind}: {other}"),
         }
         // Either way the claim is released, so the retry (or the next event) can act.
-        assert_eq!(pipeline.ledger.claim(&orders()), None, "{kind}");
+        assert_eq!(pipeline.ledger.claim_of(&orders()), None, "{kind}");
     }
 }
 
@@ -587,7 +592,7 @@ async fn a_change_whose_answer_is_lost_is_recorded_as_made_not_retried() {
         "described again after the error"
     );
     assert_eq!(pipeline.ledger.history(&orders()).len(), 1, "the change counts");
-    assert!(pipeline.ledger.claim(&orders()).is_some(), "the claim is kept");
+    assert!(pipeline.ledger.claim_of(&orders()).is_some(), "the claim is kept");
 
     // Lambda's retry of the same event (or another of the incident) changes nothing more.
     let retry = one(&pipeline, put_item("evt-1"), now() + Duration::seconds(70)).await;
@@ -597,33 +602,67 @@ async fn a_change_whose_answer_is_lost_is_recorded_as_made_not_retried() {
 }
 
 #[tokio::test]
-async fn a_repeated_ledger_write_of_the_same_invocation_is_granted_again() {
+async fn a_repeated_claim_of_the_same_invocation_is_granted_again() {
     let ledger = MemoryLedger::default();
     let ticket = Ticket {
         resource: orders(),
         event_id: "evt-1".into(),
         invocation: "request-1".into(),
         now: now(),
+        lease: Duration::seconds(60),
         cooldown: Duration::seconds(300),
     };
-    // The SDK retries a write whose first answer was lost: it finds its own records.
-    assert_eq!(ledger.admit(&ticket).await.unwrap(), Admission::Granted);
-    assert_eq!(ledger.admit(&ticket).await.unwrap(), Admission::Granted);
-    // Another invocation of the same event is a duplicate, and of another event cools down.
+    let granted = |admission: Admission| matches!(admission, Admission::Granted(_));
+    // The SDK retries a write whose first answer was lost: it finds its own lease.
+    assert!(granted(ledger.claim(&ticket).await.unwrap()));
+    assert!(granted(ledger.claim(&ticket).await.unwrap()));
+    // Another invocation of the same event is a duplicate while the lease holds, and of
+    // another event is held back.
     let redelivery = Ticket {
         invocation: "request-2".into(),
         ..ticket.clone()
     };
-    assert_eq!(ledger.admit(&redelivery).await.unwrap(), Admission::Duplicate);
+    let Admission::Held(view) = ledger.claim(&redelivery).await.unwrap() else {
+        panic!("a second invocation took a held lease");
+    };
+    assert!(matches!(
+        view.holds_back("evt-1", "request-2", now()),
+        Some(Held::Duplicate { .. })
+    ));
     let other = Ticket {
         event_id: "evt-2".into(),
         invocation: "request-3".into(),
-        ..ticket
+        ..ticket.clone()
+    };
+    let Admission::Held(view) = ledger.claim(&other).await.unwrap() else {
+        panic!("another event took a held lease");
     };
     assert!(matches!(
-        ledger.admit(&other).await.unwrap(),
-        Admission::CoolingDown(_)
+        view.holds_back("evt-2", "request-3", now()),
+        Some(Held::InFlight { .. })
     ));
+
+    // Committed, the event that changed it stays a duplicate after its cooldown, and a
+    // lease past its end (the invocation timed out) is free for Lambda's retry.
+    ledger.commit(&ticket, &[], &[], false).await.unwrap();
+    let later = Ticket {
+        invocation: "request-4".into(),
+        now: now() + Duration::hours(1),
+        ..ticket.clone()
+    };
+    assert!(matches!(ledger.claim(&later).await.unwrap(), Admission::Held(_)));
+    let timed_out = Ticket {
+        event_id: "evt-5".into(),
+        invocation: "request-5".into(),
+        ..later.clone()
+    };
+    assert!(granted(ledger.claim(&timed_out).await.unwrap()));
+    let retry = Ticket {
+        invocation: "request-6".into(),
+        now: later.now + Duration::seconds(61),
+        ..timed_out
+    };
+    assert!(granted(ledger.claim(&retry).await.unwrap()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -646,13 +685,14 @@ async fn no_step_starts_that_the_deadline_would_cut_short() {
         (pipeline.resources.describe_calls(), pipeline.ledger.writes()),
         (0, 0)
     );
-    // The describe (20 s) leaves 85 - 20 = 65 s, less than the 90 s that claim, snapshot and
-    // change may take: nothing is claimed, snapshotted or changed, and Lambda retries.
-    let reports = pipeline.handle(put_item("evt-1"), at(85)).await.unwrap();
+    // The describe (20 s) leaves 60 - 20 = 40 s, less than the 45 s that commit, snapshot
+    // and change may take: nothing is recorded, snapshotted or changed, the lease is given
+    // back, and Lambda retries.
+    let reports = pipeline.handle(put_item("evt-1"), at(60)).await.unwrap();
     assert_eq!(reports[0].code, Some("deadline"), "{reports:?}");
     assert_eq!(reports[0].retryable, Some(true));
     assert!(matches!(verdict(reports), Err(InvocationError::Retryable(_))));
-    assert_eq!(pipeline.ledger.writes(), 0, "no claim");
+    nothing_held_or_recorded(&pipeline.ledger);
     assert!(pipeline.snapshots.objects().is_empty(), "no snapshot");
     assert!(pipeline.resources.updates().is_empty(), "no change");
     // With the time it needs, the retry heals.
@@ -750,9 +790,74 @@ async fn a_change_aws_answered_with_an_error_is_never_taken_for_made() {
         pipeline.ledger.history(&orders()).is_empty(),
         "nothing recorded as made"
     );
-    assert_eq!(pipeline.ledger.claim(&orders()), None, "released for the retry");
+    assert_eq!(
+        pipeline.ledger.claim_of(&orders()),
+        None,
+        "released for the retry"
+    );
     assert!(
         <DynamoDb as Service>::applied(&busy, &TableChange::SwitchToOnDemand),
         "busy would have counted"
     );
+}
+
+/// No lease or claim held, no change recorded, no refusal: what an event that changed
+/// nothing leaves in the ledger (its lease was taken and given back).
+fn nothing_held_or_recorded(ledger: &MemoryLedger) {
+    assert_eq!(ledger.lease_of(&orders()), None, "lease given back");
+    assert_eq!(ledger.claim_of(&orders()), None, "nothing claimed");
+    assert!(ledger.history(&orders()).is_empty(), "nothing recorded");
+    assert_eq!(ledger.refusal(&orders()), None, "nothing refused");
+}
+
+#[tokio::test]
+async fn two_runs_of_one_request_id_change_the_table_once() {
+    // Lambda may deliver an asynchronous event twice, under the same request id: the two
+    // runs must not share a lease.
+    let pipeline = fixture(FakeTables::with(provisioned_table("orders", 5, 5, &[])));
+    let invocation = Invocation::from(now());
+    let (first, second) = tokio::join!(
+        pipeline.handle(put_item("evt-1"), invocation.clone()),
+        pipeline.handle(put_item("evt-1"), invocation)
+    );
+    let mut codes: Vec<Option<&str>> = [first.unwrap(), second.unwrap()]
+        .iter()
+        .map(|reports| reports[0].code)
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [None, Some("duplicate")]);
+    assert_eq!(pipeline.resources.updates().len(), 1);
+    assert_eq!(pipeline.ledger.lease_of(&orders()), None);
+}
+
+#[tokio::test]
+async fn a_commit_repeated_by_its_own_run_is_granted_and_a_late_one_is_not() {
+    let ledger = MemoryLedger::default();
+    let ticket = Ticket {
+        resource: orders(),
+        event_id: "evt-1".into(),
+        invocation: "request-1#run-1".into(),
+        now: now(),
+        lease: Duration::seconds(60),
+        cooldown: Duration::seconds(300),
+    };
+    assert!(matches!(
+        ledger.claim(&ticket).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    ledger.commit(&ticket, &[], &[], false).await.unwrap();
+    ledger
+        .commit(&ticket, &[], &[], false)
+        .await
+        .expect("the SDK's resend of a commit whose answer was lost");
+    let twin = Ticket {
+        invocation: "request-1#run-2".into(),
+        ..ticket.clone()
+    };
+    assert!(ledger.commit(&twin, &[], &[], false).await.is_err());
+    // An undo by another run leaves the claim alone; this run's removes it.
+    ledger.release(&twin, Some(&[]), None).await.unwrap();
+    assert!(ledger.claim_of(&orders()).is_some());
+    ledger.release(&ticket, Some(&[]), None).await.unwrap();
+    assert_eq!(ledger.claim_of(&orders()), None);
 }

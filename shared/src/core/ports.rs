@@ -35,9 +35,10 @@ impl<S> Described<S> {
 }
 
 /// Reads a resource of service `S`. A resource that does not exist is an error of kind
-/// `NotFound`.
+/// `NotFound`. The account and region let an adapter name the resource's ARN before AWS
+/// has answered, and so ask for its tags beside the describe.
 pub trait Describe<S: Service>: Send + Sync {
-    fn describe(&self, name: &str) -> impl Future<Output = Result<Described<S::State>>> + Send;
+    fn describe(&self, resource: &ResourceRef) -> impl Future<Output = Result<Described<S::State>>> + Send;
 }
 
 /// Reads why a resource of service `S` throttled (its metrics), beside the describe. Never
@@ -68,28 +69,47 @@ pub trait Apply<S: Service>: Send + Sync {
     fn apply(&self, state: &S::State, change: &S::Change) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Idempotency, per-resource claims and change history (see `core::ledger`).
+/// Per-resource leases, claims, change history and refusals (see `core::ledger` and
+/// docs/ledger.md, "The protocol").
 pub trait Ledger: Send + Sync {
-    /// The resource's claim (if any) and its history since `now - 24 h`. Read-only.
+    /// What the ledger holds for the resource, with its history since `now - 24 h`. Read-only.
     fn view(
         &self,
         resource: &ResourceRef,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<LedgerView>> + Send;
-    /// Records the event and claims the resource, atomically per record.
-    fn admit(&self, ticket: &Ticket) -> impl Future<Output = Result<Admission>> + Send;
-    /// Undoes `admit` after a failed change, so a retry of the event can act.
-    fn release(&self, ticket: &Ticket) -> impl Future<Output = Result<()>> + Send;
-    /// Remembers a change that was made.
+    /// Leases the resource to the ticket, in one conditional write that returns what the
+    /// ledger held: refused while another invocation's lease or a cooldown holds, a refusal
+    /// backs it off, or the ticket's event changed it already.
+    fn claim(&self, ticket: &Ticket) -> impl Future<Output = Result<Admission>> + Send;
+    /// Records `changes` (the one about to be made, and any AWS reports that the ledger
+    /// missed), turns the lease into the cooldown claim, clears a refusal (`forgive`) and
+    /// drops `expired` records, in one write; refused (`ErrorKind::Transient`) unless the
+    /// ticket still holds the lease. Made before the change, beside its snapshot: a change
+    /// is never made unrecorded.
+    fn commit(
+        &self,
+        ticket: &Ticket,
+        changes: &[HistoryEntry],
+        expired: &[HistoryEntry],
+        forgive: bool,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Gives the resource back after the ticket decided on no change, or a change failed:
+    /// drops the lease, or (`undone`: the ticket committed, and these are the changes it
+    /// recorded) the claim and those changes; records `refusal` if one is given. Nothing
+    /// happens unless the ticket holds the resource.
+    fn release(
+        &self,
+        ticket: &Ticket,
+        undone: Option<&[HistoryEntry]>,
+        refusal: Option<&Refusal>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Remembers a change made outside a commit (a restore step, a rollback).
     fn record(&self, resource: &ResourceRef, entry: &HistoryEntry)
     -> impl Future<Output = Result<()>> + Send;
-    /// Remembers that AWS refused a change, so the resource is left alone until it expires.
-    fn refuse(&self, resource: &ResourceRef, refusal: &Refusal) -> impl Future<Output = Result<()>> + Send;
     /// Counts a throttle event on a dimension of a resource: returns how many distinct events
     /// its bucket holds, this one included (a redelivered event counts once).
     fn sight(&self, resource: &ResourceRef, sighting: &Sighting) -> impl Future<Output = Result<u32>> + Send;
-    /// Forgets a refusal once a change went through.
-    fn forgive(&self, resource: &ResourceRef) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Throttled calls counted per caller and minute, in the ledger table (api-throttle: who

@@ -72,6 +72,12 @@ pub trait Service: Send + Sync + Sized + 'static {
         true
     }
 
+    /// Whether every throttle event is counted by the lookup (`ports::Diagnose`), even one
+    /// held back while another invocation decides on the resource: api-throttle's callers.
+    fn counts_every_event() -> bool {
+        false
+    }
+
     /// Whether `MIN_THROTTLE_EVENTS` holds CloudTrail throttles back before the describe.
     /// A service that counts its events itself, and decides on the counts (api-throttle),
     /// says no: the gate would stop the counting it decides on.

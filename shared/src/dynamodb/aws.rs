@@ -4,6 +4,7 @@
 //! lacks what the planner needs is an error.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::core::config::CoreSettings;
 use aws_config::SdkConfig;
@@ -26,8 +27,9 @@ use super::settings::DynamoDb;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::classify;
+use crate::adapters::kept::Kept;
 use crate::core::diagnosis::Diagnosis;
-use crate::core::domain::Status;
+use crate::core::domain::{ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::ports::{Apply, Describe, Described, Diagnose};
 
@@ -78,6 +80,39 @@ pub struct SdkTables {
     client: Client,
     metrics: aws_sdk_cloudwatch::Client,
     scaling: aws_sdk_applicationautoscaling::Client,
+    /// Tags per table ARN, read again after `TAGS_TTL`: ListTagsOfResource allows 10
+    /// requests per second per account, and a storm of incidents on one table (its GSIs,
+    /// both sides) would spend them on the same answer.
+    tags: Kept<String, HashMap<String, String>>,
+    /// The GSIs each table had when last described: their auto-scaling targets are asked
+    /// for beside DescribeTable, and any GSI found since is asked for after it.
+    indexes: Kept<String, Vec<String>>,
+}
+
+/// How long a table's tags are kept per container: an opt-out tag set by hand is honoured
+/// within a minute.
+pub const TAGS_TTL: Duration = Duration::from_secs(60);
+
+/// The table's ARN, from its account and region: what ListTagsOfResource needs before
+/// DescribeTable has answered. Checked against the ARN DescribeTable reports.
+fn table_arn(table: &ResourceRef) -> String {
+    let region = table.region.as_str();
+    let partition = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+        ("eusc-", "aws-eusc"),
+    ]
+    .iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, partition)| partition);
+    format!(
+        "arn:{partition}:dynamodb:{region}:{}:table/{}",
+        table.account, table.name
+    )
 }
 
 impl SdkTables {
@@ -90,20 +125,32 @@ impl SdkTables {
             client,
             metrics,
             scaling,
+            tags: Kept::new(TAGS_TTL),
+            // Checked on every describe: kept only to guess the next one's lookups.
+            indexes: Kept::new(Duration::from_secs(24 * 3600)),
         }
     }
 
-    /// The table's and its GSIs' Application Auto Scaling targets, and the `ScalableTargets`
-    /// exactly as AWS listed them (for the snapshot).
-    async fn scalable_targets(&self, table: &TableState) -> Result<(Vec<ScalableTarget>, Value)> {
-        let resource_ids: Vec<String> = std::iter::once(ScalableTarget::resource_id(&table.name, None))
+    /// The Application Auto Scaling targets of the table (`with_table`) and of the GSIs
+    /// named, and the `ScalableTargets` exactly as AWS listed them (for the snapshot).
+    async fn scalable_targets(
+        &self,
+        table: &str,
+        with_table: bool,
+        indexes: &[String],
+    ) -> Result<(Vec<ScalableTarget>, Vec<Value>)> {
+        let resource_ids: Vec<String> = with_table
+            .then(|| ScalableTarget::resource_id(table, None))
+            .into_iter()
             .chain(
-                table
-                    .indexes
+                indexes
                     .iter()
-                    .map(|gsi| ScalableTarget::resource_id(&table.name, Some(&gsi.name))),
+                    .map(|gsi| ScalableTarget::resource_id(table, Some(gsi))),
             )
             .collect();
+        if resource_ids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let mut targets = Vec::new();
         let mut listed = Vec::new();
         let mut next_token = None;
@@ -119,25 +166,29 @@ impl SdkTables {
                 .interceptor(capture.clone())
                 .send()
                 .await
-                .map_err(|e| classify(DESCRIBE_SCALING, &table.name, &e))?;
-            match capture.json(DESCRIBE_SCALING, &table.name)?["ScalableTargets"].take() {
+                .map_err(|e| classify(DESCRIBE_SCALING, table, &e))?;
+            match capture.json(DESCRIBE_SCALING, table)?["ScalableTargets"].take() {
                 Value::Array(page_listed) => listed.extend(page_listed),
                 // Without them the snapshot could not put the floors back.
-                _ => return Err(Error::missing(DESCRIBE_SCALING, &table.name, "ScalableTargets")),
+                _ => return Err(Error::missing(DESCRIBE_SCALING, table, "ScalableTargets")),
             }
             for target in page.scalable_targets() {
-                if let Some(target) = scalable_target(&table.name, target)? {
+                if let Some(target) = scalable_target(table, target)? {
                     targets.push(target);
                 }
             }
             next_token = page.next_token().map(str::to_owned);
             if next_token.is_none() {
-                return Ok((targets, Value::Array(listed)));
+                return Ok((targets, listed));
             }
         }
     }
 
+    /// The table's tags: kept ones if read less than `TAGS_TTL` ago.
     async fn tags(&self, resource: &str, arn: &str) -> Result<HashMap<String, String>> {
+        if let Some(tags) = self.tags.get(&arn.to_owned()) {
+            return Ok(tags);
+        }
         let mut tags = HashMap::new();
         let mut next_token = None;
         loop {
@@ -156,6 +207,7 @@ impl SdkTables {
             );
             next_token = page.next_token().map(str::to_owned);
             if next_token.is_none() {
+                self.tags.keep(arn.to_owned(), tags.clone());
                 return Ok(tags);
             }
         }
@@ -324,40 +376,84 @@ fn throughput(resource: &str, capacity: Capacity) -> Result<ProvisionedThroughpu
 }
 
 impl Describe<DynamoDb> for SdkTables {
-    async fn describe(&self, table: &str) -> Result<Described<TableState>> {
-        let resource = table.to_owned();
-        let capture = CaptureResponse::default();
-        let output = self
-            .client
-            .describe_table()
-            .table_name(table)
-            .customize()
-            .interceptor(capture.clone())
-            .send()
-            .await
-            .map_err(|e| classify(DESCRIBE, &resource, &e))?;
+    /// DescribeTable, with the tags (under the ARN the table must have) and the auto-scaling
+    /// targets of the table and the GSIs it had last time beside it: one round trip. A GSI
+    /// new since then, or an ARN not as expected, costs one more after it.
+    async fn describe(&self, table: &ResourceRef) -> Result<Described<TableState>> {
+        let resource = table.name.clone();
+        let expected_arn = table_arn(table);
+        let known_indexes = self.indexes.get(&resource).unwrap_or_default();
+        let describe_table = async {
+            let capture = CaptureResponse::default();
+            let output = self
+                .client
+                .describe_table()
+                .table_name(&resource)
+                .customize()
+                .interceptor(capture.clone())
+                .send()
+                .await
+                .map_err(|e| classify(DESCRIBE, &resource, &e))?;
+            let raw = capture.json(DESCRIBE, &resource)?;
+            Ok::<_, Error>((output, raw))
+        };
+        let (described, tags, scaling) = tokio::join!(
+            describe_table,
+            self.tags(&resource, &expected_arn),
+            self.scalable_targets(&resource, true, &known_indexes),
+        );
+        let (output, mut raw) = described?;
         let description = output
             .table()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "Table"))?;
-        let mut raw = capture.json(DESCRIBE, &resource)?;
         let arn = description
             .table_arn()
             .ok_or_else(|| Error::missing(DESCRIBE, &resource, "TableArn"))?;
         let mut state = table_state(&resource, description)?;
-        // Tags and auto scaling need what DescribeTable answered (the ARN, the GSIs): both
-        // are asked for at once. On-demand tables have no capacity to scale.
-        let (tags, scaling) = if state.billing == BillingMode::Provisioned {
-            let (tags, scaling) = tokio::join!(self.tags(&resource, arn), self.scalable_targets(&state));
-            (tags?, Some(scaling?))
+        self.indexes.keep(
+            resource.clone(),
+            state.indexes.iter().map(|gsi| gsi.name.clone()).collect(),
+        );
+        let tags = if arn == expected_arn {
+            tags?
         } else {
-            (self.tags(&resource, arn).await?, None)
+            self.tags(&resource, arn).await?
         };
-        if let Some((targets, listed)) = scaling {
+        // On-demand tables have no capacity to scale: what was asked for is not needed.
+        if state.billing == BillingMode::Provisioned {
+            let (mut targets, mut listed) = scaling?;
+            let new_indexes: Vec<String> = state
+                .indexes
+                .iter()
+                .map(|gsi| gsi.name.clone())
+                .filter(|gsi| !known_indexes.contains(gsi))
+                .collect();
+            let (more, more_listed) = self.scalable_targets(&resource, false, &new_indexes).await?;
+            targets.extend(more);
+            listed.extend(more_listed);
+            // A GSI known from an earlier describe may be gone: its leftover targets are not
+            // the table's any more.
+            let current: Vec<String> = std::iter::once(ScalableTarget::resource_id(&resource, None))
+                .chain(
+                    state
+                        .indexes
+                        .iter()
+                        .map(|gsi| ScalableTarget::resource_id(&resource, Some(&gsi.name))),
+                )
+                .collect();
+            targets.retain(|target| {
+                current.contains(&ScalableTarget::resource_id(&resource, target.index.as_deref()))
+            });
+            listed.retain(|target| {
+                target["ResourceId"]
+                    .as_str()
+                    .is_some_and(|id| current.iter().any(|current| current == id))
+            });
             state.auto_scaling = targets;
             // The snapshot keeps the floors beside the table, as Application Auto Scaling
             // listed them: what a rollback puts back.
             if let Value::Object(fields) = &mut raw {
-                fields.insert("ScalableTargets".to_owned(), listed);
+                fields.insert("ScalableTargets".to_owned(), Value::Array(listed));
             }
         }
         state.insights_opt_in = tags

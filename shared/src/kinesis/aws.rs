@@ -25,7 +25,7 @@ use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::{classify, classify_with};
 use crate::adapters::kept::Kept;
 use crate::core::diagnosis::Diagnosis;
-use crate::core::domain::Status;
+use crate::core::domain::{ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::ports::{Apply, Describe, Described, Diagnose};
 
@@ -156,8 +156,9 @@ fn shard_of(shard: &Value, resource: &str) -> Result<Shard> {
 impl Describe<Kinesis> for SdkStreams {
     /// DescribeStreamSummary, ListShards, ListTagsForStream and DescribeLimits all take the
     /// stream's name or nothing: one round trip, four calls beside each other.
-    async fn describe(&self, stream: &str) -> Result<Described<StreamState>> {
-        let resource = stream.to_owned();
+    async fn describe(&self, stream: &ResourceRef) -> Result<Described<StreamState>> {
+        let resource = stream.name.clone();
+        let stream = stream.name.as_str();
         let (summary, shards, tags, account) = tokio::join!(
             self.summary(stream, &resource),
             self.open_shards(stream, &resource),

@@ -235,7 +235,12 @@ where
             Ok(view) => view,
             Err(e) => return Some(failed(Failure::Ledger, &e)),
         };
-        if let Some(claim) = view.claim.filter(|claim| claim.until > now) {
+        if let Some(claim) = view
+            .claim
+            .into_iter()
+            .chain(view.lease)
+            .find(|claim| claim.until > now)
+        {
             return Some(skipped(
                 SkipReason::CoolingDown,
                 format!(
@@ -246,7 +251,7 @@ where
             ));
         }
         let (described, measured) = tokio::join!(
-            resources.describe(&name),
+            resources.describe(&resource),
             resources.measure(&name, now - self.policy.quiet, now)
         );
         let described = match described {
@@ -326,11 +331,12 @@ where
             invocation: id.clone(),
             // From when it is taken, not from the sweep's start.
             now: Utc::now(),
+            lease: self.cooldown.min(chrono::Duration::minutes(STEP_CLAIM_MINUTES)),
             cooldown: self.cooldown.min(chrono::Duration::minutes(STEP_CLAIM_MINUTES)),
         };
-        match self.ledger.admit(&ticket).await {
-            Ok(Admission::Granted) => {}
-            Ok(Admission::Duplicate | Admission::CoolingDown(_)) => {
+        match self.ledger.claim(&ticket).await {
+            Ok(Admission::Granted(_)) => {}
+            Ok(Admission::Held(_)) => {
                 return Some(skipped(
                     SkipReason::CoolingDown,
                     format!("{name} was claimed by another run or an incident just now"),
@@ -354,7 +360,7 @@ where
                 warn!(error = %e, resource = %resource, "restore step made but not recorded in the ledger");
             }
         }
-        if let Err(e) = self.ledger.release(&ticket).await {
+        if let Err(e) = self.ledger.release(&ticket, None, None).await {
             warn!(error = %e, resource = %resource, "restore's claim not released: it ends by itself shortly");
         }
         Some(match outcome {
@@ -408,7 +414,7 @@ where
             if !e.outcome_unknown {
                 return Err((Failure::Apply, e));
             }
-            match resources.describe(&resource.name).await {
+            match resources.describe(resource).await {
                 Ok(now) if S::applied(&now.state, &proposal.change) => {
                     warn!(error = %e, resource = %resource, "the step failed to answer but is visible: recorded as made");
                 }

@@ -79,7 +79,7 @@ pub fn binary(function: &str) -> PathBuf {
 }
 
 /// `event` as a new delivery: its own event id, so nothing takes it for a repeat.
-fn fresh(mut event: Value, round: usize) -> Value {
+pub fn fresh(mut event: Value, round: usize) -> Value {
     let id = unique(&format!("bench-{round}"));
     event["id"] = json!(id);
     if event["detail"]["eventID"].is_string() {
@@ -90,7 +90,7 @@ fn fresh(mut event: Value, round: usize) -> Value {
 
 /// Every AWS setting of this process (the emulators' endpoints, the stub's, credentials,
 /// region) and the functions' stores: what each started binary sees, and nothing else.
-fn environment(stores: &Stores) -> Vec<(String, String)> {
+pub fn environment(stores: &Stores) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(name, _)| name.starts_with("AWS_") && !name.starts_with("AWS_LAMBDA_"))
         .collect();
@@ -102,7 +102,7 @@ fn environment(stores: &Stores) -> Vec<(String, String)> {
     env
 }
 
-fn outcome(result: &Result<Value, Value>) -> String {
+pub fn outcome(result: &Result<Value, Value>) -> String {
     match result {
         Ok(value) => {
             let first = if value.is_array() { &value[0] } else { value };
