@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::core::diagnosis::Diagnosis;
+use crate::core::domain::ResourceRef;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Snapshots};
 use crate::core::service::Service;
@@ -127,8 +128,8 @@ impl<T> fmt::Debug for OnFirstUse<T> {
 }
 
 impl<S: Service, T: Describe<S>> Describe<S> for OnFirstUse<T> {
-    fn describe(&self, name: &str) -> impl Future<Output = Result<Described<S::State>>> + Send {
-        self.get().describe(name)
+    fn describe(&self, resource: &ResourceRef) -> impl Future<Output = Result<Described<S::State>>> + Send {
+        self.get().describe(resource)
     }
 }
 
