@@ -330,17 +330,11 @@ impl Ledger for DynamoDbLedger {
             .set("lease_invocation", s(&ticket.invocation))
             .set("lease_until", epoch(ticket.now + ticket.lease))
             .set("expires_at", epoch(ticket.now + history_retention()));
-        let mut values = update.values.clone();
-        values.insert(":me".into(), s(&ticket.invocation));
-        values.insert(":now".into(), epoch(ticket.now));
-        values.insert(":event".into(), s(&ticket.event_id));
-        let mut names = update.names.clone();
-        names.insert("#until".into(), "until".into());
-        let update = Update {
-            names,
-            values,
-            ..update
-        };
+        // The condition's own names and values, beside the update's numbered ones.
+        update.values.insert(":me".into(), s(&ticket.invocation));
+        update.values.insert(":now".into(), epoch(ticket.now));
+        update.values.insert(":event".into(), s(&ticket.event_id));
+        update.names.insert("#until".into(), "until".into());
         let claimed = self
             .update(&ticket.resource, update)
             .condition_expression(CLAIM_CONDITION)
