@@ -25,16 +25,6 @@ export PEER_TASK=$STATE/task
 PEER_VERSION="c7n $("$PEER_PYTHON" -c 'from c7n.version import version; print(version)'), boto3 $("$PEER_PYTHON" -c 'import boto3; print(boto3.__version__)'), $("$PEER_PYTHON" -c 'import platform; print("Python", platform.python_version())')"
 export PEER_VERSION
 
-bash scripts/emulators.sh up
-set -a
-# shellcheck source=/dev/null
-. "$UNTHROTTLE_EMULATORS_ENV"
-set +a
-# As scripts/bench.sh: a run on uncommitted changes says so (its own output does not count).
-BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain -- . ':!docs/benchmarks.md' 2>/dev/null) ]]; then
-  BENCH_COMMIT=$BENCH_COMMIT-dirty
-fi
-export BENCH_COMMIT
+start_own_emulators
 cargo run --quiet --locked -p integration-tests --bin bench -- --peer docs/benchmarks.md
 echo "bench-peer: docs/benchmarks.md written (its peer section)"

@@ -24,17 +24,6 @@ cargo bench --locked -p handler-bench --bench handler
 . scripts/own-emulators.sh
 
 trap 'bash scripts/emulators.sh down' EXIT
-bash scripts/emulators.sh up
-set -a
-# shellcheck source=/dev/null
-. "$UNTHROTTLE_EMULATORS_ENV"
-set +a
-# A run on uncommitted changes says so: the figures are not those of the commit (its own
-# output, docs/benchmarks.md, does not count).
-BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain -- . ':!docs/benchmarks.md' 2>/dev/null) ]]; then
-  BENCH_COMMIT=$BENCH_COMMIT-dirty
-fi
-export BENCH_COMMIT
+start_own_emulators
 cargo run --quiet --locked -p integration-tests --bin bench -- docs/benchmarks.md
 echo "bench: docs/benchmarks.md written"
