@@ -5,7 +5,6 @@
 use aws_config::SdkConfig;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
 
 use crate::adapters::clients::OnFirstUse;
 use crate::adapters::cloudwatch::PutMetricDataSink;
@@ -17,7 +16,7 @@ use crate::adapters::{ConfiguredMetrics, Deploy, clients};
 use std::time::SystemTime;
 
 use crate::core::config::{CoreSettings, Env, RunOptions, fatal};
-use crate::core::envelope::{Scope, scope_of_arn};
+use crate::core::envelope::{EventJson, Scope, scope_of_arn};
 use crate::core::metrics::MetricsMode;
 use crate::core::pipeline::{Invocation, InvocationError, Pipeline, verdict};
 
@@ -129,7 +128,7 @@ pub async fn serve<S: Deploy>(
 ) -> Result<(), lambda_runtime::Error> {
     let pipeline = &pipeline;
     let local_home = &local_home;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventJson>| async move {
         let home = scope_of_arn(&event.context.invoked_function_arn)
             .or_else(|| local_home.clone())
             .ok_or_else(|| Diagnostic {

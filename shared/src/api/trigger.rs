@@ -83,16 +83,16 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
         name: format!("{service}.{}", call.event_name),
         service: service.to_owned(),
         api: call.event_name.clone(),
-        caller: call.user_identity.as_ref().and_then(caller_of),
+        caller: ApiCallDetail::part(call.user_identity.as_deref())
+            .as_ref()
+            .and_then(caller_of),
         sdk: call.user_agent.as_deref().and_then(sdk_of),
-        host: call
-            .tls_details
+        host: ApiCallDetail::part(call.tls_details.as_deref())
             .as_ref()
             .and_then(|tls| tls.get("clientProvidedHostHeader"))
             .and_then(Value::as_str)
             .map(|host| shown(host, 253)),
-        sts_endpoint: call
-            .additional_event_data
+        sts_endpoint: ApiCallDetail::part(call.additional_event_data.as_deref())
             .as_ref()
             .and_then(|data| data.pointer("/RequestDetails/endpointType"))
             .and_then(Value::as_str)
@@ -115,8 +115,7 @@ fn other_kms_key(call: &ApiCallDetail) -> Option<String> {
     if call.event_source != "kms.amazonaws.com" {
         return None;
     }
-    if let Some(store) = call
-        .additional_event_data
+    if let Some(store) = ApiCallDetail::part(call.additional_event_data.as_deref())
         .as_ref()
         .and_then(|data| data.get("customKeyStoreId"))
         .and_then(Value::as_str)

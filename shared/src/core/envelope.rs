@@ -1,15 +1,21 @@
 //! EventBridge events in, service-neutral incidents out.
 //!
-//! The envelope is aws_lambda_events' `CloudWatchEvent`; the details are our own types,
-//! because the library's CloudTrail type has no `errorCode` and alarms need only a few
-//! fields. Each service module reads these details and names the resources involved.
+//! The envelope's fields are read in the one pass Lambda's runtime makes over the payload
+//! ([`EventJson`]), and the detail is kept as text until its detail-type is known, then read
+//! straight into our own types (the CloudTrail record, the alarm): each part is parsed
+//! once, with no `Value` tree built and copied between (docs/performance.md, "Handler
+//! overhead"). aws_lambda_events' `CloudWatchEvent` is not used for the envelope: read as the
+//! payload it would make a malformed envelope the runtime's error, before any report, and
+//! read afterwards it would cost a second pass over the text. Each service module reads the
+//! details and names the resources involved.
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::core::plan::SkipReason;
@@ -121,6 +127,134 @@ impl<T> Triage<T> {
     }
 }
 
+/// An event as Lambda hands it over, read in one pass over its text: the envelope's fields
+/// kept as their JSON text, everything else skipped. Lambda's runtime reads the payload into
+/// this, and any JSON reads: whether it is an EventBridge event is [`Envelope::parse`]'s to
+/// say, so an event that is not one gets a report and a metric, not only a runtime error.
+#[derive(Debug, Clone, Default)]
+pub struct EventJson {
+    /// What the event is instead, when it is not a JSON object (`"an array"`).
+    not_an_object: Option<&'static str>,
+    id: Option<Box<RawValue>>,
+    detail_type: Option<Box<RawValue>>,
+    source: Option<Box<RawValue>>,
+    account: Option<Box<RawValue>>,
+    region: Option<Box<RawValue>>,
+    time: Option<Box<RawValue>>,
+    detail: Option<Box<RawValue>>,
+}
+
+impl EventJson {
+    fn not_an_object(what: &'static str) -> Self {
+        Self {
+            not_an_object: Some(what),
+            ..Self::default()
+        }
+    }
+}
+
+/// The envelope's fields, by their names in EventBridge's JSON.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum EnvelopeField {
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "detail-type")]
+    DetailType,
+    #[serde(rename = "source")]
+    Source,
+    #[serde(rename = "account")]
+    Account,
+    #[serde(rename = "region")]
+    Region,
+    #[serde(rename = "time")]
+    Time,
+    #[serde(rename = "detail")]
+    Detail,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EventJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = EventJson;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventJson, A::Error> {
+        let mut event = EventJson::default();
+        while let Some(field) = map.next_key()? {
+            let slot = match field {
+                EnvelopeField::Id => &mut event.id,
+                EnvelopeField::DetailType => &mut event.detail_type,
+                EnvelopeField::Source => &mut event.source,
+                EnvelopeField::Account => &mut event.account,
+                EnvelopeField::Region => &mut event.region,
+                EnvelopeField::Time => &mut event.time,
+                EnvelopeField::Detail => &mut event.detail,
+                EnvelopeField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(event)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventJson, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(EventJson::not_an_object("an array"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("a string"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("a number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<EventJson, E> {
+        Ok(EventJson::not_an_object("null"))
+    }
+}
+
+/// For callers that hold the event as a `Value` (tests, the CLI's files): read from its text.
+impl From<Value> for EventJson {
+    fn from(event: Value) -> Self {
+        Self::from(&event)
+    }
+}
+
+impl From<&Value> for EventJson {
+    fn from(event: &Value) -> Self {
+        // Any `Value`'s text is JSON, so this reads.
+        serde_json::from_str(&event.to_string()).unwrap_or_default()
+    }
+}
+
 /// A parsed EventBridge event, with the fields every trigger needs checked present.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -130,7 +264,8 @@ pub struct Envelope {
     pub account: String,
     pub region: String,
     pub time: DateTime<Utc>,
-    detail: Option<Value>,
+    /// The detail's text, read by [`Envelope::detail_as`] into the type its detail-type needs.
+    detail: Option<Box<RawValue>>,
 }
 
 /// The event's detail, read according to its detail-type.
@@ -143,22 +278,33 @@ pub enum Signal {
 }
 
 impl Envelope {
-    pub fn parse(event: Value) -> Result<Self, TriggerError> {
-        let raw: CloudWatchEvent<Value> =
-            serde_json::from_value(event).map_err(|e| TriggerError::NotAnEvent(e.to_string()))?;
-        let field = |value: Option<String>, name: &str| {
-            value
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| TriggerError::NotAnEvent(format!("missing `{name}`")))
+    pub fn parse(event: impl Into<EventJson>) -> Result<Self, TriggerError> {
+        let event = event.into();
+        if let Some(what) = event.not_an_object {
+            return Err(TriggerError::NotAnEvent(format!(
+                "the event is {what}, not a JSON object"
+            )));
+        }
+        let read = |raw: &Option<Box<RawValue>>, name: &str| -> Result<String, TriggerError> {
+            let missing = || TriggerError::NotAnEvent(format!("missing `{name}`"));
+            let raw = raw.as_deref().ok_or_else(missing)?;
+            let text: Option<String> = serde_json::from_str(raw.get())
+                .map_err(|e| TriggerError::NotAnEvent(format!("`{name}`: {}", without_position(&e))))?;
+            text.filter(|text| !text.is_empty()).ok_or_else(missing)
         };
+        let time = event
+            .time
+            .as_deref()
+            .ok_or_else(|| TriggerError::NotAnEvent("missing `time`".to_owned()))?;
         Ok(Self {
-            id: field(raw.id, "id")?,
-            detail_type: field(raw.detail_type, "detail-type")?,
-            source: field(raw.source, "source")?,
-            account: field(raw.account_id, "account")?,
-            region: field(raw.region, "region")?,
-            time: raw.time,
-            detail: raw.detail.filter(|d| !d.is_null()),
+            id: read(&event.id, "id")?,
+            detail_type: read(&event.detail_type, "detail-type")?,
+            source: read(&event.source, "source")?,
+            account: read(&event.account, "account")?,
+            region: read(&event.region, "region")?,
+            time: serde_json::from_str(time.get())
+                .map_err(|e| TriggerError::NotAnEvent(format!("`time`: {}", without_position(&e))))?,
+            detail: event.detail.filter(|detail| detail.get() != "null"),
         })
     }
 
@@ -178,8 +324,8 @@ impl Envelope {
             detail_type: self.detail_type.clone(),
             problem,
         };
-        let detail = self.detail.clone().ok_or_else(|| bad("missing".into()))?;
-        serde_json::from_value(detail).map_err(|e| bad(e.to_string()))
+        let detail = self.detail.as_deref().ok_or_else(|| bad("missing".into()))?;
+        serde_json::from_str(detail.get()).map_err(|e| bad(without_position(&e)))
     }
 
     /// How every function answers an event that is neither an API call nor an alarm.
@@ -252,6 +398,17 @@ impl Envelope {
     }
 }
 
+/// What serde_json says is wrong, without its " at line L column C": the position is in the
+/// text as the runtime passed it on, not in any file the reader has.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(problem) => problem.to_owned(),
+        None => message,
+    }
+}
+
 /// The CloudTrail record inside an "AWS API Call via CloudTrail" event.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -279,18 +436,20 @@ pub struct ApiCallDetail {
     /// The resources CloudTrail says the call touched.
     #[serde(default)]
     pub resources: Vec<TrailResource>,
-    /// Who made the call (read by api-throttle to name the caller).
+    /// Who made the call (read by api-throttle to name the caller). This and the two parts
+    /// below stay text until read ([`ApiCallDetail::part`]): only api-throttle reads them, and
+    /// the identity is the largest part of a record.
     #[serde(default)]
-    pub user_identity: Option<Value>,
+    pub user_identity: Option<Box<RawValue>>,
     /// The caller's SDK or tool, as it announced itself.
     #[serde(default)]
     pub user_agent: Option<String>,
     /// `clientProvidedHostHeader`: the endpoint the caller used.
     #[serde(default)]
-    pub tls_details: Option<Value>,
+    pub tls_details: Option<Box<RawValue>>,
     /// Service-specific extras, e.g. STS's `RequestDetails.endpointType`.
     #[serde(default)]
-    pub additional_event_data: Option<Value>,
+    pub additional_event_data: Option<Box<RawValue>>,
 }
 
 /// An optional string that is absent when empty.
@@ -313,6 +472,14 @@ impl ApiCallDetail {
         self.error_code
             .as_deref()
             .filter(|code| throttle_codes.contains(code))
+    }
+
+    /// One of the parts kept as text (`user_identity`, `tls_details`, `additional_event_data`),
+    /// read; `None` when absent or `null`.
+    pub fn part(raw: Option<&RawValue>) -> Option<Value> {
+        serde_json::from_str(raw?.get())
+            .ok()
+            .filter(|value: &Value| !value.is_null())
     }
 
     /// A request parameter that is a non-empty string.

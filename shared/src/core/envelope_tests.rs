@@ -40,6 +40,88 @@ fn api_call_detail_needs_source_and_name() {
     no_detail.as_object_mut().unwrap().remove("detail");
     let err = Envelope::parse(no_detail).unwrap().signal().unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
+
+    let null_detail = api_call_event(Value::Null);
+    let err = Envelope::parse(null_detail).unwrap().signal().unwrap_err();
+    assert!(
+        err.to_string().ends_with("has no usable `detail`: missing"),
+        "{err}"
+    );
+}
+
+/// The event is read from its text; serde's position in that text is not where the reader's
+/// file has the problem, so messages name the problem alone.
+#[test]
+fn problems_are_named_without_a_position_in_the_text() {
+    let envelope = Envelope::parse(api_call_event(json!({"eventSource": 7}))).unwrap();
+    let err = envelope.signal().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event env-1 (AWS API Call via CloudTrail) has no usable `detail`: \
+         invalid type: integer `7`, expected a string"
+    );
+    let err = Envelope::parse(json!({"id": 1})).unwrap_err();
+    assert!(!err.to_string().contains(" at line "), "{err}");
+}
+
+/// The text Lambda hands over is read as it is, and a `Value` gives the same envelope.
+#[test]
+fn an_event_reads_the_same_from_its_text_and_from_a_value() {
+    let event = api_call_event(json!({
+        "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
+        "errorCode": "ThrottlingException", "eventID": "ct-1"
+    }));
+    let text: EventJson = serde_json::from_str(&event.to_string()).unwrap();
+    let from_text = Envelope::parse(text).unwrap();
+    let from_value = Envelope::parse(event).unwrap();
+    assert_eq!(from_text.id, from_value.id);
+    assert_eq!(from_text.time, from_value.time);
+    let (Signal::ApiCall(a), Signal::ApiCall(b)) =
+        (from_text.signal().unwrap(), from_value.signal().unwrap())
+    else {
+        panic!("expected two API calls")
+    };
+    assert_eq!((a.event_id, a.error_code), (b.event_id, b.error_code));
+    let not_json: Result<EventJson, _> = serde_json::from_str("{\"id\": ");
+    assert!(not_json.is_err());
+}
+
+/// Any JSON reads as an `EventJson` (what Lambda's runtime does with the payload), and
+/// `Envelope::parse` then says what is wrong, so the pipeline reports it.
+#[test]
+fn any_json_reads_and_the_envelope_says_what_is_wrong() {
+    for (text, problem) in [
+        ("[1, {\"id\": \"x\"}]", "the event is an array, not a JSON object"),
+        ("\"text\"", "the event is a string, not a JSON object"),
+        ("7", "the event is a number, not a JSON object"),
+        ("-7.5", "the event is a number, not a JSON object"),
+        ("true", "the event is a boolean, not a JSON object"),
+        ("null", "the event is null, not a JSON object"),
+        ("{}", "missing `time`"),
+        (
+            "{\"time\": \"2026-11-20T10:15:00Z\", \"id\": null}",
+            "missing `id`",
+        ),
+        (
+            "{\"time\": \"2026-11-20T10:15:00Z\", \"id\": 7}",
+            "`id`: invalid type: integer `7`, expected a string",
+        ),
+        (
+            "{\"time\": \"yesterday\", \"id\": \"x\", \"detail-type\": \"d\", \"source\": \"s\", \"account\": \"1\", \"region\": \"r\"}",
+            "`time`: input contains invalid characters",
+        ),
+    ] {
+        let event: EventJson = serde_json::from_str(text).unwrap();
+        let err = Envelope::parse(event).unwrap_err();
+        assert_eq!(err, TriggerError::NotAnEvent(problem.to_owned()), "{text}");
+    }
+    // Fields the envelope does not read, whatever they hold, are skipped; a `null` detail is none.
+    let mut event = api_call_event(Value::Null);
+    event["resources"] = json!({"not": ["a", "list"]});
+    event["extra"] = json!([[{}], 1e300, "\u{e9}"]);
+    let envelope = Envelope::parse(event).unwrap();
+    assert_eq!(envelope.id, "env-1");
+    assert!(matches!(envelope.signal(), Err(TriggerError::BadDetail { .. })));
 }
 
 #[test]

@@ -9,14 +9,14 @@
 //! the snapshot was stored. A failure after the claim releases it so a retry can act.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::core::config::RunOptions;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
-use crate::core::envelope::{Envelope, Incident, Origin, Scope, Triage, TriggerError};
+use crate::core::envelope::{Envelope, EventJson, Incident, Origin, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
 use crate::core::ledger::{Admission, Held, LedgerView, Refusal, Sighting, Ticket};
@@ -159,7 +159,7 @@ where
     /// cannot be read at all.
     pub async fn handle(
         &self,
-        event: Value,
+        event: impl Into<EventJson>,
         invocation: impl Into<Invocation>,
     ) -> Result<Vec<Report>, TriggerError> {
         let invocation = invocation.into();

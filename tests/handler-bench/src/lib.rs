@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use unthrottle::core::config::{CoreSettings, Env};
+use unthrottle::core::envelope::EventJson;
 use unthrottle::core::pipeline::{InvocationError, verdict};
 use unthrottle::core::ports::{Apply, Describe, Diagnose};
 use unthrottle::core::report::{Outcome, Report};
@@ -204,8 +205,9 @@ where
     S: Service,
     R: Describe<S> + Diagnose<S> + Apply<S>,
 {
-    // Not JSON at all would be lambda_runtime's error, before any handler; none of ours is.
-    let event: Value = serde_json::from_slice(event).unwrap_or(Value::Null);
+    // As lambda_runtime reads the payload for the functions' handler. Not JSON at all would be
+    // its error, before any handler; none of ours is.
+    let event: EventJson = serde_json::from_slice(event).unwrap_or_else(|_| Value::Null.into());
     let answer = pipeline
         .handle(event, now())
         .await
