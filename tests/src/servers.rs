@@ -147,8 +147,9 @@ pub struct Start {
     pub peak_rss_kib: u64,
     /// The handler's result, or the error it posted.
     pub result: Result<Value, Value>,
-    /// The handler's time for each later event, in the same process: warm invocations.
-    pub warm: Vec<Duration>,
+    /// Each later event, in the same process (warm invocations): the handler's time and its
+    /// result or error.
+    pub warm: Vec<(Duration, Result<Value, Value>)>,
 }
 
 /// What the server saw of each invocation, in order.
@@ -281,7 +282,10 @@ pub async fn cold_start(
         ));
     }
     let warm = (1..events.len())
-        .map(|n| state.answered[n].0.duration_since(state.asked[n]))
+        .map(|n| {
+            let (answered, result) = &state.answered[n];
+            (answered.duration_since(state.asked[n]), result.clone())
+        })
         .collect();
     let (answered, result) = state.answered.swap_remove(0);
     Ok(Start {

@@ -116,24 +116,48 @@ pub fn outcome(result: &Result<Value, Value>) -> String {
     }
 }
 
-/// One cold start of `case` on `event`. A remediation is then handed the same event again,
-/// in the same process: the warm duplicate.
+/// What the warm events after a remediation must end as, in the order they are handed over:
+/// the same event again, then another event of the same incident.
+pub const WARM_REPEATS: [(&str, &str); 2] = [
+    ("duplicate delivery", "skipped duplicate"),
+    ("same incident, in cooldown", "skipped cooling-down"),
+];
+
+/// `event` as another record of the same incident: a new envelope id and CloudTrail event id.
+fn another_event_of(event: &Value) -> Value {
+    let mut other = event.clone();
+    let id = unique("bench-cooldown");
+    other["detail"]["eventID"] = json!(format!("{id}-record"));
+    other["id"] = json!(id);
+    other
+}
+
+/// One cold start of `case` on `event`. A remediation is then handed, in the same process
+/// (warm), the same event again and another event of its incident (`WARM_REPEATS`).
 async fn start(case: Case, env: &[(String, String)], event: &Value) -> Result<Start, String> {
     let events = match case {
-        Case::TableRemediation | Case::StreamRemediation => vec![event.clone(), event.clone()],
+        Case::TableRemediation | Case::StreamRemediation => {
+            vec![event.clone(), event.clone(), another_event_of(event)]
+        }
         _ => vec![event.clone()],
     };
     let started = cold_start(&binary(case.function()), case.function(), env, &events).await?;
-    let got = outcome(&started.result);
-    if let Some(expected) = case.expected()
-        && !got.starts_with(expected)
-    {
-        return Err(format!(
-            "{} on {}: expected {expected}, got {got}: {:?}",
-            case.function(),
-            case.event(),
-            started.result
-        ));
+    let start = case
+        .expected()
+        .map(|expected| ("the start", expected, &started.result));
+    let repeats = WARM_REPEATS
+        .iter()
+        .zip(&started.warm)
+        .map(|((which, expected), (_, result))| (*which, *expected, result));
+    for (which, expected, result) in start.into_iter().chain(repeats) {
+        let got = outcome(result);
+        if !got.starts_with(expected) {
+            return Err(format!(
+                "{} on {} ({which}): expected {expected}, got {got}: {result:?}",
+                case.function(),
+                case.event(),
+            ));
+        }
     }
     Ok(started)
 }
