@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use integration_tests::World;
-use integration_tests::calls::{Call, critical_path, operations};
+use integration_tests::calls::{Call, critical_path};
 use serde_json::{Value, json};
 use unthrottle::adapters::Deploy;
 use unthrottle::core::report::Report;
@@ -167,6 +167,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// `UpdateItem 3.1, DescribeTable 2.0, ...`: each call in the order sent, with how long it
+/// took from request to response (what the emulator costs each round trip).
+fn timed_operations(calls: &[Call]) -> String {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|call| call.started);
+    sorted
+        .iter()
+        .map(|call| {
+            format!(
+                "{} {}",
+                call.operation,
+                ms(call.ended.duration_since(call.started))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn ms(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1000.0)
 }
@@ -217,7 +235,7 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], sizes: &[(&
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| function | event | outcome | calls | round trips | critical path | all calls, in the order sent |"
+        "| function | event | outcome | calls | round trips | critical path | all calls, in the order sent, with each one's time on the wire (ms) |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for row in rows {
@@ -238,7 +256,7 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], sizes: &[(&
             if row.calls.is_empty() {
                 "none".to_owned()
             } else {
-                operations(&row.calls).join(", ")
+                timed_operations(&row.calls)
             }
         );
     }
