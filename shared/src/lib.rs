@@ -9,7 +9,7 @@
 //! - one folder per service ([`dynamodb`], [`kinesis`], [`api`]): its trigger, pure planner, limits,
 //!   settings and SDK adapter;
 //! - [`restore`]: the scheduled function that steps raised capacity back down;
-//! - [`run`]: the wiring a function's `main` calls;
+//! - [`run`]: the wiring a function's `main` calls, and [`logging`], its log subscriber;
 //! - `cli` (feature `cli`): the `unthrottle` command, on the same pipeline and adapters.
 
 pub mod adapters;
@@ -19,6 +19,7 @@ pub mod cli;
 pub mod core;
 pub mod dynamodb;
 pub mod kinesis;
+pub mod logging;
 pub mod restore;
 pub mod run;
 

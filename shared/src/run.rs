@@ -32,10 +32,10 @@ pub type Function<S> = Pipeline<
 >;
 
 /// Runs service `S` as a Lambda function until the execution environment shuts down.
-/// Logging follows Lambda's own controls: `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines,
-/// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO) for the level.
+/// Logging follows Lambda's own controls (`crate::logging`): `AWS_LAMBDA_LOG_FORMAT=JSON` for
+/// JSON lines, `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO) for the level.
 pub async fn run<S: Deploy + Clone>() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    crate::logging::init();
     let env = Env::process();
     let core = CoreSettings::from_env(&env).map_err(fatal)?;
     let service = S::from_env(&env).map_err(fatal)?;

@@ -491,7 +491,7 @@ pub fn deployed(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Option<Deploye
 /// Runs restore as a Lambda function until the execution environment shuts down: each
 /// invocation (the hourly schedule's, or one by hand) is one sweep.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    crate::logging::init();
     let env = Env::process();
     let sdk = crate::adapters::clients::load_sdk_config().await;
     let restorer = deployed(&env, &sdk).map_err(fatal)?;

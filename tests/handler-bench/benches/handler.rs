@@ -38,7 +38,7 @@ fn bench<S, R>(
 fn handler(c: &mut Criterion) {
     // The functions' own log subscriber (level and format from Lambda's variables), so each
     // result line is formatted as in Lambda; written to a sink, not to the bench's output.
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::sink);
+    unthrottle::logging::init_with_writer(std::io::sink);
     // The functions' runtime (`#[tokio::main(flavor = "current_thread")]`): one thread.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
