@@ -33,7 +33,7 @@ pub type Function<S> = Pipeline<
 
 /// Runs service `S` as a Lambda function until the execution environment shuts down.
 /// Logging follows Lambda's own controls (`crate::logging`): `AWS_LAMBDA_LOG_FORMAT=JSON` for
-/// JSON lines, `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO) for the level.
+/// JSON lines; `RUST_LOG`'s directives, else `AWS_LAMBDA_LOG_LEVEL`'s level, else INFO.
 pub async fn run<S: Deploy + Clone>() -> Result<(), lambda_runtime::Error> {
     crate::logging::init();
     let env = Env::process();

@@ -14,6 +14,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -141,7 +142,8 @@ pub struct Start {
     pub first_result: Duration,
     /// The event handed over to the result posted: the handler's own time.
     pub handler: Duration,
-    /// CPU time of the whole process, all threads, by the time it asked for the next event.
+    /// CPU time of the whole process, all threads, by the time it asked for the event after
+    /// the first: the cold start alone, whatever warm events follow.
     pub cpu: Duration,
     /// Peak resident memory (VmHWM) by then, in KiB.
     pub peak_rss_kib: u64,
@@ -157,6 +159,8 @@ pub struct Start {
 struct Invocations {
     asked: Vec<Instant>,
     answered: Vec<(Instant, Result<Value, Value>)>,
+    /// CPU time and peak memory when the function asked for its second event.
+    after_first: Option<(Option<Duration>, Option<u64>)>,
 }
 
 /// The invocation's deadline, as template.yaml's function timeout gives it: the pipeline
@@ -182,19 +186,33 @@ pub async fn cold_start(
     let idle = Arc::new(Notify::new());
     let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
     let bodies: Arc<Vec<Bytes>> = Arc::new(events.iter().map(|e| Bytes::from(e.to_string())).collect());
+    // Set once the process is spawned, before it can ask for anything.
+    let pid = Arc::new(AtomicU32::new(0));
 
     let server = {
-        let (state, idle) = (state.clone(), idle.clone());
+        let (state, idle, pid) = (state.clone(), idle.clone(), pid.clone());
         serve(listener, move |request: Request<Incoming>| {
-            let (state, idle, arn, bodies) = (state.clone(), idle.clone(), arn.clone(), bodies.clone());
+            let (state, idle, arn, bodies, pid) = (
+                state.clone(),
+                idle.clone(),
+                arn.clone(),
+                bodies.clone(),
+                pid.clone(),
+            );
             async move {
                 let path = request.uri().path().to_owned();
                 if path == NEXT {
-                    let body = {
+                    let asked = {
                         let mut state = state.lock().expect("state");
                         state.asked.push(Instant::now());
-                        bodies.get(state.asked.len() - 1).cloned()
+                        state.asked.len()
                     };
+                    if asked == 2 {
+                        let pid = pid.load(Ordering::SeqCst);
+                        let usage = (cpu_time(pid), peak_rss_kib(pid));
+                        state.lock().expect("state").after_first = Some(usage);
+                    }
+                    let body = bodies.get(asked - 1).cloned();
                     let Some(body) = body else {
                         // The function is idle: measured, and never given another event.
                         idle.notify_one();
@@ -258,10 +276,12 @@ pub async fn cold_start(
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
-    let pid = child.id();
+    pid.store(child.id(), Ordering::SeqCst);
 
     let waited = tokio::time::timeout(Duration::from_secs(60), idle.notified()).await;
-    let usage = (cpu_time(pid), peak_rss_kib(pid));
+    // A process that never asked twice (an init error) is measured as it stopped.
+    let pid = pid.load(Ordering::SeqCst);
+    let at_the_end = (cpu_time(pid), peak_rss_kib(pid));
     let _ = child.kill();
     let _ = child.wait();
     server.abort();
@@ -287,6 +307,7 @@ pub async fn cold_start(
             (answered.duration_since(state.asked[n]), result.clone())
         })
         .collect();
+    let usage = state.after_first.unwrap_or(at_the_end);
     let (answered, result) = state.answered.swap_remove(0);
     Ok(Start {
         warm,

@@ -2,11 +2,12 @@
 //!
 //! The envelope's fields are read in the one pass Lambda's runtime makes over the payload
 //! ([`EventJson`]), and the detail is kept as text until its detail-type is known, then read
-//! straight into our own types (the CloudTrail record, the alarm): each part is parsed
-//! once, with no `Value` tree built and copied between (docs/performance.md, "Handler
-//! overhead"). aws_lambda_events' `CloudWatchEvent` is not used for the envelope: read as the
-//! payload it would make a malformed envelope the runtime's error, before any report, and
-//! read afterwards it would cost a second pass over the text. Each service module reads the
+//! straight into our own types (the CloudTrail record, the alarm), with no `Value` tree built
+//! and copied between (docs/performance.md, "Handler overhead"). aws_lambda_events'
+//! `CloudWatchEvent` is not used for the envelope: read as the payload it would make a
+//! malformed envelope the runtime's error, before any report, and read afterwards it would
+//! cost a second pass over the text. A record that names a field twice is refused (serde's
+//! derive); the envelope keeps a repeated field's last value. Each service module reads the
 //! details and names the resources involved.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
 use super::*;
+use chrono::TimeZone;
 use serde_json::json;
 
 fn api_call_event(detail: Value) -> Value {
@@ -60,28 +61,60 @@ fn problems_are_named_without_a_position_in_the_text() {
         "event env-1 (AWS API Call via CloudTrail) has no usable `detail`: \
          invalid type: integer `7`, expected a string"
     );
-    let err = Envelope::parse(json!({"id": 1})).unwrap_err();
-    assert!(!err.to_string().contains(" at line "), "{err}");
+    let err = Envelope::parse(json!({"time": "2026-11-20T10:15:00Z", "id": 1})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "not an EventBridge event (`id`: invalid type: integer `1`, expected a string); \
+         unthrottle expects the events its EventBridge rules deliver, see events/ for samples"
+    );
 }
 
-/// The text Lambda hands over is read as it is, and a `Value` gives the same envelope.
+/// A record that names one of its fields twice is not trusted to say which it meant.
 #[test]
-fn an_event_reads_the_same_from_its_text_and_from_a_value() {
-    let event = api_call_event(json!({
-        "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
-        "errorCode": "ThrottlingException", "eventID": "ct-1"
-    }));
-    let text: EventJson = serde_json::from_str(&event.to_string()).unwrap();
-    let from_text = Envelope::parse(text).unwrap();
-    let from_value = Envelope::parse(event).unwrap();
-    assert_eq!(from_text.id, from_value.id);
-    assert_eq!(from_text.time, from_value.time);
-    let (Signal::ApiCall(a), Signal::ApiCall(b)) =
-        (from_text.signal().unwrap(), from_value.signal().unwrap())
-    else {
-        panic!("expected two API calls")
+fn a_detail_naming_a_field_twice_is_bad() {
+    let text = api_call_event(json!({"eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem"}))
+        .to_string()
+        .replace(
+            r#""eventName":"PutItem""#,
+            r#""eventName":"PutItem","eventName":"GetItem""#,
+        );
+    assert!(text.contains("GetItem"), "{text}");
+    let event: EventJson = serde_json::from_str(&text).unwrap();
+    let err = Envelope::parse(event).unwrap().signal().unwrap_err();
+    assert!(err.to_string().ends_with("duplicate field `eventName`"), "{err}");
+}
+
+/// The text Lambda hands over is read as it is: the envelope's fields, and the detail from
+/// its own text.
+#[test]
+fn an_event_is_read_from_its_text() {
+    let text = r#"{"version": "0", "id": "env-1", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.dynamodb", "account": "123456789012", "time": "2026-11-20T10:15:00Z",
+        "region": "us-east-1", "resources": [], "detail": {"eventSource": "dynamodb.amazonaws.com",
+        "eventName": "PutItem", "errorCode": "ThrottlingException", "eventID": "ct-1",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/a"}}}"#;
+    let event: EventJson = serde_json::from_str(text).unwrap();
+    let envelope = Envelope::parse(event).unwrap();
+    assert_eq!(
+        (
+            envelope.id.as_str(),
+            envelope.source.as_str(),
+            envelope.account.as_str(),
+            envelope.region.as_str()
+        ),
+        ("env-1", "aws.dynamodb", "123456789012", "us-east-1")
+    );
+    assert_eq!(
+        envelope.time,
+        Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap()
+    );
+    let Signal::ApiCall(call) = envelope.signal().unwrap() else {
+        panic!("expected an API call")
     };
-    assert_eq!((a.event_id, a.error_code), (b.event_id, b.error_code));
+    assert_eq!(call.event_id.as_deref(), Some("ct-1"));
+    assert_eq!(call.error_code.as_deref(), Some("ThrottlingException"));
+    let identity = ApiCallDetail::part(call.user_identity.as_deref()).unwrap();
+    assert_eq!(identity["type"], "IAMUser");
     let not_json: Result<EventJson, _> = serde_json::from_str("{\"id\": ");
     assert!(not_json.is_err());
 }

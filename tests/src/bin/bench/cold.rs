@@ -127,7 +127,9 @@ pub const WARM_REPEATS: [(&str, &str); 2] = [
 fn another_event_of(event: &Value) -> Value {
     let mut other = event.clone();
     let id = unique("bench-cooldown");
-    other["detail"]["eventID"] = json!(format!("{id}-record"));
+    if let Some(detail) = other.get_mut("detail").and_then(Value::as_object_mut) {
+        detail.insert("eventID".to_owned(), json!(format!("{id}-record")));
+    }
     other["id"] = json!(id);
     other
 }
@@ -137,7 +139,12 @@ fn another_event_of(event: &Value) -> Value {
 async fn start(case: Case, env: &[(String, String)], event: &Value) -> Result<Start, String> {
     let events = match case {
         Case::TableRemediation | Case::StreamRemediation => {
-            vec![event.clone(), event.clone(), another_event_of(event)]
+            let mut events = vec![event.clone()];
+            events.extend(WARM_REPEATS.iter().map(|(repeat, _)| match *repeat {
+                "duplicate delivery" => event.clone(),
+                _ => another_event_of(event),
+            }));
+            events
         }
         _ => vec![event.clone()],
     };
