@@ -73,8 +73,11 @@ pub struct Row {
 }
 
 pub fn binary(function: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/release")
+    // Where cargo put it: CARGO_TARGET_DIR when set (as for the build), else the workspace's.
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("release")
         .join(function)
 }
 
