@@ -3,10 +3,11 @@
 //! current-thread runtime. No AWS call, no emulator: what is left is our work per event.
 //!
 //! What one timed event is, as a warm Lambda container does it apart from the Runtime API's
-//! HTTP: the event's JSON text parsed into a `Value` (lambda_runtime does that before the
-//! handler), `Pipeline::handle`, the verdict, and the response serialised to JSON. Log lines
-//! are formatted as in the functions when the bench installs Lambda's default subscriber
-//! (benches/handler.rs), into a sink rather than stdout.
+//! HTTP: the event's JSON text read into the handler's payload type, `EventJson`
+//! (lambda_runtime does that before the handler), `Pipeline::handle`, the verdict, and the
+//! response serialised to JSON. Log lines are formatted as in the functions when the bench
+//! installs the functions' own subscriber (`unthrottle::logging`, benches/handler.rs), into a
+//! sink rather than stdout.
 //!
 //! Every case is checked, not assumed: `Function::check` runs it once before timing, and
 //! `Function::timed` checks every timed event's published report after the clock stops. The
