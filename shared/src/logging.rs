@@ -35,13 +35,16 @@ where
     let _ = tracing::subscriber::set_global_default(subscriber(json, filter, writer));
 }
 
-/// The subscriber [`init`] installs: JSON lines or text, no timestamp (CloudWatch adds its
-/// own) and no target, through `filter`.
+/// The subscriber [`init`] installs: JSON lines or plain text, no timestamp (CloudWatch adds
+/// its own) and no target, through `filter`.
 pub fn subscriber<W>(json: bool, filter: Targets, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
+    // No colour codes: the lines go to CloudWatch (the CLI's `ansi` feature may be on in the
+    // same build).
     let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
         .with_target(false)
         .without_time()
         .with_writer(writer);
@@ -146,6 +149,7 @@ mod tests {
             "{lines:?}"
         );
         assert!(!lines[0].contains("unthrottle::logging"), "no target: {lines:?}");
+        assert!(!lines[0].contains('\u{1b}'), "no colour codes: {lines:?}");
     }
 
     /// The most verbose level `target` logs at under the filter, `None` for nothing.
