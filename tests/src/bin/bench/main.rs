@@ -203,7 +203,7 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
-fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], sizes: &[(&str, u64, u64)]) -> String {
+fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size, sizes: &[Size]) -> String {
     let mut out = String::new();
     let commit = std::env::var("BENCH_COMMIT").unwrap_or_else(|_| "unknown".to_owned());
     let _ = writeln!(out, "# Benchmarks\n");
@@ -288,7 +288,7 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], sizes: &[(&
     }
     overhead_section(&mut out, fakes);
     cold_section(&mut out, cold);
-    size_section(&mut out, cold, sizes);
+    size_section(&mut out, cold, probe, sizes);
     targets_section(&mut out, rows, fakes, cold, sizes);
     out
 }
@@ -356,26 +356,28 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
     );
     let _ = writeln!(
         out,
-        "| function | event | outcome | starts | init median | init p95 | first result median | p95 | min | max | handler median | CPU median | first result ÷ probe's |"
+        "| function | event | outcome | starts | init median | init p95 | first result median | p95 | min | max | handler median | CPU median | init ÷ probe's | first result ÷ probe's | CPU ÷ probe's |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let probe_first = probe(cold).map(|row| percentile(&figure(row, |s| s.first_result), 50.0));
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let probe_median = |of: fn(&integration_tests::servers::Start) -> Duration| {
+        probe(cold).map(|row| percentile(&figure(row, of), 50.0))
+    };
+    let (probe_init, probe_first, probe_cpu) = (
+        probe_median(|s| s.init),
+        probe_median(|s| s.first_result),
+        probe_median(|s| s.cpu),
+    );
     for row in cold {
         let init = figure(row, |s| s.init);
         let first = figure(row, |s| s.first_result);
         let handler = figure(row, |s| s.handler);
         let cpu = figure(row, |s| s.cpu);
-        let ratio = probe_first
-            .filter(|probe| !probe.is_zero())
-            .map_or("–".to_owned(), |probe| {
-                format!(
-                    "{:.1}×",
-                    percentile(&first, 50.0).as_secs_f64() / probe.as_secs_f64()
-                )
-            });
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.case.function(),
             row.case.event(),
             row.outcome,
@@ -388,9 +390,20 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
             ms(first.last().copied().unwrap_or_default()),
             ms(percentile(&handler, 50.0)),
             ms(percentile(&cpu, 50.0)),
-            ratio
+            ratio(percentile(&init, 50.0), probe_init),
+            ratio(percentile(&first, 50.0), probe_first),
+            ratio(percentile(&cpu, 50.0), probe_cpu)
         );
     }
+}
+
+/// `ours` as a multiple of the probe's figure; a dash when the probe has none.
+fn ratio(ours: Duration, probe: Option<Duration>) -> String {
+    probe
+        .filter(|probe| !probe.is_zero())
+        .map_or("–".to_owned(), |probe| {
+            format!("{:.1}×", ours.as_secs_f64() / probe.as_secs_f64())
+        })
 }
 
 fn peak_rss_mib(cold: &[cold::Row], function: &str) -> f64 {
@@ -403,30 +416,41 @@ fn peak_rss_mib(cold: &[cold::Row], function: &str) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn size_section(out: &mut String, cold: &[cold::Row], sizes: &[(&str, u64, u64)]) {
+fn size_section(out: &mut String, cold: &[cold::Row], probe: Size, sizes: &[Size]) {
     let _ = writeln!(out, "\n## Size and memory\n");
     let _ = writeln!(
         out,
         "The release binary as it ships (`bootstrap`, stripped), its size compressed as a zip \
          entry is (raw deflate at the best level; a zip file adds about 100 bytes of headers \
          around it), and the highest peak resident set (VmHWM) of its cold starts above, each \
-         read when the process asked for its second event. Bytes, and MB of 10^6 bytes.\n"
+         read when the process asked for its second event; the probe's for scale. Bytes, and \
+         MB of 10^6 bytes.\n"
     );
     let _ = writeln!(
         out,
-        "| function | bootstrap bytes | MB | zipped bytes | MB | peak RSS MiB |"
+        "| function | bootstrap bytes | MB | zipped bytes | MB | zipped ÷ probe's | peak RSS MiB | peak RSS ÷ probe's |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for (function, size, zipped) in sizes {
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let probe_rss = peak_rss_mib(cold, probe.0);
+    for &(function, size, zipped) in std::iter::once(&probe).chain(sizes) {
+        let rss = peak_rss_mib(cold, function);
         let _ = writeln!(
             out,
-            "| {function} | {size} | {:.2} | {zipped} | {:.2} | {:.1} |",
-            *size as f64 / 1e6,
-            *zipped as f64 / 1e6,
-            peak_rss_mib(cold, function)
+            "| {function} | {size} | {:.2} | {zipped} | {:.2} | {:.2}× | {rss:.1} | {} |",
+            size as f64 / 1e6,
+            zipped as f64 / 1e6,
+            zipped as f64 / probe.2 as f64,
+            if probe_rss > 0.0 {
+                format!("{:.2}×", rss / probe_rss)
+            } else {
+                "–".to_owned()
+            }
         );
     }
 }
+
+/// A binary's name, its stripped size and its zipped size, in bytes.
+type Size = (&'static str, u64, u64);
 
 /// Item-level DynamoDB calls: the ledger's (the functions read and write the user's tables
 /// only through table-level calls).
@@ -473,7 +497,7 @@ fn targets_section(
     rows: &[Row],
     fakes: &[overhead::Row],
     cold: &[cold::Row],
-    sizes: &[(&str, u64, u64)],
+    sizes: &[Size],
 ) {
     let _ = writeln!(out, "\n## Targets\n");
     let _ = writeln!(
@@ -702,14 +726,12 @@ async fn measure_all(fakes: &[overhead::Row]) -> String {
         .await
         .unwrap_or_else(|e| fail(&e));
     let cold = cold::measure(&aws).await.unwrap_or_else(|e| fail(&e));
-    let sizes: Vec<(&str, u64, u64)> = FUNCTIONS
-        .iter()
-        .map(|&function| {
-            let (size, zipped) = cold::sizes(function).unwrap_or_else(|e| fail(&e));
-            (function, size, zipped)
-        })
-        .collect();
-    report(&rows, fakes, &cold, &sizes)
+    let size = |function: &'static str| -> Size {
+        let (size, zipped) = cold::sizes(function).unwrap_or_else(|e| fail(&e));
+        (function, size, zipped)
+    };
+    let sizes: Vec<Size> = FUNCTIONS.into_iter().map(size).collect();
+    report(&rows, fakes, &cold, size("probe"), &sizes)
 }
 
 /// What ships: one bootstrap per function.
