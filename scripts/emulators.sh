@@ -117,6 +117,9 @@ write_env() {
   local moto=http://$HOST:$MOTO_PORT
   # Plain KEY=VALUE with no quotes, so both `set -a; . .emulators.env` and
   # Make's `include` read it. Written to a temp file first so readers never see half.
+  # UNTHROTTLE_MOTO_ENDPOINT is moto's one port, for a test that needs moto's version of a
+  # service another emulator plays by default (its DynamoDB returns the item with a refused
+  # condition; dynalite's does not).
   cat >"$ENV_FILE.tmp" <<EOF
 AWS_ENDPOINT_URL_DYNAMODB=http://$HOST:$DYNAMODB_PORT
 AWS_ENDPOINT_URL_S3=$moto
@@ -129,6 +132,7 @@ AWS_ENDPOINT_URL_SNS=$moto
 AWS_ENDPOINT_URL_SSM=$moto
 AWS_ENDPOINT_URL_STS=$moto
 AWS_ENDPOINT_URL_KINESIS=http://$HOST:$KINESIS_PORT
+UNTHROTTLE_MOTO_ENDPOINT=$moto
 AWS_REGION=us-east-1
 AWS_DEFAULT_REGION=us-east-1
 AWS_ACCESS_KEY_ID=test

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus, Tag,
 };
+use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -259,6 +260,32 @@ impl Emulators {
 
     pub fn ledger(&self, table: &str) -> DynamoDbLedger {
         DynamoDbLedger::new(self.dynamodb.clone(), table)
+    }
+
+    /// A fresh ledger table `name` on moto instead of dynalite, and the ledger on it. moto's
+    /// DynamoDB returns the item with a refused condition (`ReturnValuesOnConditionCheckFailure`)
+    /// as DynamoDB does, where dynalite 4.0.0 returns none; its calls are recorded with the rest.
+    pub async fn ledger_on_moto(&self, name: &str) -> Result<DynamoDbLedger, String> {
+        let moto = std::env::var("UNTHROTTLE_MOTO_ENDPOINT")
+            .ok()
+            .filter(|url| url.starts_with("http://127.0.0.1"))
+            .ok_or("UNTHROTTLE_MOTO_ENDPOINT does not point at a local moto: start the emulators with scripts/emulators.sh")?;
+        let config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .endpoint_url(moto)
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        client
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(|e| format!("CreateTable (ledger on moto): {}", DisplayErrorContext(&e)))?;
+        Ok(DynamoDbLedger::new(client, name))
     }
 
     pub fn snapshots(&self, bucket: &str) -> S3Snapshots {

@@ -56,19 +56,21 @@ fn assert_costs(calls: &[Call], expected: &[&str], round_trips: usize) {
     );
 }
 
+/// The refused claim against dynalite: it returns no item with a refused condition, so the
+/// ledger reads the item with one GetItem more.
+const REFUSED_CLAIM_ON_DYNALITE: [&str; 2] = ["UpdateItem", "GetItem"];
+
 /// A duplicate and an event of the same incident in cooldown: the refused claim, no metrics
-/// lookup, no describe, no tags. DynamoDB returns the item with the refusal (one call:
-/// `sdk_mocks::a_refused_claim_is_one_call_where_dynamodb_returns_the_item`); dynalite does
-/// not, so here the ledger reads it with one GetItem more.
-async fn assert_repeats_cost_one_refused_claim<S: Deploy>(world: &World<S>, event: serde_json::Value) {
-    const REFUSED_CLAIM_ON_DYNALITE: [&str; 2] = ["UpdateItem", "GetItem"];
+/// lookup, no describe, no tags. Where the ledger's DynamoDB returns the item with the
+/// refusal (DynamoDB, moto) that is one call; on dynalite, `REFUSED_CLAIM_ON_DYNALITE`.
+async fn assert_repeats_cost_one_refused_claim<S: Deploy>(
+    world: &World<S>,
+    event: serde_json::Value,
+    refused_claim: &[&str],
+) {
     let again = world.run(event.clone(), Utc::now()).await;
     assert_eq!(again.code, Some("duplicate"), "{again:?}");
-    assert_eq!(
-        operations(&world.aws.calls.take()),
-        REFUSED_CLAIM_ON_DYNALITE,
-        "a duplicate"
-    );
+    assert_eq!(operations(&world.aws.calls.take()), refused_claim, "a duplicate");
 
     let mut other = event;
     other["id"] = json!("another-event-of-the-incident");
@@ -77,11 +79,7 @@ async fn assert_repeats_cost_one_refused_claim<S: Deploy>(world: &World<S>, even
     }
     let cooling = world.run(other, Utc::now()).await;
     assert_eq!(cooling.code, Some("cooling-down"), "{cooling:?}");
-    assert_eq!(
-        operations(&world.aws.calls.take()),
-        REFUSED_CLAIM_ON_DYNALITE,
-        "in cooldown"
-    );
+    assert_eq!(operations(&world.aws.calls.take()), refused_claim, "in cooldown");
 }
 
 #[tokio::test]
@@ -114,7 +112,44 @@ async fn a_table_remediation_is_four_round_trips_and_a_repeat_one_refused_claim(
         4,
     );
 
-    assert_repeats_cost_one_refused_claim(&world, event).await;
+    assert_repeats_cost_one_refused_claim(&world, event, &REFUSED_CLAIM_ON_DYNALITE).await;
+}
+
+/// With the ledger on an emulator that returns the item with a refused condition, as DynamoDB
+/// does (moto; the table stays on dynalite), a duplicate and a cooldown are one call each:
+/// the refused claim, which says why.
+#[tokio::test]
+async fn a_repeat_is_one_call_where_the_refused_claim_returns_the_item() {
+    let mut world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    world.pipeline.ledger = world
+        .aws
+        .ledger_on_moto(&world.stores.ledger)
+        .await
+        .expect("ledger on moto");
+    world.aws.create_table(&world.name, 5, 5, &[]).await;
+    world.aws.calls.take();
+
+    let event = world.event("cloudtrail-putitem-throttled.json");
+    let report = world.run(event.clone(), Utc::now()).await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    let calls = world.aws.calls.take();
+    assert_eq!(
+        calls.iter().filter(|call| call.operation == "UpdateItem").count(),
+        2,
+        "the claim and the commit, on moto: {:?}",
+        operations(&calls)
+    );
+    let raised = world.aws.wait_active(&world.name).await;
+    assert_eq!(
+        raised
+            .provisioned_throughput()
+            .and_then(|t| t.write_capacity_units()),
+        Some(10),
+        "the table raised on dynalite"
+    );
+    world.aws.calls.take();
+
+    assert_repeats_cost_one_refused_claim(&world, event, &["UpdateItem"]).await;
 }
 
 #[tokio::test]
@@ -151,7 +186,7 @@ async fn a_stream_remediation_is_four_round_trips_and_a_repeat_one_refused_claim
         4,
     );
 
-    assert_repeats_cost_one_refused_claim(&world, event).await;
+    assert_repeats_cost_one_refused_claim(&world, event, &REFUSED_CLAIM_ON_DYNALITE).await;
 }
 
 /// Events that are not throttles are answered from the event alone.
