@@ -122,15 +122,7 @@ impl Emulators {
 
     /// The ledger table as template.yaml declares it: `pk`/`sk` strings, on-demand.
     pub async fn create_ledger(&self, name: &str) {
-        self.dynamodb
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attribute("pk"))
-            .attribute_definitions(attribute("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        create_ledger_on(&self.dynamodb, name)
             .await
             .expect("CreateTable (ledger)");
         self.wait_active(name).await;
@@ -269,20 +261,17 @@ impl Emulators {
         let moto = std::env::var("UNTHROTTLE_MOTO_ENDPOINT")
             .ok()
             .filter(|url| url.starts_with("http://127.0.0.1"))
-            .ok_or("UNTHROTTLE_MOTO_ENDPOINT does not point at a local moto: start the emulators with scripts/emulators.sh")?;
+            .ok_or(
+                "UNTHROTTLE_MOTO_ENDPOINT does not point at a local moto (an environment loaded \
+                 before the emulators script named it?): run `make emulators-up`, then \
+                 `set -a; . ./.emulators.env; set +a`",
+            )?;
         let config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
             .endpoint_url(moto)
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
-        client
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attribute("pk"))
-            .attribute_definitions(attribute("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        // moto's tables are ACTIVE at once: nothing to wait for.
+        create_ledger_on(&client, name)
             .await
             .map_err(|e| format!("CreateTable (ledger on moto): {}", DisplayErrorContext(&e)))?;
         Ok(DynamoDbLedger::new(client, name))
@@ -512,6 +501,26 @@ impl Emulators {
         }
         panic!("stream {name} did not become ACTIVE within 10 s");
     }
+}
+
+/// Creates the ledger table `name` as template.yaml declares it, through `client`.
+async fn create_ledger_on(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<
+    aws_sdk_dynamodb::operation::create_table::CreateTableOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::create_table::CreateTableError>,
+> {
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
 }
 
 fn attribute(name: &str) -> AttributeDefinition {

@@ -136,7 +136,7 @@ async fn a_repeat_is_one_call_where_the_refused_claim_returns_the_item() {
     assert_eq!(
         calls.iter().filter(|call| call.operation == "UpdateItem").count(),
         2,
-        "the claim and the commit, on moto: {:?}",
+        "the claim and the commit: {:?}",
         operations(&calls)
     );
     let raised = world.aws.wait_active(&world.name).await;
@@ -150,6 +150,10 @@ async fn a_repeat_is_one_call_where_the_refused_claim_returns_the_item() {
     world.aws.calls.take();
 
     assert_repeats_cost_one_refused_claim(&world, event, &["UpdateItem"]).await;
+    assert!(
+        world.aws.items(&world.stores.ledger).await.is_empty(),
+        "the ledger table on dynalite was never written: every claim went to moto"
+    );
 }
 
 #[tokio::test]

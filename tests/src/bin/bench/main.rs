@@ -54,6 +54,25 @@ struct Row {
 }
 
 impl Row {
+    /// One run of the row's event: stops the bench if it did not end as `expected` says (its
+    /// figures would be another kind of event's), and keeps the calls of the run that made
+    /// the most, so a retry in any run shows.
+    fn record(&mut self, report: &Report, calls: Vec<Call>, took: Duration, expected: impl Fn(&str) -> bool) {
+        let ended = outcome(report);
+        if !expected(&ended) {
+            fail(&format!(
+                "{} {}: ended {ended}, not as the row says: {report:?}",
+                self.function,
+                self.name()
+            ));
+        }
+        self.outcome = ended;
+        if calls.len() >= self.calls.len() {
+            self.calls = calls;
+        }
+        self.latencies.push(took);
+    }
+
     /// The event's name as the tables show it.
     fn name(&self) -> String {
         if self.ledger_on_moto {
@@ -120,9 +139,7 @@ where
         let world = create(world).await;
         let event = world.event(throttle);
         let (report, calls, took) = timed(&world, event.clone()).await;
-        remediation.outcome = outcome(&report);
-        remediation.calls = calls;
-        remediation.latencies.push(took);
+        remediation.record(&report, calls, took, |ended| ended == "remediated");
         last = Some((world, event));
     }
     let Some((world, event)) = last else {
@@ -146,9 +163,7 @@ where
                 Repeat::NothingToHeal => world.event(not_a_throttle),
             };
             let (report, calls, took) = timed(&world, next).await;
-            row.outcome = outcome(&report);
-            row.calls = calls;
-            row.latencies.push(took);
+            row.record(&report, calls, took, |ended| repeat.ends_as(ended));
         }
         rows.push(row);
     }
@@ -167,6 +182,16 @@ enum Repeat {
 }
 
 impl Repeat {
+    /// Whether `outcome` (as `outcome()` writes it) is how this kind of event ends.
+    fn ends_as(self, outcome: &str) -> bool {
+        match self {
+            Repeat::Duplicate => outcome == "skipped duplicate",
+            Repeat::Cooldown => outcome == "skipped cooling-down",
+            // not-throttle for a table, control-plane for a stream.
+            Repeat::NothingToHeal => outcome.starts_with("skipped "),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Repeat::Duplicate => "duplicate delivery",
@@ -237,7 +262,7 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `make bench` (scripts/bench.sh, tests/src/bin/bench.rs); do not edit by hand.\n"
+        "Written by `make bench` (scripts/bench.sh, tests/src/bin/bench/); do not edit by hand.\n"
     );
     let _ = writeln!(out, "- Machine: {}", machine());
     let _ = writeln!(out, "- Date: {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
@@ -260,7 +285,14 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
     for stubbed in integration_tests::servers::STUBBED {
         let _ = writeln!(out, "- {stubbed}");
     }
-    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "\nThe DynamoDB emulator is dynalite, which returns no item with a refused condition, so \
+         there the ledger reads a refused claim's item with a `GetItem` more. The rows marked \
+         \"ledger on moto\" run the same events with only the ledger on moto's DynamoDB, which \
+         returns the item as DynamoDB does (`ReturnValuesOnConditionCheckFailure`); the \
+         resource stays on its emulator. A row's calls are those of its run that made the most.\n"
+    );
     let _ = writeln!(
         out,
         "| function | event | outcome | calls | round trips | critical path | all calls, in the order sent, with each one's time on the wire (ms) |"
@@ -293,8 +325,8 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
         out,
         "One event through the pipeline with its clients already built (a warm Lambda \
          container), against the emulators on this machine: the round trips dominate. \
-         {REMEDIATIONS} remediations (each on a fresh resource), {REPEATS} of each other kind. \
-         This is the bench's own build of the pipeline (the debug profile, where the calls are \
+         {REMEDIATIONS} remediations (each on a fresh resource), {REPEATS} of each other kind \
+         (the \"ledger on moto\" rows: after one remediation with the ledger there). This is the bench's own build of the pipeline (the debug profile, where the calls are \
          counted); the release binary's warm duplicate and cooldown, handed to each \
          remediation's process after its start, are under Targets.\n"
     );
@@ -384,18 +416,19 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
     );
     let _ = writeln!(
         out,
-        "| function | event | outcome | starts | init median | init p95 | first result median | p95 | min | max | handler median | CPU median | init ÷ probe's | first result ÷ probe's | CPU ÷ probe's |"
+        "| function | event | outcome | starts | init median | init p95 | first result median | p95 | min | max | handler median | CPU median | init ÷ probe's | first result ÷ probe's | handler ÷ probe's | CPU ÷ probe's |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let probe_median = |of: fn(&integration_tests::servers::Start) -> Duration| {
         probe(cold).map(|row| percentile(&figure(row, of), 50.0))
     };
-    let (probe_init, probe_first, probe_cpu) = (
+    let (probe_init, probe_first, probe_handler, probe_cpu) = (
         probe_median(|s| s.init),
         probe_median(|s| s.first_result),
+        probe_median(|s| s.handler),
         probe_median(|s| s.cpu),
     );
     for row in cold {
@@ -405,7 +438,7 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
         let cpu = figure(row, |s| s.cpu);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.case.function(),
             row.case.event(),
             row.outcome,
@@ -420,6 +453,7 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
             ms(percentile(&cpu, 50.0)),
             ratio(percentile(&init, 50.0), probe_init),
             ratio(percentile(&first, 50.0), probe_first),
+            ratio(percentile(&handler, 50.0), probe_handler),
             ratio(percentile(&cpu, 50.0), probe_cpu)
         );
     }
@@ -427,11 +461,20 @@ fn cold_section(out: &mut String, cold: &[cold::Row]) {
 
 /// `ours` as a multiple of the probe's figure; a dash when the probe has none.
 fn ratio(ours: Duration, probe: Option<Duration>) -> String {
-    probe
-        .filter(|probe| !probe.is_zero())
-        .map_or("–".to_owned(), |probe| {
-            format!("{:.1}×", ours.as_secs_f64() / probe.as_secs_f64())
-        })
+    times(
+        ours.as_secs_f64(),
+        probe.map_or(0.0, |probe| probe.as_secs_f64()),
+        1,
+    )
+}
+
+/// `ours` as a multiple of `probe`, to `decimals` places; a dash when `probe` is zero.
+fn times(ours: f64, probe: f64, decimals: usize) -> String {
+    if probe > 0.0 {
+        format!("{:.decimals$}×", ours / probe)
+    } else {
+        "–".to_owned()
+    }
 }
 
 fn peak_rss_mib(cold: &[cold::Row], function: &str) -> f64 {
@@ -456,23 +499,20 @@ fn size_section(out: &mut String, cold: &[cold::Row], probe: Size, sizes: &[Size
     );
     let _ = writeln!(
         out,
-        "| function | bootstrap bytes | MB | zipped bytes | MB | zipped ÷ probe's | peak RSS MiB | peak RSS ÷ probe's |"
+        "| function | bootstrap bytes | MB | bootstrap ÷ probe's | zipped bytes | MB | zipped ÷ probe's | peak RSS MiB | peak RSS ÷ probe's |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     let probe_rss = peak_rss_mib(cold, probe.0);
     for &(function, size, zipped) in std::iter::once(&probe).chain(sizes) {
         let rss = peak_rss_mib(cold, function);
         let _ = writeln!(
             out,
-            "| {function} | {size} | {:.2} | {zipped} | {:.2} | {:.2}× | {rss:.1} | {} |",
+            "| {function} | {size} | {:.2} | {} | {zipped} | {:.2} | {} | {rss:.1} | {} |",
             size as f64 / 1e6,
+            times(size as f64, probe.1 as f64, 2),
             zipped as f64 / 1e6,
-            zipped as f64 / probe.2 as f64,
-            if probe_rss > 0.0 {
-                format!("{:.2}×", rss / probe_rss)
-            } else {
-                "–".to_owned()
-            }
+            times(zipped as f64, probe.2 as f64, 2),
+            times(rss, probe_rss, 2),
         );
     }
 }
@@ -612,7 +652,7 @@ fn targets_section(
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                let (figure, met) = match on_moto {
+                let (shown, met) = match on_moto {
                     Some(moto) => (
                         format!(
                             "{} with the ledger on moto, which returns the refused item as DynamoDB \
@@ -622,7 +662,7 @@ fn targets_section(
                             row.calls.len(),
                             sent(row)
                         ),
-                        moto.calls.len() == 1,
+                        sent(moto) == "UpdateItem",
                     ),
                     None => (
                         format!("{} ({})", row.calls.len(), sent(row)),
@@ -631,7 +671,7 @@ fn targets_section(
                 };
                 line(
                     format!("{} {}: exactly 1 AWS call", row.function, row.event),
-                    figure,
+                    shown,
                     met,
                 );
                 // The release binary, warm: cold.rs hands each remediation's process its
