@@ -82,16 +82,21 @@ async fn assert_repeats_cost_one_refused_claim<S: Deploy>(
     assert_eq!(operations(&world.aws.calls.take()), refused_claim, "in cooldown");
 }
 
-#[tokio::test]
-async fn a_table_remediation_is_four_round_trips_and_a_repeat_one_refused_claim() {
-    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+/// Remediates a fresh 5/5 table of `world` on the throttled-PutItem sample: the event, and
+/// the calls the remediation made.
+async fn remediate_a_table(world: &World<DynamoDb>) -> (serde_json::Value, Vec<Call>) {
     world.aws.create_table(&world.name, 5, 5, &[]).await;
     world.aws.calls.take();
-
     let event = world.event("cloudtrail-putitem-throttled.json");
     let report = world.run(event.clone(), Utc::now()).await;
     assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
-    let calls = world.aws.calls.take();
+    (event, world.aws.calls.take())
+}
+
+#[tokio::test]
+async fn a_table_remediation_is_four_round_trips_and_a_repeat_one_refused_claim() {
+    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    let (event, calls) = remediate_a_table(&world).await;
     assert!(
         only(&calls, "UpdateTable").started > only(&calls, "PutObject").ended,
         "the snapshot before the change"
@@ -126,13 +131,7 @@ async fn a_repeat_is_one_call_where_the_refused_claim_returns_the_item() {
         .ledger_on_moto(&world.stores.ledger)
         .await
         .expect("ledger on moto");
-    world.aws.create_table(&world.name, 5, 5, &[]).await;
-    world.aws.calls.take();
-
-    let event = world.event("cloudtrail-putitem-throttled.json");
-    let report = world.run(event.clone(), Utc::now()).await;
-    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
-    let calls = world.aws.calls.take();
+    let (event, calls) = remediate_a_table(&world).await;
     assert_eq!(
         calls.iter().filter(|call| call.operation == "UpdateItem").count(),
         2,

@@ -798,48 +798,32 @@ async fn create_stream(world: World<Kinesis>) -> World<Kinesis> {
 }
 
 async fn measure_all(fakes: &[overhead::Row]) -> String {
-    let mut rows = measure::<DynamoDb, _, _>(
-        "dynamodb-throttle",
-        ("dynamodb", "orders"),
-        "cloudtrail-putitem-throttled.json",
-        "cloudtrail-putitem-success.json",
-        false,
-        create_table,
-    )
-    .await;
-    rows.extend(
-        measure::<Kinesis, _, _>(
-            "kinesis-throttle",
-            ("kinesis", "clickstream"),
-            "cloudtrail-putrecord-throttled.json",
-            "cloudtrail-listshards-throttling.json",
-            false,
-            create_stream,
-        )
-        .await,
-    );
-    rows.extend(
-        measure::<DynamoDb, _, _>(
-            "dynamodb-throttle",
-            ("dynamodb", "orders"),
-            "cloudtrail-putitem-throttled.json",
-            "cloudtrail-putitem-success.json",
-            true,
-            create_table,
-        )
-        .await,
-    );
-    rows.extend(
-        measure::<Kinesis, _, _>(
-            "kinesis-throttle",
-            ("kinesis", "clickstream"),
-            "cloudtrail-putrecord-throttled.json",
-            "cloudtrail-listshards-throttling.json",
-            true,
-            create_stream,
-        )
-        .await,
-    );
+    let mut rows = Vec::new();
+    // Every kind of event on dynalite, then the repeats with the ledger on moto.
+    for ledger_on_moto in [false, true] {
+        rows.extend(
+            measure::<DynamoDb, _, _>(
+                "dynamodb-throttle",
+                ("dynamodb", "orders"),
+                "cloudtrail-putitem-throttled.json",
+                "cloudtrail-putitem-success.json",
+                ledger_on_moto,
+                create_table,
+            )
+            .await,
+        );
+        rows.extend(
+            measure::<Kinesis, _, _>(
+                "kinesis-throttle",
+                ("kinesis", "clickstream"),
+                "cloudtrail-putrecord-throttled.json",
+                "cloudtrail-listshards-throttling.json",
+                ledger_on_moto,
+                create_stream,
+            )
+            .await,
+        );
+    }
     let aws = integration_tests::Emulators::connect()
         .await
         .unwrap_or_else(|e| fail(&e));
