@@ -155,6 +155,55 @@ async fn a_repeat_is_one_call_where_the_refused_claim_returns_the_item() {
     );
 }
 
+/// A new event of the same incident at `at`, past the cooldown: its own ids, so the claim
+/// sees a new event.
+fn next_incident<S: Deploy>(world: &World<S>, sample: &str, at: chrono::DateTime<Utc>) -> serde_json::Value {
+    let mut event = world.event_at(sample, at);
+    event["id"] = json!("the-next-incident");
+    event["detail"]["eventID"] = json!("the-next-incident-record");
+    event
+}
+
+/// The next incident on a resource within `TAGS_TTL` is described again, without reading its
+/// tags: they are kept per container (the tag APIs allow 5 to 10 requests per second per
+/// account, and an opt-out tag set by hand is honoured within the minute).
+#[tokio::test]
+async fn tags_are_kept_per_container_for_the_next_incident() {
+    let past_the_cooldown = Utc::now() + chrono::Duration::minutes(10);
+
+    let tables: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    let (_, first) = remediate_a_table(&tables).await;
+    only(&first, "ListTagsOfResource");
+    tables.aws.wait_active(&tables.name).await;
+    tables.aws.calls.take();
+    let event = next_incident(&tables, "cloudtrail-putitem-throttled.json", past_the_cooldown);
+    tables.run(event, past_the_cooldown).await;
+    let calls = tables.aws.calls.take();
+    let again = operations(&calls);
+    assert!(again.contains(&"DescribeTable"), "described again: {again:?}");
+    assert!(!again.contains(&"ListTagsOfResource"), "tags kept: {again:?}");
+
+    let streams: World<Kinesis> = World::new(("kinesis", "clickstream"), &[]).await;
+    streams.aws.create_stream(&streams.name, 2).await;
+    streams.aws.calls.take();
+    let report = streams
+        .run(streams.event("cloudtrail-putrecord-throttled.json"), Utc::now())
+        .await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report:?}");
+    only(&streams.aws.calls.take(), "ListTagsForStream");
+    streams.aws.wait_stream_active(&streams.name).await;
+    streams.aws.calls.take();
+    let event = next_incident(&streams, "cloudtrail-putrecord-throttled.json", past_the_cooldown);
+    streams.run(event, past_the_cooldown).await;
+    let calls = streams.aws.calls.take();
+    let again = operations(&calls);
+    assert!(
+        again.contains(&"DescribeStreamSummary"),
+        "described again: {again:?}"
+    );
+    assert!(!again.contains(&"ListTagsForStream"), "tags kept: {again:?}");
+}
+
 #[tokio::test]
 async fn a_stream_remediation_is_four_round_trips_and_a_repeat_one_refused_claim() {
     let world: World<Kinesis> = World::new(("kinesis", "clickstream"), &[]).await;

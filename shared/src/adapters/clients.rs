@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::ResourceRef;
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Snapshots};
+use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Measure, Snapshots};
 use crate::core::service::Service;
 
 /// The longest one SDK operation may take, retries included: what the pipeline budgets for
@@ -117,12 +117,17 @@ impl<T> OnFirstUse<T> {
     pub fn get(&self) -> &T {
         self.built.get_or_init(|| (self.build)())
     }
+
+    /// Whether a first use has built it yet.
+    pub fn is_built(&self) -> bool {
+        self.built.get().is_some()
+    }
 }
 
 impl<T> fmt::Debug for OnFirstUse<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnFirstUse")
-            .field("built", &self.built.get().is_some())
+            .field("built", &self.is_built())
             .finish()
     }
 }
@@ -140,6 +145,17 @@ impl<S: Service, T: Diagnose<S>> Diagnose<S> for OnFirstUse<T> {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Diagnosis<S::Evidence>> + Send {
         self.get().diagnose(target, now)
+    }
+}
+
+impl<S: Service, T: Measure<S>> Measure<S> for OnFirstUse<T> {
+    fn measure(
+        &self,
+        name: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<S::Evidence>> + Send {
+        self.get().measure(name, since, until)
     }
 }
 

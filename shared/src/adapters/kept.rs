@@ -7,6 +7,12 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a resource's tags are kept per container: an opt-out tag set by hand is honoured
+/// within a minute, and a storm of incidents on one resource does not spend the tag APIs'
+/// low rates (ListTagsOfResource 10 requests per second per account, ListTagsForStream 5) on
+/// the same answer.
+pub const TAGS_TTL: Duration = Duration::from_secs(60);
+
 /// Each value kept for `ttl` after it was read, then read again.
 pub struct Kept<K, V> {
     ttl: Duration,

@@ -27,7 +27,7 @@ use super::settings::DynamoDb;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::classify;
-use crate::adapters::kept::Kept;
+use crate::adapters::kept::{Kept, TAGS_TTL};
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
@@ -80,18 +80,13 @@ pub struct SdkTables {
     client: Client,
     metrics: aws_sdk_cloudwatch::Client,
     scaling: aws_sdk_applicationautoscaling::Client,
-    /// Tags per table ARN, read again after `TAGS_TTL`: ListTagsOfResource allows 10
-    /// requests per second per account, and a storm of incidents on one table (its GSIs,
-    /// both sides) would spend them on the same answer.
+    /// Tags per table ARN, read again after [`TAGS_TTL`]: a storm of incidents on one table
+    /// (its GSIs, both sides) would otherwise spend ListTagsOfResource's rate on one answer.
     tags: Kept<String, HashMap<String, String>>,
     /// The GSIs each table had when last described: their auto-scaling targets are asked
     /// for beside DescribeTable, and any GSI found since is asked for after it.
     indexes: Kept<String, Vec<String>>,
 }
-
-/// How long a table's tags are kept per container: an opt-out tag set by hand is honoured
-/// within a minute.
-pub const TAGS_TTL: Duration = Duration::from_secs(60);
 
 /// The table's ARN, from its account and region: what ListTagsOfResource needs before
 /// DescribeTable has answered. Checked against the ARN DescribeTable reports.

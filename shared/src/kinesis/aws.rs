@@ -23,7 +23,7 @@ use super::settings::Kinesis;
 use crate::adapters::Deploy;
 use crate::adapters::clients::CaptureResponse;
 use crate::adapters::errors::{classify, classify_with};
-use crate::adapters::kept::Kept;
+use crate::adapters::kept::{Kept, TAGS_TTL};
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{ResourceRef, Status};
 use crate::core::error::{Error, ErrorKind, Result};
@@ -39,6 +39,9 @@ pub struct SdkStreams {
     metrics: aws_sdk_cloudwatch::Client,
     /// The account's shard figures, kept for [`ACCOUNT_SHARDS_TTL`] per container.
     account: Kept<(), AccountShards>,
+    /// Tags per stream name (the name is all ListTagsForStream is asked with), read again
+    /// after [`TAGS_TTL`].
+    tags: Kept<String, HashMap<String, String>>,
 }
 
 /// How long one DescribeLimits answer is used: the account's open shards change only with
@@ -67,6 +70,7 @@ impl SdkStreams {
             client,
             metrics,
             account: Kept::new(ACCOUNT_SHARDS_TTL),
+            tags: Kept::new(TAGS_TTL),
         }
     }
 
@@ -109,7 +113,11 @@ impl SdkStreams {
         }
     }
 
+    /// The stream's tags: kept ones if read less than [`TAGS_TTL`] ago.
     async fn tags(&self, stream: &str, resource: &str) -> Result<HashMap<String, String>> {
+        if let Some(tags) = self.tags.get(&stream.to_owned()) {
+            return Ok(tags);
+        }
         let mut tags = HashMap::new();
         let mut after: Option<String> = None;
         loop {
@@ -126,6 +134,7 @@ impl SdkStreams {
                 after = Some(tag.key().to_owned());
             }
             if !page.has_more_tags() || page.tags().is_empty() {
+                self.tags.keep(stream.to_owned(), tags.clone());
                 return Ok(tags);
             }
         }

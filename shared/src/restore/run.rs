@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::model::{RESTORE, Restores, policy, step_id};
 use super::planner::{self, Episode, Kept, Policy, Subject, Verdict};
+use crate::adapters::clients::OnFirstUse;
 use crate::core::config::{AllowList, ConfigError, CoreSettings, Env, fatal};
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Scope, scope_of_arn};
@@ -452,30 +453,42 @@ pub fn kept_of<S: Restores>(document: &Value, uri: String) -> Option<Kept> {
 
 /// The restore function as deployed.
 pub type Deployed = Restorer<
-    SdkTables,
-    SdkStreams,
+    OnFirstUse<SdkTables>,
+    OnFirstUse<SdkStreams>,
     crate::adapters::ledger::DynamoDbLedger,
     crate::adapters::snapshots::S3Snapshots,
     crate::adapters::ConfiguredMetrics,
 >;
 
 /// Builds every client once for the life of the execution environment; `None` when restore
-/// is off (`RESTORE_AFTER_QUIET_HOURS=0`).
+/// is off (`RESTORE_AFTER_QUIET_HOURS=0`). The ledger's, the archive's and the metrics' serve
+/// every sweep and are built here; the tables' and the streams' on their first use, by a
+/// sweep that finds one of their episodes due.
 pub fn deployed(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Option<Deployed>, ConfigError> {
     let core = CoreSettings::from_env(env)?;
     let Some(policy) = policy(env)? else {
         return Ok(None);
     };
     Ok(Some(Restorer {
-        tables: SdkTables::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_cloudwatch::Client::new(sdk),
-            aws_sdk_applicationautoscaling::Client::new(sdk),
-        ),
-        streams: SdkStreams::new(
-            aws_sdk_kinesis::Client::new(sdk),
-            aws_sdk_cloudwatch::Client::new(sdk),
-        ),
+        tables: {
+            let sdk = sdk.clone();
+            OnFirstUse::new(move || {
+                SdkTables::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    aws_sdk_cloudwatch::Client::new(&sdk),
+                    aws_sdk_applicationautoscaling::Client::new(&sdk),
+                )
+            })
+        },
+        streams: {
+            let sdk = sdk.clone();
+            OnFirstUse::new(move || {
+                SdkStreams::new(
+                    aws_sdk_kinesis::Client::new(&sdk),
+                    aws_sdk_cloudwatch::Client::new(&sdk),
+                )
+            })
+        },
         tables_allowed: AllowList::from_env(env, &TABLE_ALLOW)?,
         streams_allowed: AllowList::from_env(env, &STREAM_ALLOW)?,
         ledger: crate::run::ledger(&core, sdk),
@@ -523,4 +536,30 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         },
     )))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An hourly sweep with no episode due reads the ledger and the archive only: the tables'
+    /// and the streams' clients are left for a sweep that needs them.
+    #[test]
+    fn the_tables_and_streams_clients_wait_for_their_first_use() {
+        let env = Env::from_fn(|key| match key {
+            "SNAPSHOT_BUCKET" => Some("snaps".to_owned()),
+            "LEDGER_TABLE" => Some("ledger".to_owned()),
+            _ => None,
+        });
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let restorer = deployed(&env, &sdk)
+            .expect("valid settings")
+            .expect("restore is on by default");
+        assert!(!restorer.tables.is_built(), "the tables' clients");
+        assert!(!restorer.streams.is_built(), "the streams' clients");
+        let _ = restorer.tables.get();
+        assert!(restorer.tables.is_built(), "built on first use");
+    }
 }
