@@ -49,7 +49,7 @@ impl Case {
             Case::TableRemediation | Case::StreamRemediation => "remediation",
             Case::TableDuplicate | Case::StreamDuplicate => "duplicate delivery",
             Case::ApiDiagnosis => "KMS throttle, diagnosed",
-            Case::RestoreSweep => "hourly sweep, nothing raised",
+            Case::RestoreSweep => "hourly sweep, nothing due yet",
             Case::Probe => "one DescribeTable",
         }
     }
