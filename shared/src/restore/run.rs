@@ -460,10 +460,11 @@ pub type Deployed = Restorer<
     crate::adapters::ConfiguredMetrics,
 >;
 
-/// Builds every client once for the life of the execution environment; `None` when restore
-/// is off (`RESTORE_AFTER_QUIET_HOURS=0`). The ledger's, the archive's and the metrics' serve
-/// every sweep and are built here; the tables' and the streams' on their first use, by a
-/// sweep that finds one of their episodes due.
+/// The restore function's ports, each client built at most once for the life of the
+/// execution environment; `None` when restore is off (`RESTORE_AFTER_QUIET_HOURS=0`). The
+/// ledger's, the archive's and the metrics' serve every sweep and are built here; the
+/// tables' and the streams' on their first use, by a sweep that finds one of their episodes
+/// due.
 pub fn deployed(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Option<Deployed>, ConfigError> {
     let core = CoreSettings::from_env(env)?;
     let Some(policy) = policy(env)? else {
