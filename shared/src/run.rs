@@ -72,10 +72,9 @@ pub fn function<S: Deploy + Clone>(service: S, core: &CoreSettings, sdk: &SdkCon
         let (core, sdk) = (core.clone(), sdk.clone());
         OnFirstUse::new(move || snapshots(&core, &sdk))
     };
-    let bus = {
-        let sdk = sdk.clone();
-        OnFirstUse::new(move || EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk)))
-    };
+    let bus = OnFirstUse::from_sdk(sdk, |sdk| {
+        EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk))
+    });
     Pipeline {
         resources,
         service,

@@ -114,6 +114,12 @@ impl<T> OnFirstUse<T> {
         }
     }
 
+    /// Built by `build` from (a clone of) `sdk` on its first use.
+    pub fn from_sdk(sdk: &SdkConfig, build: impl Fn(&SdkConfig) -> T + Send + Sync + 'static) -> Self {
+        let sdk = sdk.clone();
+        Self::new(move || build(&sdk))
+    }
+
     pub fn get(&self) -> &T {
         self.built.get_or_init(|| (self.build)())
     }

@@ -337,12 +337,19 @@ pub async fn rollback(
     sdk: &SdkConfig,
     options: Options,
 ) -> Result<RolledBack, Failure> {
-    let streams = SdkStreams::new(
-        aws_sdk_kinesis::Client::new(sdk),
-        aws_sdk_cloudwatch::Client::new(sdk),
-    );
+    let streams = SdkStreams::from_sdk(sdk);
     let settings = SdkSettings::new(aws_sdk_ssm::Client::new(sdk));
-    rollback_through(uri, home, core, sdk, options, &tables(sdk), &streams, &settings).await
+    rollback_through(
+        uri,
+        home,
+        core,
+        sdk,
+        options,
+        &SdkTables::from_sdk(sdk),
+        &streams,
+        &settings,
+    )
+    .await
 }
 
 /// [`rollback`] through these tables, streams and settings (the ledger and the bucket from
@@ -452,14 +459,6 @@ where
         Undo::Stream { shards } => run.stream(ports.streams, shards).await,
         Undo::Setting { id } => run.setting(ports.settings, &id).await,
     }
-}
-
-fn tables(sdk: &SdkConfig) -> SdkTables {
-    SdkTables::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        aws_sdk_cloudwatch::Client::new(sdk),
-        aws_sdk_applicationautoscaling::Client::new(sdk),
-    )
 }
 
 /// One rollback under way.

@@ -111,6 +111,16 @@ fn table_arn(table: &ResourceRef) -> String {
 }
 
 impl SdkTables {
+    /// The tables' adapter on the clients `sdk` configures, as every deployed function and
+    /// command builds it.
+    pub fn from_sdk(sdk: &SdkConfig) -> Self {
+        Self::new(
+            Client::new(sdk),
+            aws_sdk_cloudwatch::Client::new(sdk),
+            aws_sdk_applicationautoscaling::Client::new(sdk),
+        )
+    }
+
     pub fn new(
         client: Client,
         metrics: aws_sdk_cloudwatch::Client,
@@ -212,11 +222,7 @@ impl SdkTables {
 impl Deploy for DynamoDb {
     type Resources = SdkTables;
     fn resources(&self, sdk: &SdkConfig, _core: &CoreSettings) -> SdkTables {
-        SdkTables::new(
-            Client::new(sdk),
-            aws_sdk_cloudwatch::Client::new(sdk),
-            aws_sdk_applicationautoscaling::Client::new(sdk),
-        )
+        SdkTables::from_sdk(sdk)
     }
 }
 

@@ -52,7 +52,7 @@ const ACCOUNT_SHARDS_TTL: Duration = Duration::from_secs(60);
 impl Deploy for Kinesis {
     type Resources = SdkStreams;
     fn resources(&self, sdk: &SdkConfig, _core: &CoreSettings) -> SdkStreams {
-        SdkStreams::new(Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk))
+        SdkStreams::from_sdk(sdk)
     }
 }
 
@@ -65,6 +65,12 @@ fn open_shards_only(resource: &str) -> Result<ShardFilter> {
 }
 
 impl SdkStreams {
+    /// The streams' adapter on the clients `sdk` configures, as every deployed function and
+    /// command builds it.
+    pub fn from_sdk(sdk: &SdkConfig) -> Self {
+        Self::new(Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk))
+    }
+
     pub fn new(client: Client, metrics: aws_sdk_cloudwatch::Client) -> Self {
         Self {
             client,

@@ -471,25 +471,8 @@ pub fn deployed(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Option<Deploye
         return Ok(None);
     };
     Ok(Some(Restorer {
-        tables: {
-            let sdk = sdk.clone();
-            OnFirstUse::new(move || {
-                SdkTables::new(
-                    aws_sdk_dynamodb::Client::new(&sdk),
-                    aws_sdk_cloudwatch::Client::new(&sdk),
-                    aws_sdk_applicationautoscaling::Client::new(&sdk),
-                )
-            })
-        },
-        streams: {
-            let sdk = sdk.clone();
-            OnFirstUse::new(move || {
-                SdkStreams::new(
-                    aws_sdk_kinesis::Client::new(&sdk),
-                    aws_sdk_cloudwatch::Client::new(&sdk),
-                )
-            })
-        },
+        tables: OnFirstUse::from_sdk(sdk, SdkTables::from_sdk),
+        streams: OnFirstUse::from_sdk(sdk, SdkStreams::from_sdk),
         tables_allowed: AllowList::from_env(env, &TABLE_ALLOW)?,
         streams_allowed: AllowList::from_env(env, &STREAM_ALLOW)?,
         ledger: crate::run::ledger(&core, sdk),
