@@ -4,11 +4,7 @@ use super::*;
 /// and the streams' clients are left for a sweep that needs them.
 #[test]
 fn the_tables_and_streams_clients_wait_for_their_first_use() {
-    let env = Env::from_fn(|key| match key {
-        "SNAPSHOT_BUCKET" => Some("snaps".to_owned()),
-        "LEDGER_TABLE" => Some("ledger".to_owned()),
-        _ => None,
-    });
+    let env = crate::core::config::tests::env(&crate::core::config::tests::REQUIRED);
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use integration_tests::World;
-use integration_tests::calls::{Call, critical_path};
+use integration_tests::calls::{Call, critical_path, operations};
 use serde_json::{Value, json};
 use unthrottle::adapters::Deploy;
 use unthrottle::core::report::Report;
@@ -655,13 +655,7 @@ fn targets_section(
                 let on_moto = rows.iter().find(|other| {
                     other.ledger_on_moto && other.function == row.function && other.event == row.event
                 });
-                let sent = |row: &Row| {
-                    row.calls
-                        .iter()
-                        .map(|call| call.operation.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
+                let sent = |row: &Row| operations(&row.calls).join(", ");
                 let (shown, met) = match on_moto {
                     Some(moto) => (
                         format!(
