@@ -17,7 +17,8 @@ use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::Growth;
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, history_retention, tally_partition,
+    Admission, Claim, LedgerView, Refusal, Release, Sighting, TalliedCall, Ticket, history_retention,
+    tally_partition,
 };
 use crate::core::pipeline::{Invocation, Pipeline};
 use crate::core::ports::{Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, Snapshots, Tally};
@@ -253,6 +254,7 @@ struct ResourceRecord {
     lease: Option<Claim>,
     refusal: Option<Refusal>,
     changes: Vec<HistoryEntry>,
+    diagnosed: Vec<String>,
 }
 
 #[derive(Default)]
@@ -375,6 +377,7 @@ impl MemoryLedger {
             claim: record.claim.clone(),
             lease: record.lease.clone(),
             refusal: record.refusal.clone(),
+            diagnosed: record.diagnosed.clone(),
             ..LedgerView::default()
         };
         for entry in &record.changes {
@@ -411,6 +414,7 @@ impl Ledger for MemoryLedger {
                     .claim
                     .as_ref()
                     .is_none_or(|claim| claim.holder != ticket.event_id)
+                && !record.diagnosed.contains(&ticket.event_id)
                 && record
                     .refusal
                     .as_ref()
@@ -464,24 +468,21 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    async fn release(
-        &self,
-        ticket: &Ticket,
-        undone: Option<&[HistoryEntry]>,
-        refusal: Option<&Refusal>,
-    ) -> Result<()> {
+    async fn release(&self, ticket: &Ticket, release: Release<'_>, refusal: Option<&Refusal>) -> Result<()> {
         let mut state = locked(&self.state);
         let record = state.resources.entry(ticket.resource.key()).or_default();
         let me = Some(&ticket.invocation);
-        match undone {
-            None if record
-                .lease
-                .as_ref()
-                .is_some_and(|lease| lease.invocation.as_ref() == me) =>
-            {
+        let leased = record
+            .lease
+            .as_ref()
+            .is_some_and(|lease| lease.invocation.as_ref() == me);
+        match release {
+            Release::Lease if leased => record.lease = None,
+            Release::Diagnosed(diagnosed) if leased => {
                 record.lease = None;
+                record.diagnosed = diagnosed.to_vec();
             }
-            Some(undone)
+            Release::Commit(undone)
                 if record.claim.as_ref().is_some_and(|claim| {
                     claim.holder == ticket.event_id && claim.invocation.as_ref() == me
                 }) =>

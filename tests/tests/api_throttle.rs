@@ -49,31 +49,35 @@ fn pattern(report: &Report) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Callers are counted per event and ranked in the result; the first event delivered again
+/// is a duplicate at the claim (its diagnosis is remembered) and counts nothing.
 #[tokio::test]
 async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
     let pipeline = in_memory(service, memory_apis());
     let now = Utc::now();
-    // All five in one minute: the redelivery below reads the window up to its own minute.
-    let minute =
-        chrono::DurationRound::duration_trunc(now - Duration::minutes(2), Duration::minutes(1)).unwrap();
-    let first = minute + Duration::seconds(10);
-    let mut last = None;
+    let first = now - Duration::seconds(20);
+    let mut reports = Vec::new();
     for (n, role) in ["app", "app", "app", "batch", "app"].iter().enumerate() {
         let at = first + Duration::seconds(i64::try_from(n).unwrap());
-        let reports = pipeline
+        let handled = pipeline
             .handle(kms_throttle(&format!("e{n}"), role, at), now)
             .await
             .unwrap();
-        last = Some(reports[0].clone());
+        reports.push(handled[0].clone());
     }
-    // The first event delivered again: counted once.
     let again = pipeline
         .handle(kms_throttle("e0", "app", first), now)
         .await
         .unwrap();
-    let report = &again[0];
+    assert_eq!(again[0].code, Some("duplicate"), "{again:?}");
+    assert!(
+        again[0].reason.contains("diagnosed already"),
+        "{}",
+        again[0].reason
+    );
 
+    let report = reports.last().unwrap();
     assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
     assert_eq!(report.code, Some("kms-request-quota"));
     assert_eq!(
@@ -89,8 +93,58 @@ async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
         "4 of 5 is one caller"
     );
     assert!(report.reason.contains("5 throttled call(s)"), "{}", report.reason);
-    assert_eq!(top(&last.unwrap()).len(), 2);
+    assert_eq!(top(&reports[0]).len(), 1, "the first event saw one caller");
     assert!(pipeline.snapshots.objects().is_empty(), "nothing changed");
+}
+
+/// An event that arrives while another invocation holds the API is counted then (a burst is
+/// counted whole) and not diagnosed; delivered again once the API is free, it is diagnosed,
+/// and its call is not counted a second time.
+#[tokio::test]
+async fn an_event_counted_in_flight_and_delivered_again_is_counted_once() {
+    use unthrottle::core::domain::ResourceRef;
+    use unthrottle::core::ledger::{Admission, Release, Ticket};
+    use unthrottle::core::ports::Ledger;
+
+    let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
+    let pipeline = in_memory(service, memory_apis());
+    let now = Utc::now();
+    let holding = Ticket {
+        resource: ResourceRef {
+            service: Api::ID,
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            name: "kms.Decrypt".into(),
+        },
+        event_id: "another-event".into(),
+        invocation: "another-invocation".into(),
+        now,
+        lease: Duration::seconds(60),
+        cooldown: Duration::seconds(300),
+    };
+    let ledger = &pipeline.ledger;
+    assert!(matches!(
+        ledger.claim(&holding).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    let event = || kms_throttle("f1", "app", now - Duration::seconds(20));
+
+    let in_flight = pipeline.handle(event(), now).await.unwrap().remove(0);
+    assert_eq!(in_flight.code, Some("cooling-down"), "{in_flight:?}");
+    assert!(
+        in_flight.reason.contains("another invocation"),
+        "{}",
+        in_flight.reason
+    );
+
+    ledger.release(&holding, Release::Lease, None).await.unwrap();
+    let again = pipeline.handle(event(), now).await.unwrap().remove(0);
+    assert_eq!(again.outcome, Outcome::Diagnosed, "{again:?}");
+    assert_eq!(
+        top(&again),
+        [("arn:aws:iam::123456789012:role/app".to_owned(), 1)],
+        "counted once"
+    );
 }
 
 /// The same counting through the real ledger adapter on dynalite: one conditional

@@ -8,6 +8,7 @@ use integration_tests::calls::{Call, critical_path, operations, overlapped, sequ
 use integration_tests::{World, expected_skips};
 use serde_json::json;
 use unthrottle::adapters::Deploy;
+use unthrottle::api::Api;
 use unthrottle::core::report::Outcome;
 use unthrottle::dynamodb::DynamoDb;
 use unthrottle::kinesis::Kinesis;
@@ -239,6 +240,70 @@ async fn a_stream_remediation_is_four_round_trips_and_a_repeat_one_refused_claim
     );
 
     assert_repeats_cost_one_refused_claim(&world, event, &REFUSED_CLAIM_ON_DYNALITE).await;
+}
+
+/// The KMS throttle sample in `world`, as its own event `id` with its own CloudTrail record.
+fn kms_throttle(world: &World<Api>, id: &str) -> serde_json::Value {
+    let mut event = world.event("cloudtrail-kms-decrypt-throttled.json");
+    event["id"] = json!(id);
+    event["detail"]["eventID"] = json!(format!("{id}-record"));
+    event
+}
+
+/// The callers api-throttle counted, summed over the top the report shows.
+fn counted(report: &unthrottle::core::report::Report) -> u64 {
+    report
+        .evidence
+        .as_ref()
+        .and_then(|evidence| evidence.pointer("/evidence/top"))
+        .and_then(serde_json::Value::as_array)
+        .map(|top| top.iter().filter_map(|count| count["events"].as_u64()).sum())
+        .unwrap_or_default()
+}
+
+/// api-throttle changes nothing and so commits no claim, but it remembers each diagnosed
+/// event on the resource's item: the event delivered again is refused at the claim, one
+/// call where the refused claim returns the item (moto, as DynamoDB), two on dynalite.
+/// Another event of the incident is diagnosed, and counted, as before.
+#[tokio::test]
+async fn a_redelivered_diagnosis_is_one_refused_claim() {
+    for on_moto in [true, false] {
+        let mut world: World<Api> = World::new(("api", "orders"), &[]).await;
+        if on_moto {
+            world.pipeline.ledger = world
+                .aws
+                .ledger_on_moto(&world.stores.ledger)
+                .await
+                .expect("ledger on moto");
+        }
+        world.aws.calls.take();
+        let first = world.run(kms_throttle(&world, "diagnosed"), Utc::now()).await;
+        assert_eq!(first.outcome, Outcome::Diagnosed, "{first:?}");
+        world.aws.calls.take();
+
+        let again = world.run(kms_throttle(&world, "diagnosed"), Utc::now()).await;
+        assert_eq!(again.code, Some("duplicate"), "{again:?}");
+        let refused: &[&str] = if on_moto {
+            &["UpdateItem"]
+        } else {
+            &REFUSED_CLAIM_ON_DYNALITE
+        };
+        assert_eq!(
+            operations(&world.aws.calls.take()),
+            refused,
+            "a redelivery (ledger on moto: {on_moto})"
+        );
+
+        let next = world
+            .run(kms_throttle(&world, "next-of-the-incident"), Utc::now())
+            .await;
+        assert_eq!(next.outcome, Outcome::Diagnosed, "{next:?}");
+        assert_eq!(
+            counted(&next),
+            2,
+            "both events counted, the redelivery not: {next:?}"
+        );
+    }
 }
 
 /// Events that are not throttles are answered from the event alone.

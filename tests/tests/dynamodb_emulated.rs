@@ -455,7 +455,7 @@ async fn a_malformed_ledger_record_fails_the_event_instead_of_being_ignored() {
 #[tokio::test]
 async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
     use unthrottle::core::domain::{Action, HistoryEntry, ResourceRef};
-    use unthrottle::core::ledger::{Admission, Held, Refusal, Ticket};
+    use unthrottle::core::ledger::{Admission, Held, Refusal, Release, Ticket};
     use unthrottle::core::ports::Ledger;
     use unthrottle::core::service::Service;
 
@@ -591,7 +591,11 @@ async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
         reason: "LimitExceededException".into(),
     };
     ledger
-        .release(&next, Some(std::slice::from_ref(&attempted)), Some(&refusal))
+        .release(
+            &next,
+            Release::Commit(std::slice::from_ref(&attempted)),
+            Some(&refusal),
+        )
         .await
         .unwrap();
     let view = ledger.view(&ticket.resource, next.now).await.unwrap();
@@ -626,6 +630,91 @@ async fn the_ledger_leases_commits_and_releases_as_the_protocol_says() {
         panic!("the retry after a timeout was refused");
     };
     assert_eq!(view.lease.map(|lease| lease.holder), Some("evt-5".to_owned()));
+}
+
+/// A diagnosis takes no claim: the lease is given back remembering the event, so its
+/// redelivery is refused at the claim, while other events still take the resource; the
+/// most recent `DIAGNOSES_REMEMBERED` are kept. The same steps on dynalite and on the
+/// in-memory ledger the unit tests use, so the two agree.
+#[tokio::test]
+async fn a_diagnosed_event_is_remembered_and_its_redelivery_refused_at_the_claim() {
+    let world = world(&[]).await;
+    diagnoses_are_remembered(&world.aws.ledger(&world.stores.ledger), &world.name).await;
+    diagnoses_are_remembered(&unthrottle::testing::MemoryLedger::default(), &world.name).await;
+}
+
+async fn diagnoses_are_remembered(ledger: &impl unthrottle::core::ports::Ledger, name: &str) {
+    use unthrottle::core::domain::ResourceRef;
+    use unthrottle::core::ledger::{Admission, DIAGNOSES_REMEMBERED, Held, Release, Ticket};
+    use unthrottle::core::service::Service;
+
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+    let ticket = |event: &str, invocation: &str| Ticket {
+        resource: ResourceRef {
+            service: unthrottle::api::Api::ID,
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            name: name.to_owned(),
+        },
+        event_id: event.to_owned(),
+        invocation: invocation.to_owned(),
+        now,
+        lease: Duration::seconds(60),
+        cooldown: Duration::seconds(300),
+    };
+    let diagnose = |event: String| async move {
+        let diagnosing = ticket(&event, &format!("{event}-run"));
+        let Admission::Granted(view) = ledger.claim(&diagnosing).await.unwrap() else {
+            panic!("{event} refused");
+        };
+        let remembered = view.diagnosed_with(&event);
+        ledger
+            .release(&diagnosing, Release::Diagnosed(&remembered), None)
+            .await
+            .unwrap();
+        view
+    };
+
+    diagnose("evt-a".to_owned()).await;
+    let redelivery = ticket("evt-a", "run-2");
+    let Admission::Held(view) = ledger.claim(&redelivery).await.unwrap() else {
+        panic!("a diagnosed event taken again");
+    };
+    assert!(matches!(
+        view.holds_back("evt-a", "run-2", now),
+        Some(Held::Duplicate { detail }) if detail.contains("diagnosed already")
+    ));
+
+    // An event given back undiagnosed (a failure) is not remembered: its retry acts.
+    let failing = ticket("evt-b", "run-3");
+    let Admission::Granted(view) = ledger.claim(&failing).await.unwrap() else {
+        panic!("another event refused");
+    };
+    assert_eq!(view.diagnosed, ["evt-a"]);
+    ledger.release(&failing, Release::Lease, None).await.unwrap();
+    let retry = ticket("evt-b", "run-4");
+    assert!(matches!(
+        ledger.claim(&retry).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    ledger.release(&retry, Release::Lease, None).await.unwrap();
+
+    // The most recent are kept: the first is forgotten once as many more were diagnosed.
+    for n in 0..DIAGNOSES_REMEMBERED {
+        diagnose(format!("evt-{n}")).await;
+    }
+    let view = ledger.view(&redelivery.resource, now).await.unwrap();
+    assert_eq!(view.diagnosed.len(), DIAGNOSES_REMEMBERED);
+    assert_eq!(view.diagnosed.first().map(String::as_str), Some("evt-0"));
+    assert_eq!(
+        view.diagnosed.last().map(String::as_str),
+        Some(format!("evt-{}", DIAGNOSES_REMEMBERED - 1).as_str())
+    );
+    let long_after = ticket("evt-a", "run-5");
+    assert!(matches!(
+        ledger.claim(&long_after).await.unwrap(),
+        Admission::Granted(_)
+    ));
 }
 
 /// A table whose writes Application Auto Scaling manages (on moto, which stores the bounds

@@ -27,7 +27,8 @@ use crate::core::domain::{Action, HistoryEntry, ResourceRef};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::guards::rolling_day;
 use crate::core::ledger::{
-    Admission, Claim, LedgerView, Refusal, Sighting, TalliedCall, Ticket, history_retention, tally_partition,
+    Admission, Claim, LedgerView, Refusal, Release, Sighting, TalliedCall, Ticket, history_retention,
+    tally_partition,
 };
 use crate::core::ports::{Ledger, Tally};
 
@@ -36,13 +37,17 @@ const LEGACY_REFUSAL_SK: &str = "refusal";
 const LEGACY_HISTORY_PREFIX: &str = "history#";
 const CHANGE_PREFIX: &str = "change#";
 
+/// The events diagnosed last (a list of strings, `DIAGNOSES_REMEMBERED` at most).
+const DIAGNOSED: &str = "diagnosed";
+
 /// The claim's condition: the ticket's own lease again (the SDK retrying a write whose answer
 /// was lost), or a resource no lease, cooldown or refusal holds that this event has not
-/// changed already.
+/// changed or been diagnosed on already.
 const CLAIM_CONDITION: &str = "lease_invocation = :me OR (\
     (attribute_not_exists(lease_until) OR lease_until <= :now) \
     AND (attribute_not_exists(#until) OR #until <= :now) \
     AND (attribute_not_exists(holder) OR holder <> :event) \
+    AND (attribute_not_exists(diagnosed) OR NOT contains(diagnosed, :event)) \
     AND (attribute_not_exists(refused_until) OR refused_until <= :now))";
 
 pub struct DynamoDbLedger {
@@ -221,6 +226,15 @@ impl DynamoDbLedger {
         if let Some(refusal) = self.refusal_from(item, REFUSAL)? {
             view.refusal = Some(refusal);
         }
+        if let Some(diagnosed) = item.get(DIAGNOSED) {
+            let malformed = || self.malformed(item, &format!("{DIAGNOSED} (a list of event ids)"));
+            view.diagnosed = diagnosed
+                .as_l()
+                .map_err(|_| malformed())?
+                .iter()
+                .map(|id| id.as_s().map(String::to_owned).map_err(|_| malformed()))
+                .collect::<Result<_>>()?;
+        }
         for (name, value) in item.iter().filter(|(name, _)| name.starts_with(CHANGE_PREFIX)) {
             let fields = value
                 .as_m()
@@ -350,7 +364,7 @@ impl Ledger for DynamoDbLedger {
                 {
                     // Not decided on, so not kept: the event's retry, once the item is
                     // repaired, must find the resource free.
-                    if let Err(e) = self.release(ticket, None, None).await {
+                    if let Err(e) = self.release(ticket, Release::Lease, None).await {
                         tracing::warn!(error = %e, "lease not released; it ends at the invocation's deadline");
                     }
                     return Err(malformed);
@@ -413,24 +427,23 @@ impl Ledger for DynamoDbLedger {
         }
     }
 
-    async fn release(
-        &self,
-        ticket: &Ticket,
-        undone: Option<&[HistoryEntry]>,
-        refusal: Option<&Refusal>,
-    ) -> Result<()> {
+    async fn release(&self, ticket: &Ticket, release: Release<'_>, refusal: Option<&Refusal>) -> Result<()> {
         let mut update = Update::default();
-        let condition = match undone {
-            // A lease given back: only if it is this run's.
-            None => {
+        let condition = match release {
+            // A lease given back: only if it is this run's (so the diagnosed events it
+            // writes are the ones its claim returned, and this one).
+            Release::Lease | Release::Diagnosed(_) => {
                 for name in LEASE {
                     update.remove(name);
+                }
+                if let Release::Diagnosed(diagnosed) = release {
+                    update.set(DIAGNOSED, AttributeValue::L(diagnosed.iter().map(s).collect()));
                 }
                 "#lease = :me"
             }
             // A commit undone: its claim and its record, only if the claim is this run's; a
             // lease (another run's, after the cooldown) is left alone.
-            Some(undone) => {
+            Release::Commit(undone) => {
                 for name in CLAIM {
                     update.remove(name);
                 }
@@ -452,10 +465,10 @@ impl Ledger for DynamoDbLedger {
                     epoch(refusal.until.max(ticket.now + history_retention()) + rolling_day()),
                 );
         }
-        if undone.is_none() {
-            update.names.insert("#lease".into(), "lease_invocation".into());
-        } else {
+        if let Release::Commit(_) = release {
             update.names.insert("#claim".into(), "invocation".into());
+        } else {
+            update.names.insert("#lease".into(), "lease_invocation".into());
         }
         update.values.insert(":me".into(), s(&ticket.invocation));
         let released = self

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::ledger::{Admission, LedgerView, Refusal, Sighting, Ticket};
+use crate::core::ledger::{Admission, LedgerView, Refusal, Release, Sighting, Ticket};
 use crate::core::ports::{Announce, Ledger, Metrics, Snapshots};
 use crate::core::report::Report;
 
@@ -64,7 +64,7 @@ impl<L: Ledger> Ledger for ReadOnlyLedger<'_, L> {
     async fn release(
         &self,
         ticket: &Ticket,
-        _undone: Option<&[HistoryEntry]>,
+        _release: Release<'_>,
         _refusal: Option<&Refusal>,
     ) -> Result<()> {
         Err(self

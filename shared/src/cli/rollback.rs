@@ -18,7 +18,7 @@ use crate::api::{Api, SdkSettings, Settings};
 use crate::core::config::CoreSettings;
 use crate::core::domain::{Action, HistoryEntry, ResourceRef, Status};
 use crate::core::error::ErrorKind;
-use crate::core::ledger::{Admission, Ticket};
+use crate::core::ledger::{Admission, Release, Ticket};
 use crate::core::ports::{Apply, Describe, Ledger, SnapshotArchive, Snapshots};
 use crate::core::service::Service;
 use crate::core::snapshot::{SCHEMA, folder, key as snapshot_key, serialised};
@@ -902,7 +902,7 @@ impl<L: Ledger, A: Snapshots> Run<'_, L, A> {
             lease: self.cooldown,
             cooldown: self.cooldown,
         };
-        if let Err(e) = self.ledger.release(&ticket, None, None).await {
+        if let Err(e) = self.ledger.release(&ticket, Release::Lease, None).await {
             tracing::warn!(error = %e, "the rollback's claim was not released: it ends on its own");
         }
     }

@@ -9,7 +9,8 @@
 //! - the claim an event holds for the cooldown after its change: one change per incident,
 //!   and the event that made it is a duplicate from then on;
 //! - the changes of the last two days: what the daily-limit guards count;
-//! - a refusal the resource is backing off from.
+//! - a refusal the resource is backing off from;
+//! - the events diagnosed last, each a duplicate from then on.
 //!
 //! Beside it: sightings per resource, dimension and `SUSTAIN_SECONDS` bucket (the distinct
 //! throttle events seen, only with `MIN_THROTTLE_EVENTS` above 1) and api-throttle's counts.
@@ -18,6 +19,15 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::guards::rolling_day;
+
+/// The events diagnosed on a resource that are remembered, so that each one's redelivery is
+/// a duplicate: a diagnosis changes nothing and takes no claim, and without them a
+/// redelivered event would be diagnosed again (its calls repeated). The most recent are
+/// kept; an older event delivered again is diagnosed again, which changes nothing and
+/// counts nothing twice (its call count and digest line are kept once per event). At about
+/// 40 bytes an id, 20 add at most 800 bytes to the item every claim writes (a write costs a
+/// unit per KB of it).
+pub const DIAGNOSES_REMEMBERED: usize = 20;
 
 /// Who holds a resource, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +78,8 @@ pub struct LedgerView {
     /// Stored changes past their retention: the next commit removes them, so the item a
     /// resource's record lives in stays small however long it lives.
     pub expired: Vec<HistoryEntry>,
+    /// The events diagnosed last, oldest first (at most [`DIAGNOSES_REMEMBERED`]).
+    pub diagnosed: Vec<String>,
 }
 
 /// Why the ledger holds a resource back from an event, when it does.
@@ -93,6 +105,11 @@ impl LedgerView {
         if changed {
             return Some(Held::Duplicate {
                 detail: format!("event {event_id} already changed it"),
+            });
+        }
+        if self.diagnosed.iter().any(|diagnosed| diagnosed == event_id) {
+            return Some(Held::Duplicate {
+                detail: format!("event {event_id} was diagnosed already"),
             });
         }
         if let Some(lease) = self
@@ -125,6 +142,31 @@ impl LedgerView {
             .filter(|refusal| refusal.until > now)
             .map(|refusal| Held::BackingOff(refusal.clone()))
     }
+
+    /// The events to remember once `event_id` is diagnosed: it last, the oldest dropped past
+    /// [`DIAGNOSES_REMEMBERED`].
+    pub fn diagnosed_with(&self, event_id: &str) -> Vec<String> {
+        let kept = self
+            .diagnosed
+            .iter()
+            .filter(|diagnosed| *diagnosed != event_id)
+            .cloned()
+            .chain(std::iter::once(event_id.to_owned()))
+            .collect::<Vec<_>>();
+        let dropped = kept.len().saturating_sub(DIAGNOSES_REMEMBERED);
+        kept[dropped..].to_vec()
+    }
+}
+
+/// What a ticket gives back without a change standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release<'a> {
+    /// The lease, leaving nothing behind: the event may be handled again.
+    Lease,
+    /// The lease, remembering these events (the ticket's among them) as diagnosed.
+    Diagnosed(&'a [String]),
+    /// The ticket's commit, its change failed: the claim and these records of it.
+    Commit(&'a [HistoryEntry]),
 }
 
 /// A request to change a resource for an event.

@@ -19,7 +19,7 @@ use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Envelope, EventJson, Incident, Origin, Scope, Triage, TriggerError};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guards::{rolling_day, same_change};
-use crate::core::ledger::{Admission, Held, LedgerView, Refusal, Sighting, Ticket};
+use crate::core::ledger::{Admission, Held, LedgerView, Refusal, Release, Sighting, Ticket};
 use crate::core::plan::{Decision, Proposal, QUOTA_PRESSURE, SkipReason};
 use crate::core::ports::{
     Announce, Apply, Describe, Described, Diagnose, Ledger, Metrics, OPT_OUT_TAG, Snapshots,
@@ -336,10 +336,19 @@ where
                     .await
             }
         };
-        if let (Some(ticket), Lease::Release(refusal)) = (lease, left)
-            && let Err(e) = self.ledger.release(ticket, None, refusal.as_ref()).await
-        {
-            warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
+        if let Some(ticket) = lease {
+            let diagnosed;
+            let (release, refusal) = match left {
+                Lease::Kept => return report,
+                Lease::Release(refusal) => (Release::Lease, refusal),
+                Lease::Diagnosed(refusal) => {
+                    diagnosed = view.diagnosed_with(&ticket.event_id);
+                    (Release::Diagnosed(&diagnosed), refusal)
+                }
+            };
+            if let Err(e) = self.ledger.release(ticket, release, refusal.as_ref()).await {
+                warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
+            }
         }
         report
     }
@@ -480,7 +489,7 @@ where
                 let report = Report::diagnosed(S::ID, name, event_id.clone(), &finding)
                     .with_evidence(evidence)
                     .after_a_fix_that_did_not_hold(fix_did_not_hold);
-                return (report, Lease::Release(refusal));
+                return (report, Lease::Diagnosed(refusal));
             }
             Decision::Act(proposal) => proposal,
         };
@@ -553,12 +562,16 @@ where
                     return (failed(failure, error), Lease::Release(refusal));
                 }
                 if committed == Committed::Unknown
-                    && let Err(e) = self.ledger.release(ticket, None, None).await
+                    && let Err(e) = self.ledger.release(ticket, Release::Lease, None).await
                 {
                     warn!(error = %e, resource = %resource, "lease not released; it ends at the invocation's deadline");
                 }
                 // The record of our change goes with its claim; changes made by hand stay.
-                if let Err(e) = self.ledger.release(ticket, Some(&ours), refusal.as_ref()).await {
+                if let Err(e) = self
+                    .ledger
+                    .release(ticket, Release::Commit(&ours), refusal.as_ref())
+                    .await
+                {
                     warn!(error = %e, resource = %resource, "the failed change's record and claim not undone; the claim expires after the cooldown");
                 }
                 (failed(failure, error), Lease::Kept)
@@ -697,6 +710,9 @@ fn run_id(request: &str) -> String {
 enum Lease {
     /// Given back, recording the refusal if any: no change was made.
     Release(Option<Refusal>),
+    /// Given back after a diagnosis, remembering the event (so its redelivery is a
+    /// duplicate) and recording the refusal if any.
+    Diagnosed(Option<Refusal>),
     /// Kept as it is: committed (the cooldown holds), already given back, or never taken.
     Kept,
 }

@@ -856,8 +856,8 @@ async fn a_commit_repeated_by_its_own_run_is_granted_and_a_late_one_is_not() {
     };
     assert!(ledger.commit(&twin, &[], &[], false).await.is_err());
     // An undo by another run leaves the claim alone; this run's removes it.
-    ledger.release(&twin, Some(&[]), None).await.unwrap();
+    ledger.release(&twin, Release::Commit(&[]), None).await.unwrap();
     assert!(ledger.claim_of(&orders()).is_some());
-    ledger.release(&ticket, Some(&[]), None).await.unwrap();
+    ledger.release(&ticket, Release::Commit(&[]), None).await.unwrap();
     assert_eq!(ledger.claim_of(&orders()), None);
 }

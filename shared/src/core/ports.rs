@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::core::diagnosis::Diagnosis;
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::error::Result;
-use crate::core::ledger::{Admission, LedgerView, Refusal, Sighting, TalliedCall, Ticket};
+use crate::core::ledger::{Admission, LedgerView, Refusal, Release, Sighting, TalliedCall, Ticket};
 use crate::core::report::Report;
 use crate::core::service::Service;
 
@@ -95,13 +95,13 @@ pub trait Ledger: Send + Sync {
         forgive: bool,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Gives the resource back after the ticket decided on no change, or a change failed:
-    /// drops the lease, or (`undone`: the ticket committed, and these are the changes it
-    /// recorded) the claim and those changes; records `refusal` if one is given. Nothing
+    /// drops the lease (remembering the diagnosed events, for a diagnosis), or the ticket's
+    /// claim and the changes its commit recorded; records `refusal` if one is given. Nothing
     /// happens unless the ticket holds the resource.
     fn release(
         &self,
         ticket: &Ticket,
-        undone: Option<&[HistoryEntry]>,
+        release: Release<'_>,
         refusal: Option<&Refusal>,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Remembers a change made outside a commit (a restore step, a rollback).

@@ -16,7 +16,7 @@ use crate::core::config::{AllowList, ConfigError, CoreSettings, Env, fatal};
 use crate::core::domain::{HistoryEntry, ResourceRef};
 use crate::core::envelope::{Scope, scope_of_arn};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::ledger::{Admission, Ticket};
+use crate::core::ledger::{Admission, Release, Ticket};
 use crate::core::pipeline::verdict;
 use crate::core::plan::{Proposal, SkipReason};
 use crate::core::ports::{Apply, Describe, Ledger, Measure, Metrics, SnapshotArchive, Snapshots};
@@ -361,7 +361,7 @@ where
                 warn!(error = %e, resource = %resource, "restore step made but not recorded in the ledger");
             }
         }
-        if let Err(e) = self.ledger.release(&ticket, None, None).await {
+        if let Err(e) = self.ledger.release(&ticket, Release::Lease, None).await {
             warn!(error = %e, resource = %resource, "restore's claim not released: it ends by itself shortly");
         }
         Some(match outcome {
