@@ -152,7 +152,7 @@ impl HttpConnector for RecordingConnector {
 
 /// The operation a request calls: the `X-Amz-Target` of the JSON protocols (DynamoDB,
 /// Kinesis, Application Auto Scaling, EventBridge), the path of rpcv2 CBOR (CloudWatch), and
-/// for S3's REST protocol the object operation its method names.
+/// for S3's REST protocol a listing (`list-type=2`) or the object operation its method names.
 fn operation_of(request: &HttpRequest) -> String {
     if let Some(target) = request.headers().get("x-amz-target") {
         return target.rsplit('.').next().unwrap_or(target).to_owned();
@@ -161,7 +161,11 @@ fn operation_of(request: &HttpRequest) -> String {
     if let Some((_, operation)) = uri.split_once("/operation/") {
         return operation.split(['?', '/']).next().unwrap_or(operation).to_owned();
     }
+    let listing = uri
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "list-type=2"));
     match request.method() {
+        "GET" if listing => "ListObjectsV2".to_owned(),
         "PUT" => "PutObject".to_owned(),
         "GET" => "GetObject".to_owned(),
         "HEAD" => "HeadObject".to_owned(),
@@ -212,6 +216,33 @@ mod tests {
                 "ListTagsOfResource",
                 "PutItem"
             ]
+        );
+    }
+
+    #[test]
+    fn an_s3_listing_is_told_from_an_object_read() {
+        let request = |method: &str, uri: &str| {
+            let mut request = HttpRequest::empty();
+            request.set_uri(uri).expect("a URI");
+            request.set_method(method).expect("a method");
+            request
+        };
+        let named = |method, uri| operation_of(&request(method, uri));
+        assert_eq!(
+            named("GET", "http://127.0.0.1:1/snaps?list-type=2&prefix=dynamodb%2F"),
+            "ListObjectsV2"
+        );
+        assert_eq!(
+            named("GET", "http://127.0.0.1:1/snaps/dynamodb/a/b.json"),
+            "GetObject"
+        );
+        assert_eq!(
+            named("GET", "http://127.0.0.1:1/snaps/key?x-id=GetObject"),
+            "GetObject"
+        );
+        assert_eq!(
+            named("PUT", "http://127.0.0.1:1/snaps/dynamodb/a/b.json"),
+            "PutObject"
         );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
-use handler_bench::{Function, Kind};
+use handler_bench::Function;
 use unthrottle::core::ports::{Apply, Describe, Diagnose};
 use unthrottle::core::service::Service;
 
@@ -21,7 +21,7 @@ fn bench<S, R>(
     S: Service,
     R: Describe<S> + Diagnose<S> + Apply<S>,
 {
-    for kind in Kind::ALL {
+    for &kind in function.kinds {
         if let Err(why) = runtime.block_on(function.check(kind)) {
             panic!("{} {}: {why}", function.name, kind.id());
         }
@@ -47,10 +47,11 @@ fn handler(c: &mut Criterion) {
     let mut group = c.benchmark_group("handler");
     bench(&mut group, &runtime, &handler_bench::dynamodb());
     bench(&mut group, &runtime, &handler_bench::kinesis());
+    bench(&mut group, &runtime, &handler_bench::api());
     group.finish();
 }
 
-// Short: ten cases at microseconds each settle within a second or two, and `make bench` runs
+// Short: fourteen cases at microseconds each settle within a second or two, and `make bench` runs
 // them all.
 criterion_group! {
     name = benches;

@@ -1,6 +1,7 @@
-//! The handler's own overhead per event: the real `Pipeline::handle` of dynamodb-throttle and
-//! kinesis-throttle, with every port an in-memory fake (`unthrottle::testing`), on one
-//! current-thread runtime. No AWS call, no emulator: what is left is our work per event.
+//! The handler's own overhead per event: the real `Pipeline::handle` of dynamodb-throttle,
+//! kinesis-throttle and api-throttle, with every port an in-memory fake
+//! (`unthrottle::testing`), on one current-thread runtime. No AWS call, no emulator: what is
+//! left is our work per event.
 //!
 //! What one timed event is, as a warm Lambda container does it apart from the Runtime API's
 //! HTTP: the event's JSON text read into the handler's payload type, `EventJson`
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
+use unthrottle::api::{Api, Apis};
 use unthrottle::core::config::{CoreSettings, Env};
 use unthrottle::core::envelope::EventJson;
 use unthrottle::core::pipeline::{InvocationError, verdict};
@@ -28,15 +30,18 @@ use unthrottle::core::service::Service;
 use unthrottle::dynamodb::DynamoDb;
 use unthrottle::kinesis::Kinesis;
 use unthrottle::testing::{
-    FakeStreams, FakeTables, InMemory, in_memory, provisioned_stream, provisioned_table,
+    FakeQuotas, FakeSettings, FakeStreams, FakeTables, InMemory, MemoryLedger, in_memory, kms_quota,
+    provisioned_stream, provisioned_table,
 };
 
-/// The kinds of event timed, each on both functions.
+/// The kinds of event timed (`Function::kinds`: which of them each function has).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// A throttle on a resource nothing has changed yet: the whole pipeline, every port.
     Remediation,
-    /// The remediating event delivered again: one ledger read, then skipped.
+    /// A throttle diagnosed (api-throttle): the whole pipeline, nothing changed.
+    Diagnosis,
+    /// The first event delivered again: one ledger read, then skipped.
     Duplicate,
     /// Another event of the same incident, within the cooldown: one ledger read, skipped.
     Cooldown,
@@ -46,20 +51,31 @@ pub enum Kind {
     Malformed,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Remediation,
-        Kind::Duplicate,
-        Kind::Cooldown,
-        Kind::NothingToHeal,
-        Kind::Malformed,
-    ];
+/// The kinds of a function that changes its resource.
+pub const REMEDIATOR: [Kind; 5] = [
+    Kind::Remediation,
+    Kind::Duplicate,
+    Kind::Cooldown,
+    Kind::NothingToHeal,
+    Kind::Malformed,
+];
 
+/// The kinds of a function that diagnoses: no cooldown follows a diagnosis, so another event
+/// of the incident is diagnosed again (timed as a diagnosis).
+pub const DIAGNOSER: [Kind; 4] = [
+    Kind::Diagnosis,
+    Kind::Duplicate,
+    Kind::NothingToHeal,
+    Kind::Malformed,
+];
+
+impl Kind {
     /// The benchmark's id: criterion's directory under `handler/<function>/`, and what
     /// `make bench` looks for there.
     pub fn id(self) -> &'static str {
         match self {
             Kind::Remediation => "remediation",
+            Kind::Diagnosis => "diagnosis",
             Kind::Duplicate => "duplicate",
             Kind::Cooldown => "cooldown",
             Kind::NothingToHeal => "nothing-to-heal",
@@ -68,12 +84,12 @@ impl Kind {
     }
 
     /// Events timed per fixture, and fixtures built per batch (the clock is read once a
-    /// batch). A remediation changes its resource, so each needs a fresh fixture (a second
-    /// event on it would be a cooldown): 64 of them a batch. The others change nothing, and
-    /// their fixture is renewed every 1,000 events only so the reports it records stay few.
+    /// batch). A first event needs a fresh fixture each (the same event again would be a
+    /// duplicate): 64 of them a batch. The others change nothing, and their fixture is
+    /// renewed every 1,000 events only so the reports it records stay few.
     fn fixtures(self) -> (u64, usize) {
         match self {
-            Kind::Remediation => (1, 64),
+            Kind::Remediation | Kind::Diagnosis => (1, 64),
             _ => (1_000, 1),
         }
     }
@@ -110,6 +126,8 @@ pub fn now() -> DateTime<Utc> {
 /// JSON text Lambda hands over.
 pub struct Function<S: Service, R> {
     pub name: &'static str,
+    /// The kinds of event it is timed on, the first event first (`REMEDIATOR`, `DIAGNOSER`).
+    pub kinds: &'static [Kind],
     build: fn() -> InMemory<S, R>,
     throttle: Vec<u8>,
     cooldown: Vec<u8>,
@@ -117,6 +135,8 @@ pub struct Function<S: Service, R> {
     malformed: Vec<u8>,
     /// The code a `NothingToHeal` event is skipped with.
     nothing_to_heal_code: &'static str,
+    /// The code a `Diagnosis` ends with.
+    diagnosis_code: Option<&'static str>,
 }
 
 fn sample(path: &str) -> Value {
@@ -163,6 +183,7 @@ pub fn dynamodb() -> Function<DynamoDb, FakeTables> {
     let throttle = sample("dynamodb/cloudtrail-putitem-throttled.json");
     Function {
         name: "dynamodb-throttle",
+        kinds: &REMEDIATOR,
         build: || {
             production_options(in_memory(
                 defaults::<DynamoDb>(),
@@ -174,6 +195,7 @@ pub fn dynamodb() -> Function<DynamoDb, FakeTables> {
         nothing_to_heal: text(&sample("dynamodb/cloudtrail-putitem-success.json")),
         malformed: text(&sample("malformed/cloudtrail-missing-detail.json")),
         nothing_to_heal_code: "not-throttle",
+        diagnosis_code: None,
     }
 }
 
@@ -184,6 +206,7 @@ pub fn kinesis() -> Function<Kinesis, FakeStreams> {
     let throttle = sample("kinesis/cloudtrail-putrecord-throttled.json");
     Function {
         name: "kinesis-throttle",
+        kinds: &REMEDIATOR,
         build: || {
             production_options(in_memory(
                 defaults::<Kinesis>(),
@@ -195,6 +218,34 @@ pub fn kinesis() -> Function<Kinesis, FakeStreams> {
         nothing_to_heal: text(&sample("kinesis/cloudtrail-listshards-throttling.json")),
         malformed: text(&sample("malformed/cloudtrail-missing-detail.json")),
         nothing_to_heal_code: "control-plane",
+        diagnosis_code: None,
+    }
+}
+
+/// api-throttle at its defaults, on the KMS throttle sample, with the KMS quota Service
+/// Quotas would describe (10,000/s, adjustable) kept in memory. Its "nothing to heal" is a
+/// KMS call denied, not throttled.
+pub fn api() -> Function<Api, Apis<MemoryLedger, FakeQuotas, FakeSettings>> {
+    let throttle = sample("api/cloudtrail-kms-decrypt-throttled.json");
+    Function {
+        name: "api-throttle",
+        kinds: &DIAGNOSER,
+        build: || {
+            production_options(in_memory(
+                defaults::<Api>(),
+                Apis::new(
+                    MemoryLedger::default(),
+                    FakeQuotas::with(kms_quota()),
+                    FakeSettings::default(),
+                ),
+            ))
+        },
+        cooldown: text(&another_event_of(&throttle)),
+        throttle: text(&throttle),
+        nothing_to_heal: text(&sample("api/cloudtrail-kms-decrypt-access-denied.json")),
+        malformed: text(&sample("malformed/cloudtrail-missing-detail.json")),
+        nothing_to_heal_code: "not-throttle",
+        diagnosis_code: Some("kms-request-quota"),
     }
 }
 
@@ -234,7 +285,7 @@ where
 {
     pub fn event(&self, kind: Kind) -> &[u8] {
         match kind {
-            Kind::Remediation | Kind::Duplicate => &self.throttle,
+            Kind::Remediation | Kind::Diagnosis | Kind::Duplicate => &self.throttle,
             Kind::Cooldown => &self.cooldown,
             Kind::NothingToHeal => &self.nothing_to_heal,
             Kind::Malformed => &self.malformed,
@@ -244,6 +295,7 @@ where
     pub fn expected(&self, kind: Kind) -> Expected {
         match kind {
             Kind::Remediation => Expected::handled(Outcome::Remediated, None),
+            Kind::Diagnosis => Expected::handled(Outcome::Diagnosed, self.diagnosis_code),
             Kind::Duplicate => Expected::handled(Outcome::Skipped, Some("duplicate")),
             Kind::Cooldown => Expected::handled(Outcome::Skipped, Some("cooling-down")),
             Kind::NothingToHeal => Expected::handled(Outcome::Skipped, Some(self.nothing_to_heal_code)),
@@ -255,14 +307,14 @@ where
         }
     }
 
-    /// A fixture ready for `kind`: fresh fakes and, for a duplicate or a cooldown, the
-    /// remediation it repeats already made (and checked). Returns it with the number of
+    /// A fixture ready for `kind`: fresh fakes and, for a duplicate or a cooldown, the first
+    /// event it repeats already handled (and checked). Returns it with the number of
     /// reports it has published so far.
     async fn fixture(&self, kind: Kind) -> Result<(InMemory<S, R>, usize), String> {
         let pipeline = (self.build)();
         if matches!(kind, Kind::Duplicate | Kind::Cooldown) {
             let (answer, _) = invoke(&pipeline, &self.throttle).await;
-            self.judge(Kind::Remediation, &answer)?;
+            self.judge(self.kinds[0], &answer)?;
             return Ok((pipeline, 1));
         }
         Ok((pipeline, 0))
@@ -361,11 +413,15 @@ mod tests {
     /// couple of fixtures' worth of timed events.
     #[tokio::test]
     async fn every_case_ends_as_its_name_says() {
-        for kind in Kind::ALL {
+        for kind in REMEDIATOR {
             dynamodb().check(kind).await.unwrap();
             kinesis().check(kind).await.unwrap();
             dynamodb().timed(kind, 70).await.unwrap();
             kinesis().timed(kind, 70).await.unwrap();
+        }
+        for &kind in api().kinds {
+            api().check(kind).await.unwrap();
+            api().timed(kind, 70).await.unwrap();
         }
     }
 }

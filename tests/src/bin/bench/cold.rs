@@ -54,6 +54,16 @@ impl Case {
         }
     }
 
+    /// The warm events handed to a start after its own, and what each must end as: the same
+    /// event again and, where a cooldown follows, another event of the incident.
+    pub fn warm(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Case::TableRemediation | Case::StreamRemediation => &WARM_REPEATS,
+            Case::ApiDiagnosis => &WARM_REPEATS[..1],
+            _ => &[],
+        }
+    }
+
     /// The outcome a start of this case must report, or the bench fails: a figure for a
     /// function that did not do its job would be a wrong figure.
     fn expected(self) -> Option<&'static str> {
@@ -120,8 +130,8 @@ pub fn outcome(result: &Result<Value, Value>) -> String {
 }
 
 /// What the warm events after a remediation must end as, in the order they are handed over:
-/// the same event again, then another event of the same incident.
-pub const WARM_REPEATS: [(&str, &str); 2] = [
+/// the same event again, then another event of the same incident (`Case::warm`).
+const WARM_REPEATS: [(&str, &str); 2] = [
     ("duplicate delivery", "skipped duplicate"),
     ("same incident, in cooldown", "skipped cooling-down"),
 ];
@@ -137,25 +147,20 @@ fn another_event_of(event: &Value) -> Value {
     other
 }
 
-/// One cold start of `case` on `event`. A remediation is then handed, in the same process
-/// (warm), the same event again and another event of its incident (`WARM_REPEATS`).
+/// One cold start of `case` on `event`, then, in the same process (warm), its `Case::warm`
+/// events.
 async fn start(case: Case, env: &[(String, String)], event: &Value) -> Result<Start, String> {
-    let events = match case {
-        Case::TableRemediation | Case::StreamRemediation => {
-            let mut events = vec![event.clone()];
-            events.extend(WARM_REPEATS.iter().map(|(repeat, _)| match *repeat {
-                "duplicate delivery" => event.clone(),
-                _ => another_event_of(event),
-            }));
-            events
-        }
-        _ => vec![event.clone()],
-    };
+    let mut events = vec![event.clone()];
+    events.extend(case.warm().iter().map(|(repeat, _)| match *repeat {
+        "duplicate delivery" => event.clone(),
+        _ => another_event_of(event),
+    }));
     let started = cold_start(&binary(case.function()), case.function(), env, &events).await?;
     let start = case
         .expected()
         .map(|expected| ("the start", expected, &started.result));
-    let repeats = WARM_REPEATS
+    let repeats = case
+        .warm()
         .iter()
         .zip(&started.warm)
         .map(|((which, expected), (_, result))| (*which, *expected, result));

@@ -31,12 +31,17 @@ use integration_tests::World;
 use integration_tests::calls::{Call, critical_path, operations};
 use serde_json::{Value, json};
 use unthrottle::adapters::Deploy;
+use unthrottle::api::Api;
 use unthrottle::core::report::Report;
 use unthrottle::dynamodb::DynamoDb;
 use unthrottle::kinesis::Kinesis;
 
 /// Fresh resources per remediation row (each remediation changes its resource once).
 const REMEDIATIONS: usize = 10;
+/// The raised tables the restore row's bucket holds: a snapshot and an open episode each.
+const RAISED: usize = 10;
+/// The restore row's event.
+const SWEEP: &str = "hourly sweep, 10 raised tables, none due yet";
 /// Events per row for the events that change nothing.
 const REPEATS: usize = 30;
 
@@ -100,15 +105,15 @@ async fn timed<S: Deploy>(world: &World<S>, event: Value) -> (Report, Vec<Call>,
     (report, world.aws.calls.take(), took)
 }
 
-/// The four kinds of event for one function: a remediation on a fresh resource, the same
-/// event again (a duplicate delivery), another event of the same incident (in cooldown),
-/// and an event that is not a throttle. With `ledger_on_moto`, only the duplicate and the
-/// cooldown, the events the ledger alone decides, are kept.
+/// One function's events: its first event on a fresh resource (a remediation, or for
+/// api-throttle a diagnosis), the same event again (a duplicate delivery), another event of
+/// the same incident (in cooldown, or diagnosed again), and an event that is not a
+/// throttle. With `ledger_on_moto`, only the events the ledger alone decides are kept.
 async fn measure<S: Deploy, F, Fut>(
     function: &'static str,
     samples: (&'static str, &'static str),
-    throttle: &'static str,
-    not_a_throttle: &'static str,
+    [throttle, not_a_throttle]: [&'static str; 2],
+    first: First,
     ledger_on_moto: bool,
     create: F,
 ) -> Vec<Row>
@@ -124,7 +129,7 @@ where
         calls: Vec::new(),
         latencies: Vec::new(),
     };
-    let mut remediation = row("remediation");
+    let mut remediation = row(first.name());
     let mut last = None;
     let remediations = if ledger_on_moto { 1 } else { REMEDIATIONS };
     for _ in 0..remediations {
@@ -139,27 +144,31 @@ where
         let world = create(world).await;
         let event = world.event(throttle);
         let (report, calls, took) = timed(&world, event.clone()).await;
-        remediation.record(&report, calls, took, |ended| ended == "remediated");
+        remediation.record(&report, calls, took, |ended| first.ends_as(ended));
         last = Some((world, event));
     }
     let Some((world, event)) = last else {
         return vec![remediation];
     };
 
+    let next = match first {
+        First::Remediation => Repeat::Cooldown,
+        First::Diagnosis => Repeat::Diagnosed,
+    };
     let (mut rows, repeats) = if ledger_on_moto {
-        (Vec::new(), &[Repeat::Duplicate, Repeat::Cooldown][..])
+        (Vec::new(), vec![Repeat::Duplicate, next])
     } else {
         (
             vec![remediation],
-            &[Repeat::Duplicate, Repeat::Cooldown, Repeat::NothingToHeal][..],
+            vec![Repeat::Duplicate, next, Repeat::NothingToHeal],
         )
     };
-    for &repeat in repeats {
+    for repeat in repeats {
         let mut row = row(repeat.name());
         for n in 0..REPEATS {
             let next = match repeat {
                 Repeat::Duplicate => event.clone(),
-                Repeat::Cooldown => another_event_of(&event, n),
+                Repeat::Cooldown | Repeat::Diagnosed => another_event_of(&event, n),
                 Repeat::NothingToHeal => world.event(not_a_throttle),
             };
             let (report, calls, took) = timed(&world, next).await;
@@ -170,13 +179,111 @@ where
     rows
 }
 
-/// The events after a remediation that change nothing.
+/// restore's hourly sweep over a bucket of `RAISED` tables unthrottle raised just now, none
+/// due yet (their quiet hours have not passed): what each hour costs while they stay up. The
+/// restorer is the function's own (`restore::deployed`), its metrics recorded rather than
+/// printed (EMF is a line on stdout, no AWS call).
+async fn measure_restore() -> Row {
+    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
+    for n in 0..RAISED {
+        let name = format!("{}-{n}", world.name);
+        world.aws.create_table(&name, 5, 5, &[]).await;
+        let event =
+            integration_tests::sample_event("dynamodb/cloudtrail-putitem-throttled.json", "orders", &name);
+        let report = world
+            .run(unthrottle::testing::happened_at(event, Utc::now()), Utc::now())
+            .await;
+        if outcome(&report) != "remediated" {
+            fail(&format!("restore's bucket: {name} not raised: {report:?}"));
+        }
+    }
+    let vars = world.stores.env(&[("S3_FORCE_PATH_STYLE", "true")]);
+    let env = unthrottle::core::config::Env::from_fn(|key| vars.get(key).cloned());
+    let deployed = match unthrottle::restore::run::deployed(&env, &world.aws.sdk) {
+        Ok(Some(deployed)) => deployed,
+        Ok(None) => fail("restore is off at its defaults"),
+        Err(e) => fail(&e.to_string()),
+    };
+    let restorer = unthrottle::restore::Restorer {
+        tables: deployed.tables,
+        streams: deployed.streams,
+        tables_allowed: deployed.tables_allowed,
+        streams_allowed: deployed.streams_allowed,
+        ledger: deployed.ledger,
+        archive: deployed.archive,
+        metrics: unthrottle::testing::RecordedMetrics::default(),
+        policy: deployed.policy,
+        dry_run: deployed.dry_run,
+        cooldown: deployed.cooldown,
+        step_budget: deployed.step_budget,
+    };
+    let home = unthrottle::core::envelope::Scope {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
+    let mut row = Row {
+        function: "restore",
+        event: SWEEP,
+        ledger_on_moto: false,
+        outcome: String::new(),
+        calls: Vec::new(),
+        latencies: Vec::new(),
+    };
+    for _ in 0..REPEATS {
+        world.aws.calls.take();
+        let started = Instant::now();
+        let reports = restorer.sweep(&home, Utc::now(), None).await;
+        let took = started.elapsed();
+        let calls = world.aws.calls.take();
+        let ended: Vec<String> = reports.iter().map(outcome).collect();
+        if reports.len() != RAISED || ended.iter().any(|other| *other != ended[0]) {
+            fail(&format!(
+                "restore's sweep: one alike report per raised table expected: {reports:?}"
+            ));
+        }
+        row.outcome = format!("{RAISED} × {}", ended[0]);
+        if calls.len() >= row.calls.len() {
+            row.calls = calls;
+        }
+        row.latencies.push(took);
+    }
+    row
+}
+
+/// What a function's first event on a fresh resource does.
+#[derive(Clone, Copy)]
+enum First {
+    /// It changes the resource (dynamodb-throttle, kinesis-throttle).
+    Remediation,
+    /// It diagnoses and changes nothing (api-throttle).
+    Diagnosis,
+}
+
+impl First {
+    fn ends_as(self, outcome: &str) -> bool {
+        match self {
+            First::Remediation => outcome == "remediated",
+            First::Diagnosis => outcome.starts_with("diagnosed "),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            First::Remediation => "remediation",
+            First::Diagnosis => "diagnosis",
+        }
+    }
+}
+
+/// The events after the first.
 #[derive(Clone, Copy)]
 enum Repeat {
-    /// The remediating event delivered again.
+    /// The first event delivered again.
     Duplicate,
-    /// Another event of the same incident, within the cooldown.
+    /// Another event of the same incident, within the cooldown of a remediation.
     Cooldown,
+    /// Another event of the same incident, after a diagnosis: diagnosed in its turn.
+    Diagnosed,
     /// An event that is not a throttle this function heals.
     NothingToHeal,
 }
@@ -187,7 +294,8 @@ impl Repeat {
         match self {
             Repeat::Duplicate => outcome == "skipped duplicate",
             Repeat::Cooldown => outcome == "skipped cooling-down",
-            // not-throttle for a table, control-plane for a stream.
+            Repeat::Diagnosed => outcome.starts_with("diagnosed "),
+            // not-throttle for a table or an API, control-plane for a stream.
             Repeat::NothingToHeal => outcome.starts_with("skipped "),
         }
     }
@@ -196,6 +304,7 @@ impl Repeat {
         match self {
             Repeat::Duplicate => "duplicate delivery",
             Repeat::Cooldown => "same incident, in cooldown",
+            Repeat::Diagnosed => "same incident, another event",
             Repeat::NothingToHeal => "nothing to heal",
         }
     }
@@ -292,10 +401,13 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
          \"ledger on moto\" run the same events with only the ledger on moto's DynamoDB, which \
          returns the item as DynamoDB does (`ReturnValuesOnConditionCheckFailure`); the \
          resource stays on its emulator. A row's calls are those of its run that made the most.\n\n\
-         This section, the warm latencies and the handler overhead cover the two functions that \
-         change a resource per event, dynamodb-throttle and kinesis-throttle; api-throttle (it \
-         diagnoses and changes nothing) and restore (an hourly sweep) are in the cold-start, size \
-         and memory sections, and docs/performance.md says what their per-event rows would take.\n"
+         api-throttle diagnoses and changes nothing: its first event is a diagnosis, and \
+         another event of the incident is diagnosed in its turn (no cooldown follows a \
+         diagnosis); the Service Quotas reads of its first event are kept per container. \
+         restore's row is its hourly sweep over a bucket holding the snapshots of {RAISED} \
+         tables raised just now (none due for restoring yet): a listing per service, then per \
+         raised resource its latest snapshot and its ledger item, so its calls grow with what \
+         is raised. restore has no row in the handler overhead: it has no in-memory build.\n"
     );
     let _ = writeln!(
         out,
@@ -329,7 +441,7 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
         out,
         "One event through the pipeline with its clients already built (a warm Lambda \
          container), against the emulators on this machine: the round trips dominate. \
-         {REMEDIATIONS} remediations (each on a fresh resource), {REPEATS} of each other kind \
+         {REMEDIATIONS} first events (each on a fresh resource), {REPEATS} of each other kind \
          (the \"ledger on moto\" rows: after one remediation with the ledger there); with \
          so few runs the p99 is the slowest run. This is the bench's own build of the pipeline (the debug profile, where the calls are \
          counted); the release binary's warm duplicate and cooldown, handed to each \
@@ -367,9 +479,9 @@ fn overhead_section(out: &mut String, fakes: &[overhead::Row]) {
          current-thread runtime (the functions' own), in the release profile. One event is \
          what a warm container does with it apart from the Runtime API's HTTP: its JSON text \
          parsed, handled, judged (`verdict`), the response serialised; the result is logged \
-         through the functions' log subscriber into a sink. A remediation gets a fresh table \
-         or stream each time; a duplicate and a cooldown follow a remediation made before \
-         the clock starts. Each case is run and checked before it is timed, and every timed \
+         through the functions' log subscriber into a sink. A first event (a remediation, or \
+         api-throttle's diagnosis, with the KMS quota in memory) gets fresh fakes each time; \
+         a duplicate and a cooldown follow a first event handled before the clock starts. Each case is run and checked before it is timed, and every timed \
          event's published report is checked after (tests/handler-bench). Criterion \
          (`cargo bench -p handler-bench`): median of 50 samples over 2 s, with its 95% \
          confidence interval; events/s is one core at the median.\n"
@@ -545,16 +657,14 @@ fn ledger_calls(calls: &[Call]) -> usize {
         .count()
 }
 
-/// The release binary's warm handler time (median) for `event`, one of `cold::WARM_REPEATS`:
-/// handed over after each remediation's start, in the same process.
+/// The release binary's warm handler time (median) for `event`, one of the function's
+/// `Case::warm` events: handed over after each start, in the same process.
 fn warm_repeat(cold: &[cold::Row], function: &str, event: &str) -> Option<Duration> {
-    let index = cold::WARM_REPEATS.iter().position(|(name, _)| *name == event)?;
-    let row = cold.iter().find(|row| {
-        row.case.function() == function
-            && matches!(
-                row.case,
-                cold::Case::TableRemediation | cold::Case::StreamRemediation
-            )
+    let (row, index) = cold.iter().find_map(|row| {
+        let index = row.case.warm().iter().position(|(name, _)| *name == event);
+        index
+            .filter(|_| row.case.function() == function)
+            .map(|index| (row, index))
     })?;
     let mut warm: Vec<Duration> = row
         .starts
@@ -648,6 +758,8 @@ fn targets_section(
                     ledger <= 2,
                 );
             }
+            // The issue sets no target for a diagnosis or a sweep; the tables give their figures.
+            "diagnosis" | "same incident, another event" | SWEEP => {}
             "duplicate delivery" | "same incident, in cooldown" => {
                 // The refused claim is the one call where the ledger's DynamoDB returns the
                 // item with the refusal, as DynamoDB and moto do; dynalite returns none, so
@@ -820,8 +932,11 @@ async fn measure_all(fakes: &[overhead::Row]) -> String {
             measure::<DynamoDb, _, _>(
                 "dynamodb-throttle",
                 ("dynamodb", "orders"),
-                "cloudtrail-putitem-throttled.json",
-                "cloudtrail-putitem-success.json",
+                [
+                    "cloudtrail-putitem-throttled.json",
+                    "cloudtrail-putitem-success.json",
+                ],
+                First::Remediation,
                 ledger_on_moto,
                 create_table,
             )
@@ -831,14 +946,33 @@ async fn measure_all(fakes: &[overhead::Row]) -> String {
             measure::<Kinesis, _, _>(
                 "kinesis-throttle",
                 ("kinesis", "clickstream"),
-                "cloudtrail-putrecord-throttled.json",
-                "cloudtrail-listshards-throttling.json",
+                [
+                    "cloudtrail-putrecord-throttled.json",
+                    "cloudtrail-listshards-throttling.json",
+                ],
+                First::Remediation,
                 ledger_on_moto,
                 create_stream,
             )
             .await,
         );
+        // The API is named by the event: nothing to create.
+        rows.extend(
+            measure::<Api, _, _>(
+                "api-throttle",
+                ("api", "orders"),
+                [
+                    "cloudtrail-kms-decrypt-throttled.json",
+                    "cloudtrail-kms-decrypt-access-denied.json",
+                ],
+                First::Diagnosis,
+                ledger_on_moto,
+                std::future::ready,
+            )
+            .await,
+        );
     }
+    rows.push(measure_restore().await);
     let aws = integration_tests::Emulators::connect()
         .await
         .unwrap_or_else(|e| fail(&e));

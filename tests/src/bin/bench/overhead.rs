@@ -6,15 +6,30 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The functions and kinds of event the bench times, as criterion names their directories
-/// (`handler/<function>/<kind>`), with the name each gets in benchmarks.md.
-pub const FUNCTIONS: [&str; 2] = ["dynamodb-throttle", "kinesis-throttle"];
-pub const KINDS: [(&str, &str); 5] = [
+/// The kinds of event the bench times for a function that changes its resource, as criterion
+/// names their directories (`handler/<function>/<kind>`), with the name each gets in
+/// benchmarks.md.
+const REMEDIATOR: &[(&str, &str)] = &[
     ("remediation", "remediation"),
     ("duplicate", "duplicate delivery"),
     ("cooldown", "same incident, in cooldown"),
     ("nothing-to-heal", "nothing to heal"),
     ("malformed", "malformed event"),
+];
+
+/// The same for api-throttle, which diagnoses (no cooldown follows a diagnosis).
+const DIAGNOSER: &[(&str, &str)] = &[
+    ("diagnosis", "diagnosis"),
+    ("duplicate", "duplicate delivery"),
+    ("nothing-to-heal", "nothing to heal"),
+    ("malformed", "malformed event"),
+];
+
+/// Each function the bench times, with its kinds of event (tests/handler-bench's `kinds`).
+pub const FUNCTIONS: [(&str, &[(&str, &str)]); 3] = [
+    ("dynamodb-throttle", REMEDIATOR),
+    ("kinesis-throttle", REMEDIATOR),
+    ("api-throttle", DIAGNOSER),
 ];
 
 /// Issue 14's target for the handler's own work per event.
@@ -55,8 +70,8 @@ fn estimate(estimates: &Value, statistic: &str, field: &[&str]) -> Option<f64> {
 /// one that stopped because a case did not end as its name says.
 pub fn read(home: &Path) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    for function in FUNCTIONS {
-        for (id, event) in KINDS {
+    for (function, kinds) in FUNCTIONS {
+        for &(id, event) in kinds {
             let path = home
                 .join("handler")
                 .join(function)
