@@ -104,7 +104,7 @@ async fn callers_are_counted_once_per_event_and_ranked_in_the_result() {
 async fn an_event_counted_in_flight_and_delivered_again_is_counted_once() {
     use unthrottle::core::domain::ResourceRef;
     use unthrottle::core::ledger::{Admission, Release, Ticket};
-    use unthrottle::core::ports::Ledger;
+    use unthrottle::core::ports::{Ledger, Tally};
 
     let service = Api::from_env(&unthrottle::core::config::Env::from_fn(|_| None)).unwrap();
     let pipeline = in_memory(service, memory_apis());
@@ -136,6 +136,17 @@ async fn an_event_counted_in_flight_and_delivered_again_is_counted_once() {
         "{}",
         in_flight.reason
     );
+    let window = pipeline
+        .resources
+        .tally()
+        .callers(&holding.resource, now, 15)
+        .await
+        .unwrap();
+    assert_eq!(
+        window,
+        [("arn:aws:iam::123456789012:role/app".to_owned(), 1)],
+        "counted while in flight"
+    );
 
     ledger.release(&holding, Release::Lease, None).await.unwrap();
     let again = pipeline.handle(event(), now).await.unwrap().remove(0);
@@ -148,7 +159,8 @@ async fn an_event_counted_in_flight_and_delivered_again_is_counted_once() {
 }
 
 /// The same counting through the real ledger adapter on dynalite: one conditional
-/// UpdateItem per event (a redelivery adds nothing), one Query for the window.
+/// UpdateItem per event, one Query for the window; a redelivery is refused at the claim and
+/// adds nothing.
 #[tokio::test]
 async fn the_ledger_on_dynalite_counts_callers_and_ignores_a_redelivery() {
     let world: integration_tests::World<Api> = integration_tests::World::new(("api", "orders"), &[]).await;
@@ -161,7 +173,8 @@ async fn the_ledger_on_dynalite_counts_callers_and_ignores_a_redelivery() {
     run("d1", "fan-a").await;
     run("d2", "fan-b").await;
     run("d3", "fan-c").await;
-    run("d1", "fan-a").await;
+    let again = run("d1", "fan-a").await;
+    assert_eq!(again.code, Some("duplicate"), "{again:?}");
     let report = run("d4", "fan-a").await;
 
     assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");

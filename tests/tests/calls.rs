@@ -261,6 +261,81 @@ fn counted(report: &unthrottle::core::report::Report) -> u64 {
         .unwrap_or_default()
 }
 
+/// api-throttle in `world`, its Service Quotas reads answered by `stub` (moto fails two of
+/// the three, and the SDK's retries would make the count moto's), everything else on the
+/// emulators and recorded; no digest topic, as the template's default leaves none.
+fn quotas_on(world: &mut World<Api>, stub: &integration_tests::servers::Stub) {
+    use unthrottle::api::aws::{ConfiguredDigest, NoDigest};
+    use unthrottle::api::{Apis, SdkQuotas, SdkSettings};
+    let sdk = &world.aws.sdk;
+    let quotas = aws_sdk_servicequotas::config::Builder::from(sdk)
+        .endpoint_url(&stub.endpoint)
+        .build();
+    world.pipeline.resources = Apis::new(
+        world.aws.ledger(&world.stores.ledger),
+        SdkQuotas::new(aws_sdk_servicequotas::Client::from_conf(quotas)),
+        SdkSettings::new(aws_sdk_ssm::Client::new(sdk)),
+    )
+    .digest(ConfiguredDigest::Off(NoDigest));
+}
+
+/// A diagnosis: the claim; then beside each other the quota's three reads (kept per
+/// container) and the caller's count followed by the window's `Query`; then the release,
+/// which remembers the event. Three ledger writes and a read, four round trips, no change.
+#[tokio::test]
+async fn a_diagnosis_is_four_round_trips_and_changes_nothing() {
+    let stub = integration_tests::servers::Stub::serve(
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"),
+    )
+    .expect("the stub");
+    let mut world: World<Api> = World::new(("api", "orders"), &[]).await;
+    quotas_on(&mut world, &stub);
+    world.aws.calls.take();
+    let report = world.run(kms_throttle(&world, "diagnosed"), Utc::now()).await;
+    assert_eq!(report.outcome, Outcome::Diagnosed, "{report:?}");
+    assert_eq!(counted(&report), 1, "{report:?}");
+    let calls = world.aws.calls.take();
+    assert_costs(
+        &calls,
+        &[
+            "GetAWSDefaultServiceQuota",
+            "GetServiceQuota",
+            "ListRequestedServiceQuotaChangeHistoryByQuota",
+            "Query",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem",
+        ],
+        4,
+    );
+    let ledger_only: Vec<Call> = calls
+        .iter()
+        .filter(|call| matches!(call.operation.as_str(), "UpdateItem" | "Query"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        sequential_round_trips(&ledger_only),
+        4,
+        "the quota reads ride beside the count and the window: {:?}",
+        critical_path(&calls)
+    );
+    assert!(
+        world.aws.object_keys(&world.stores.bucket).await.is_empty(),
+        "no snapshot: nothing changed"
+    );
+
+    // The next event of the incident: the quota is kept, so only the ledger's four calls.
+    world.aws.calls.take();
+    let next = world.run(kms_throttle(&world, "next"), Utc::now()).await;
+    assert_eq!(next.outcome, Outcome::Diagnosed, "{next:?}");
+    let mut sent = operations(&world.aws.calls.take())
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    sent.sort_unstable();
+    assert_eq!(sent, ["Query", "UpdateItem", "UpdateItem", "UpdateItem"]);
+}
+
 /// api-throttle changes nothing and so commits no claim, but it remembers each diagnosed
 /// event on the resource's item: the event delivered again is refused at the claim, one
 /// call where the refused claim returns the item (moto, as DynamoDB), two on dynalite.
@@ -306,17 +381,22 @@ async fn a_redelivered_diagnosis_is_one_refused_claim() {
     }
 }
 
-/// Events that are not throttles are answered from the event alone.
+/// Events that are not throttles are answered from the event alone, by each function.
 #[tokio::test]
 async fn a_non_throttle_event_makes_no_call() {
-    let world: World<DynamoDb> = World::new(("dynamodb", "orders"), &[]).await;
-    world.aws.calls.take();
-    for (sample, code) in expected_skips("dynamodb", "dynamodb-throttle") {
-        let report = world.run(world.event(&sample), Utc::now()).await;
-        assert_eq!(report.code, Some(code.as_str()), "{sample}: {report:?}");
-        assert!(
-            world.aws.calls.take().is_empty(),
-            "{sample} ({code}) made AWS calls"
-        );
+    async fn answered_alone<S: Deploy>(samples: (&'static str, &'static str), function: &str) {
+        let world: World<S> = World::new(samples, &[]).await;
+        world.aws.calls.take();
+        for (sample, code) in expected_skips(samples.0, function) {
+            let report = world.run(world.event(&sample), Utc::now()).await;
+            assert_eq!(report.code, Some(code.as_str()), "{sample}: {report:?}");
+            assert!(
+                world.aws.calls.take().is_empty(),
+                "{function}: {sample} ({code}) made AWS calls"
+            );
+        }
     }
+    answered_alone::<DynamoDb>(("dynamodb", "orders"), "dynamodb-throttle").await;
+    answered_alone::<Kinesis>(("kinesis", "clickstream"), "kinesis-throttle").await;
+    answered_alone::<Api>(("api", "orders"), "api-throttle").await;
 }

@@ -349,8 +349,9 @@ async fn a_throttle_soon_after_a_settled_fix_says_the_fix_did_not_hold() {
     assert_eq!(later.fix_did_not_hold, None);
 }
 
-/// An announcement that fails is a retryable failure, and the table is not held back, so
-/// Lambda's retry diagnoses and announces again.
+/// An announcement that fails is a retryable failure, and the table is not held back nor the
+/// event remembered, so Lambda's retry diagnoses and announces again; once it is diagnosed,
+/// the same event again is a duplicate.
 #[tokio::test]
 async fn a_quota_announcement_that_fails_is_retried_not_held_back() {
     let mut pipeline = fixture(FakeTables::with(provisioned_table("customers", 5, 10, &[])));
@@ -375,6 +376,15 @@ async fn a_quota_announcement_that_fails_is_retried_not_held_back() {
         "not held back: the retry must announce"
     );
     assert!(pipeline.resources.updates().is_empty());
+
+    pipeline.bus = unthrottle::testing::RecordedAnnouncements::default();
+    let event = || sample("dynamodb/alarm-write-account-limit-throttle.json");
+    let retried = one(&pipeline, event()).await;
+    assert_eq!(retried.outcome, Outcome::Diagnosed, "{retried:?}");
+    assert_eq!(pipeline.bus.announced().len(), 1, "announced on the retry");
+    let again = one(&pipeline, event()).await;
+    assert_eq!(again.code, Some("duplicate"), "{again:?}");
+    assert_eq!(pipeline.bus.announced().len(), 1, "not announced again");
 }
 
 /// Reads of a provisioned stream throttle while it reads far below what its shards serve:

@@ -641,6 +641,41 @@ async fn a_diagnosed_event_is_remembered_and_its_redelivery_refused_at_the_claim
     let world = world(&[]).await;
     diagnoses_are_remembered(&world.aws.ledger(&world.stores.ledger), &world.name).await;
     diagnoses_are_remembered(&unthrottle::testing::MemoryLedger::default(), &world.name).await;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+    // Written by hand as a string, the attribute holds nothing back (on a string, `contains`
+    // would match a part of an id): the claim is granted and reads no diagnosed event.
+    use unthrottle::core::ledger::{Admission, Ticket};
+    use unthrottle::core::ports::Ledger;
+    let ledger = world.aws.ledger(&world.stores.ledger);
+    let resource = world.resource();
+    world
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&world.stores.ledger)
+        .key("pk", AttributeValue::S(resource.key()))
+        .key("sk", AttributeValue::S("claim".into()))
+        .update_expression("SET diagnosed = :text")
+        .expression_attribute_values(":text", AttributeValue::S("evt-broken-by-hand".into()))
+        .send()
+        .await
+        .expect("UpdateItem by hand");
+    let claimed = ledger
+        .claim(&Ticket {
+            resource,
+            event_id: "evt-broken".into(),
+            invocation: "run-after-the-hand".into(),
+            now: Utc::now(),
+            lease: Duration::seconds(60),
+            cooldown: Duration::seconds(300),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&claimed, Admission::Granted(view) if view.diagnosed.is_empty()),
+        "{claimed:?}"
+    );
 }
 
 async fn diagnoses_are_remembered(ledger: &impl unthrottle::core::ports::Ledger, name: &str) {
@@ -698,6 +733,33 @@ async fn diagnoses_are_remembered(ledger: &impl unthrottle::core::ports::Ledger,
         Admission::Granted(_)
     ));
     ledger.release(&retry, Release::Lease, None).await.unwrap();
+
+    // A run whose lease ended and was taken over remembers nothing: its release is refused,
+    // and so is the same release sent again.
+    let slow = ticket("evt-slow", "run-slow");
+    assert!(matches!(
+        ledger.claim(&slow).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    let later = Ticket {
+        now: now + Duration::seconds(61),
+        ..ticket("evt-later", "run-later")
+    };
+    assert!(matches!(
+        ledger.claim(&later).await.unwrap(),
+        Admission::Granted(_)
+    ));
+    let slow_ids = ["evt-a".to_owned(), "evt-slow".to_owned()];
+    for _ in 0..2 {
+        ledger
+            .release(&slow, Release::Diagnosed(&slow_ids), None)
+            .await
+            .unwrap();
+    }
+    let view = ledger.view(&slow.resource, later.now).await.unwrap();
+    assert_eq!(view.diagnosed, ["evt-a"], "the slow run's release wrote nothing");
+    assert_eq!(view.lease.map(|lease| lease.holder).as_deref(), Some("evt-later"));
+    ledger.release(&later, Release::Lease, None).await.unwrap();
 
     // The most recent are kept: the first is forgotten once as many more were diagnosed.
     for n in 0..DIAGNOSES_REMEMBERED {

@@ -197,9 +197,8 @@ async fn the_eleventh_update_in_a_day_is_skipped_by_our_guard_before_aws_refuses
     assert_eq!(world.aws.object_keys(&world.stores.bucket).await.len(), 10);
 }
 
-/// A stream being updated is skipped and an on-demand stream diagnosed, neither changed nor
-/// snapshotted; the ledger keeps only the diagnosed event's id, so its redelivery is a
-/// duplicate.
+/// A stream being updated is skipped and an on-demand stream diagnosed: neither is changed,
+/// nothing is written.
 #[tokio::test]
 async fn updating_and_on_demand_streams_are_left_alone() {
     let world = world(&[("ON_DEMAND", "allow")]).await;
@@ -243,31 +242,12 @@ async fn updating_and_on_demand_streams_are_left_alone() {
         "{report:?}"
     );
 
-    assert!(
-        world.aws.object_keys(&world.stores.bucket).await.is_empty(),
-        "no snapshot"
-    );
-    let items = world.aws.items(&world.stores.ledger).await;
-    let held: Vec<(String, Vec<&String>)> = items
-        .iter()
-        .map(|item| {
-            let mut kept: Vec<&String> = item.keys().collect();
-            kept.sort();
-            let pk = item["pk"].as_s().cloned().unwrap_or_default();
-            (pk, kept)
-        })
-        .collect();
-    for (pk, kept) in &held {
-        let expected: &[&str] = if pk.ends_with(&on_demand) {
-            &["diagnosed", "expires_at", "pk", "sk"]
-        } else {
-            &["expires_at", "pk", "sk"]
-        };
-        assert_eq!(kept, expected, "{pk}: {items:?}");
-    }
-    assert_eq!(held.len(), 2, "{items:?}");
+    // The stream's metrics lookup is unavailable here (moto does not serve CloudWatch's
+    // CBOR), so the diagnosis is not remembered: nothing is written, and the event delivered
+    // again is diagnosed again, with the figures it may have by then.
+    world.aws.assert_nothing_written(&world.stores).await;
     let again = world.run(event, Utc::now()).await;
-    assert_eq!(again.code, Some("duplicate"), "{again:?}");
+    assert_eq!(again.outcome, Outcome::Diagnosed, "{again:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //!
 //! | record     | pk                                 | sk                                   | attributes |
 //! |------------|------------------------------------|--------------------------------------|------------|
-//! | resource   | `{service}#{acct}#{region}#{name}` | `claim`                              | the lease, the claim, the refusal, one `change#{rfc3339 ms}#{event}` map per change |
+//! | resource   | `{service}#{acct}#{region}#{name}` | `claim`                              | the lease, the claim, the refusal, the events diagnosed last, one `change#{rfc3339 ms}#{event}` map per change |
 //! | sighting   | same as the resource               | `sustain#{dimension}#{bucket epoch}` | events (a string set) |
 //! | call count | `calls#` + the resource's pk       | `{minute epoch, 12 digits}#{caller}` | caller, hits, events |
 //!
@@ -42,12 +42,13 @@ const DIAGNOSED: &str = "diagnosed";
 
 /// The claim's condition: the ticket's own lease again (the SDK retrying a write whose answer
 /// was lost), or a resource no lease, cooldown or refusal holds that this event has not
-/// changed or been diagnosed on already.
+/// changed or been diagnosed on already (`diagnosed` only as the list it is written as: on
+/// a string, `contains` would match a part of an id).
 const CLAIM_CONDITION: &str = "lease_invocation = :me OR (\
     (attribute_not_exists(lease_until) OR lease_until <= :now) \
     AND (attribute_not_exists(#until) OR #until <= :now) \
     AND (attribute_not_exists(holder) OR holder <> :event) \
-    AND (attribute_not_exists(diagnosed) OR NOT contains(diagnosed, :event)) \
+    AND (NOT attribute_type(diagnosed, :list) OR NOT contains(diagnosed, :event)) \
     AND (attribute_not_exists(refused_until) OR refused_until <= :now))";
 
 pub struct DynamoDbLedger {
@@ -218,22 +219,26 @@ impl DynamoDbLedger {
         })
     }
 
-    /// What the resource's item holds: its claim, lease, refusal and changes (those of the
-    /// last day in `history`, those past retention in `expired`).
+    /// What the resource's item holds: its claim, lease, refusal, the events diagnosed last
+    /// and its changes (those of the last day in `history`, those past retention in `expired`).
     fn view_from(&self, item: &Item, now: DateTime<Utc>, view: &mut LedgerView) -> Result<()> {
         view.claim = self.claim_from(item, CLAIM)?;
         view.lease = self.claim_from(item, LEASE)?;
         if let Some(refusal) = self.refusal_from(item, REFUSAL)? {
             view.refusal = Some(refusal);
         }
-        if let Some(diagnosed) = item.get(DIAGNOSED) {
-            let malformed = || self.malformed(item, &format!("{DIAGNOSED} (a list of event ids)"));
-            view.diagnosed = diagnosed
-                .as_l()
-                .map_err(|_| malformed())?
-                .iter()
-                .map(|id| id.as_s().map(String::to_owned).map_err(|_| malformed()))
-                .collect::<Result<_>>()?;
+        // Read as absent when it is not a list of ids, unlike the rest: the worst it lets
+        // through is one event diagnosed again, and failing would hold every event back.
+        match item.get(DIAGNOSED).map(AttributeValue::as_l) {
+            None => {}
+            Some(Ok(ids)) => {
+                view.diagnosed = ids.iter().filter_map(|id| id.as_s().ok().cloned()).collect();
+            }
+            Some(Err(_)) => tracing::warn!(
+                table = %self.table,
+                attribute = DIAGNOSED,
+                "not a list of event ids: read as none; the next diagnosis replaces it"
+            ),
         }
         for (name, value) in item.iter().filter(|(name, _)| name.starts_with(CHANGE_PREFIX)) {
             let fields = value
@@ -348,6 +353,7 @@ impl Ledger for DynamoDbLedger {
         update.values.insert(":me".into(), s(&ticket.invocation));
         update.values.insert(":now".into(), epoch(ticket.now));
         update.values.insert(":event".into(), s(&ticket.event_id));
+        update.values.insert(":list".into(), s("L"));
         update.names.insert("#until".into(), "until".into());
         let claimed = self
             .update(&ticket.resource, update)

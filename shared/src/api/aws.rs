@@ -65,6 +65,10 @@ pub trait Settings: Send + Sync {
 /// Where a line goes for each new (service, API, caller) incident: the stack's alarm topic.
 pub trait Digest: Send + Sync {
     fn send(&self, line: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Whether a line goes anywhere: with no digest, no incident is claimed for one.
+    fn sends(&self) -> bool {
+        true
+    }
 }
 
 /// No digest (`DIGEST_TOPIC_ARN` empty).
@@ -74,6 +78,10 @@ impl Digest for NoDigest {
     async fn send(&self, line: &str) -> Result<()> {
         let _ = line;
         Ok(())
+    }
+
+    fn sends(&self) -> bool {
+        false
     }
 }
 
@@ -117,6 +125,13 @@ impl Digest for ConfiguredDigest {
         match self {
             ConfiguredDigest::Sns(digest) => digest.send(line).await,
             ConfiguredDigest::Off(digest) => digest.send(line).await,
+        }
+    }
+
+    fn sends(&self) -> bool {
+        match self {
+            ConfiguredDigest::Sns(digest) => digest.sends(),
+            ConfiguredDigest::Off(digest) => digest.sends(),
         }
     }
 }
@@ -285,12 +300,13 @@ impl<T: Tally, Q: Quotas, S: Settings, D: Digest> Diagnose<Api> for Apis<T, Q, S
         };
         // A caller's first throttled calls on this API in the window are a new incident: the
         // first of them to claim it sends one digest line (a redelivery, or the incident's
-        // later calls, send none; racing first calls, one). Only the first few calls try.
+        // later calls, send none; racing first calls, one). Only the first few calls try,
+        // and none without a digest to send to.
         let caller = target.caller.as_deref().unwrap_or("unknown");
         let early = rows
             .iter()
             .any(|(who, events)| who == caller && *events <= DIGEST_CLAIMS);
-        if counted_now && early {
+        if counted_now && early && self.digest.sends() {
             match self
                 .tally
                 .first_in_window(&resource, caller, at, self.window_minutes)

@@ -489,7 +489,14 @@ where
                 let report = Report::diagnosed(S::ID, name, event_id.clone(), &finding)
                     .with_evidence(evidence)
                     .after_a_fix_that_did_not_hold(fix_did_not_hold);
-                return (report, Lease::Diagnosed(refusal));
+                // A diagnosis made without its lookup (api-throttle: the call not counted) is
+                // not remembered: the event delivered again is diagnosed, and counted, then.
+                let lease = if matches!(diagnosis, Diagnosis::Unavailable(_)) {
+                    Lease::Release(refusal)
+                } else {
+                    Lease::Diagnosed(refusal)
+                };
+                return (report, lease);
             }
             Decision::Act(proposal) => proposal,
         };
