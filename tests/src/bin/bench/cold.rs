@@ -19,18 +19,20 @@ pub enum Case {
     StreamRemediation,
     StreamDuplicate,
     ApiDiagnosis,
+    ApiDuplicate,
     RestoreSweep,
     Probe,
 }
 
 impl Case {
-    pub const ALL: [Case; 7] = [
+    pub const ALL: [Case; 8] = [
         Case::Probe,
         Case::TableRemediation,
         Case::TableDuplicate,
         Case::StreamRemediation,
         Case::StreamDuplicate,
         Case::ApiDiagnosis,
+        Case::ApiDuplicate,
         Case::RestoreSweep,
     ];
 
@@ -38,7 +40,7 @@ impl Case {
         match self {
             Case::TableRemediation | Case::TableDuplicate => "dynamodb-throttle",
             Case::StreamRemediation | Case::StreamDuplicate => "kinesis-throttle",
-            Case::ApiDiagnosis => "api-throttle",
+            Case::ApiDiagnosis | Case::ApiDuplicate => "api-throttle",
             Case::RestoreSweep => "restore",
             Case::Probe => "probe",
         }
@@ -47,9 +49,9 @@ impl Case {
     pub fn event(self) -> &'static str {
         match self {
             Case::TableRemediation | Case::StreamRemediation => "remediation",
-            Case::TableDuplicate | Case::StreamDuplicate => "duplicate delivery",
+            Case::TableDuplicate | Case::StreamDuplicate | Case::ApiDuplicate => "duplicate delivery",
             Case::ApiDiagnosis => "KMS throttle, diagnosed",
-            Case::RestoreSweep => "hourly sweep, nothing due yet",
+            Case::RestoreSweep => "hourly sweep, the rows' resources in cooldown",
             Case::Probe => "one DescribeTable",
         }
     }
@@ -69,9 +71,11 @@ impl Case {
     fn expected(self) -> Option<&'static str> {
         match self {
             Case::TableRemediation | Case::StreamRemediation => Some("remediated"),
-            Case::TableDuplicate | Case::StreamDuplicate => Some("skipped"),
-            Case::ApiDiagnosis => Some("diagnosed"),
-            Case::RestoreSweep | Case::Probe => None,
+            Case::TableDuplicate | Case::StreamDuplicate | Case::ApiDuplicate => Some("skipped duplicate"),
+            Case::ApiDiagnosis => Some("diagnosed kms-request-quota"),
+            // Every row's resource was raised seconds before, in this round or an earlier one.
+            Case::RestoreSweep => Some("skipped cooling-down"),
+            Case::Probe => None,
         }
     }
 }
@@ -166,7 +170,16 @@ async fn start(case: Case, env: &[(String, String)], event: &Value) -> Result<St
         .map(|((which, expected), (_, result))| (*which, *expected, result));
     for (which, expected, result) in start.into_iter().chain(repeats) {
         let got = outcome(result);
-        if !got.starts_with(expected) {
+        // A diagnosis whose callers were not counted ends the same, without the ledger's calls.
+        let counted = || {
+            result
+                .as_ref()
+                .ok()
+                .and_then(|value| value.pointer("/0/evidence/evidence/top"))
+                .and_then(Value::as_array)
+                .is_some_and(|top| !top.is_empty())
+        };
+        if !got.starts_with(expected) || (got.starts_with("diagnosed") && !counted()) {
             return Err(format!(
                 "{} on {} ({which}): expected {expected}, got {got}: {result:?}",
                 case.function(),
@@ -220,7 +233,7 @@ pub async fn measure(aws: &Emulators) -> Result<Vec<Row>, String> {
                 Case::Probe => json!({ "table": table }),
                 Case::TableRemediation | Case::TableDuplicate => table_event.clone(),
                 Case::StreamRemediation | Case::StreamDuplicate => stream_event.clone(),
-                Case::ApiDiagnosis => api_event.clone(),
+                Case::ApiDiagnosis | Case::ApiDuplicate => api_event.clone(),
                 Case::RestoreSweep => scheduled.clone(),
             };
             let started = start(row.case, &env, &event).await?;
