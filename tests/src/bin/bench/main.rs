@@ -435,9 +435,11 @@ fn report(rows: &[Row], fakes: &[overhead::Row], cold: &[cold::Row], probe: Size
          another event of the incident is diagnosed in its turn (no cooldown follows a \
          diagnosis); the Service Quotas reads of its first event are kept per container. \
          restore's row is its hourly sweep over a bucket holding the snapshots of {RAISED} \
-         tables raised just now (none due for restoring yet): a listing per service, then per \
-         raised resource its latest snapshot and its ledger item, so its calls grow with what \
-         is raised. restore has no row in the handler overhead: it has no in-memory build.\n"
+         tables raised just now, swept as if an hour later (past the cooldown, inside the \
+         quiet hours: none due): a listing per service, then per raised resource, one after \
+         another, its latest snapshot, its ledger item, and its describe, tags, auto-scaling \
+         targets and metrics side by side; its calls grow with what is raised. restore has no \
+         row in the handler overhead: it has no in-memory build.\n"
     );
     let _ = writeln!(
         out,
