@@ -1,7 +1,7 @@
 //! The AWS calls each kind of event costs, counted on the wire (tests/src/calls.rs) while the
-//! functions' real adapters run against the emulators: what a remediation, a duplicate, an
-//! event in cooldown and a non-throttle event send, and that the metrics lookup rides beside
-//! the describe. `make bench` reports the same figures in docs/benchmarks.md.
+//! functions' real adapters run against the emulators: what a remediation, a diagnosis, a
+//! duplicate (api-throttle's redelivery too), an event in cooldown and a non-throttle event
+//! send, and that the metrics lookup rides beside the describe. `make bench` reports the same figures in docs/benchmarks.md.
 
 use chrono::Utc;
 use integration_tests::calls::{Call, critical_path, operations, overlapped, sequential_round_trips};

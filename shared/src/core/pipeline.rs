@@ -1,12 +1,13 @@
 //! The remediation pipeline every function runs, generic over its ports:
 //!
-//! triage -> allow-list -> ledger view (cooldown) -> describe (beside it, the metrics
-//!   diagnosis) -> opt-out tag -> plan (a finding no change fixes ends here)
-//!   -> [dry run stops here] -> admit (event dedupe + resource claim)
-//!   -> snapshot to S3 -> apply -> record history -> report + metric
+//! triage -> allow-list -> claim (the lease, or why not: duplicate, cooldown, back-off;
+//!   a dry run reads the ledger instead) -> describe (beside it, the metrics diagnosis)
+//!   -> opt-out tag -> plan (a finding no change fixes ends here, the lease given back)
+//!   -> [dry run stops here] -> commit beside the snapshot to S3 -> change -> report + metric
 //!
-//! Nothing is written to AWS before the plan says act, and nothing is changed unless
-//! the snapshot was stored. A failure after the claim releases it so a retry can act.
+//! Nothing is changed unless the change's record was committed and its snapshot stored
+//! (docs/ledger.md, "The protocol"). A failure after the claim gives the lease back, and a
+//! failed change undoes its commit, so a retry can act.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
