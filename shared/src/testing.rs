@@ -192,6 +192,30 @@ impl Diagnose<DynamoDb> for FakeTables {
     }
 }
 
+/// The figures `measuring` set, over any window; an error (as a lookup that failed) without.
+fn measured<E: Clone>(diagnosis: &Option<Diagnosis<E>>, name: &str) -> Result<E> {
+    match diagnosis {
+        Some(Diagnosis::Measured(figures)) => Ok(figures.clone()),
+        _ => Err(Error::new(
+            ErrorKind::Transient,
+            "GetMetricData",
+            name.to_owned(),
+            "no metrics in this fake",
+        )),
+    }
+}
+
+impl crate::core::ports::Measure<DynamoDb> for FakeTables {
+    async fn measure(
+        &self,
+        name: &str,
+        _since: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<TableMetrics> {
+        measured(&self.diagnosis, name)
+    }
+}
+
 impl Apply<DynamoDb> for FakeTables {
     async fn apply(&self, table: &TableState, change: &TableChange) -> Result<()> {
         if let Some(error) = &self.fail_updates {
@@ -726,6 +750,17 @@ impl Diagnose<Kinesis> for FakeStreams {
         self.diagnosis
             .clone()
             .unwrap_or_else(|| Diagnosis::Unavailable("no metrics in this fake".to_owned()))
+    }
+}
+
+impl crate::core::ports::Measure<Kinesis> for FakeStreams {
+    async fn measure(
+        &self,
+        name: &str,
+        _since: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<StreamMetrics> {
+        measured(&self.diagnosis, name)
     }
 }
 

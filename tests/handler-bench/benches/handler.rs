@@ -48,10 +48,23 @@ fn handler(c: &mut Criterion) {
     bench(&mut group, &runtime, &handler_bench::dynamodb());
     bench(&mut group, &runtime, &handler_bench::kinesis());
     bench(&mut group, &runtime, &handler_bench::api());
+    let sweep = runtime
+        .block_on(handler_bench::restore_sweep())
+        .unwrap_or_else(|why| panic!("restore sweep: {why}"));
+    if let Err(why) = runtime.block_on(sweep.check()) {
+        panic!("restore sweep: {why}");
+    }
+    group.bench_function(BenchmarkId::new("restore", "sweep"), |b| {
+        b.iter_custom(|iters| {
+            runtime
+                .block_on(sweep.timed(iters))
+                .unwrap_or_else(|why| panic!("restore sweep: {why}"))
+        });
+    });
     group.finish();
 }
 
-// Short: fourteen cases at microseconds each settle within a second or two, and `make bench` runs
+// Short: fifteen cases at microseconds each settle within a second or two, and `make bench` runs
 // them all.
 criterion_group! {
     name = benches;

@@ -20,18 +20,23 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
+use unthrottle::adapters::emf::EmfSink;
 use unthrottle::api::{Api, Apis};
-use unthrottle::core::config::{CoreSettings, Env};
+use unthrottle::core::config::{AllowList, CoreSettings, Env};
 use unthrottle::core::envelope::EventJson;
+use unthrottle::core::envelope::Scope;
 use unthrottle::core::pipeline::{InvocationError, verdict};
 use unthrottle::core::ports::{Apply, Describe, Diagnose};
 use unthrottle::core::report::{Outcome, Report};
 use unthrottle::core::service::Service;
-use unthrottle::dynamodb::DynamoDb;
+use unthrottle::dynamodb::settings::TABLE_ALLOW;
+use unthrottle::dynamodb::{DynamoDb, TableMetrics};
 use unthrottle::kinesis::Kinesis;
+use unthrottle::kinesis::settings::STREAM_ALLOW;
+use unthrottle::restore::Restorer;
 use unthrottle::testing::{
-    FakeQuotas, FakeSettings, FakeStreams, FakeTables, InMemory, MemoryLedger, in_memory, kms_quota,
-    provisioned_stream, provisioned_table,
+    FakeQuotas, FakeSettings, FakeStreams, FakeTables, InMemory, MemoryLedger, MemorySnapshots, in_memory,
+    kms_quota, provisioned_stream, provisioned_table,
 };
 
 /// The kinds of event timed (`Function::kinds`: which of them each function has).
@@ -249,6 +254,110 @@ pub fn api() -> Function<Api, Apis<MemoryLedger, FakeQuotas, FakeSettings>> {
     }
 }
 
+/// The tables raised in memory before restore's sweep is timed.
+pub const RAISED: usize = 10;
+
+type MemoryRestorer =
+    Restorer<FakeTables, FakeStreams, MemoryLedger, MemorySnapshots, EmfSink<std::io::Sink>>;
+
+/// restore's hourly sweep over `RAISED` tables dynamodb-throttle raised in memory, an hour
+/// after (past the cooldown, inside the quiet hours): each latest snapshot read, each
+/// ledger item read, each table described and measured, none due. Its metrics are EMF lines,
+/// as restore writes them by default, into a sink.
+pub struct Sweep {
+    restorer: MemoryRestorer,
+    home: Scope,
+}
+
+/// The sweep's fixture: the tables raised through dynamodb-throttle's own pipeline, their
+/// ledger and snapshots handed to restore.
+pub async fn restore_sweep() -> Result<Sweep, String> {
+    let names: Vec<String> = (0..RAISED).map(|n| format!("orders-{n}")).collect();
+    let tables = names
+        .iter()
+        .fold(FakeTables::default(), |tables, name| {
+            tables.and(provisioned_table(name, 5, 5, &[]), &[])
+        })
+        .measuring(TableMetrics::default());
+    let raising = production_options(in_memory(defaults::<DynamoDb>(), tables));
+    let throttle = sample("dynamodb/cloudtrail-putitem-throttled.json");
+    for name in &names {
+        let event = text(
+            &serde_json::from_str::<Value>(
+                &serde_json::to_string(&throttle)
+                    .map_err(|e| e.to_string())?
+                    .replace("\"orders\"", &format!("\"{name}\"")),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        let (answer, _) = invoke(&raising, &event).await;
+        match answer.as_deref() {
+            Ok([report]) if report.outcome == Outcome::Remediated => {}
+            other => return Err(format!("{name} not raised: {other:?}")),
+        }
+    }
+    let env = Env::from_fn(|_| None);
+    let policy = unthrottle::restore::model::policy(&env)
+        .map_err(|e| e.to_string())?
+        .ok_or("restore is off at its defaults")?;
+    let restorer = Restorer {
+        tables: raising.resources,
+        streams: FakeStreams::default(),
+        tables_allowed: AllowList::from_env(&env, &TABLE_ALLOW).map_err(|e| e.to_string())?,
+        streams_allowed: AllowList::from_env(&env, &STREAM_ALLOW).map_err(|e| e.to_string())?,
+        ledger: raising.ledger,
+        archive: raising.snapshots,
+        metrics: EmfSink::new("unthrottle", std::io::sink()),
+        policy,
+        dry_run: false,
+        cooldown: raising.options.cooldown,
+        step_budget: Duration::from_secs(10),
+    };
+    Ok(Sweep {
+        restorer,
+        home: Scope {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        },
+    })
+}
+
+impl Sweep {
+    /// An hour after the tables were raised.
+    fn at() -> DateTime<Utc> {
+        now() + chrono::Duration::hours(1)
+    }
+
+    /// One sweep, untimed: a `not-quiet` report for every raised table, or why not.
+    pub async fn check(&self) -> Result<(), String> {
+        let reports = self.restorer.sweep(&self.home, Self::at(), None).await;
+        let not_quiet = reports
+            .iter()
+            .filter(|report| report.outcome == Outcome::Skipped && report.code == Some("not-quiet"))
+            .count();
+        if reports.len() == RAISED && not_quiet == RAISED {
+            Ok(())
+        } else {
+            Err(format!("{RAISED} not-quiet reports expected: {reports:?}"))
+        }
+    }
+
+    /// `iters` sweeps, the time spent in them (criterion's `iter_custom`); each is checked
+    /// after the clock stops.
+    pub async fn timed(&self, iters: u64) -> Result<Duration, String> {
+        let mut took = Duration::ZERO;
+        for _ in 0..iters {
+            let started = Instant::now();
+            let reports = black_box(self.restorer.sweep(&self.home, black_box(Self::at()), None).await);
+            took += started.elapsed();
+            if reports.len() != RAISED {
+                return Err(format!("{} reports for {RAISED} raised tables", reports.len()));
+            }
+        }
+        Ok(took)
+    }
+}
+
 /// One event, as the function handles it: parsed, handled, judged, the response serialised.
 /// Returns the reports (or the error Lambda would be told) beside the response's length, so
 /// nothing of it can be optimised away.
@@ -423,5 +532,8 @@ mod tests {
             api().check(kind).await.unwrap();
             api().timed(kind, 70).await.unwrap();
         }
+        let sweep = restore_sweep().await.unwrap();
+        sweep.check().await.unwrap();
+        sweep.timed(3).await.unwrap();
     }
 }

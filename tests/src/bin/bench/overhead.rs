@@ -25,11 +25,18 @@ const DIAGNOSER: &[(&str, &str)] = &[
     ("malformed", "malformed event"),
 ];
 
+/// restore's one case: its hourly sweep over tests/handler-bench's `RAISED` tables.
+const SWEEPER: &[(&str, &str)] = &[("sweep", SWEEP)];
+
+/// restore's case as benchmarks.md names it: a sweep, not an event.
+pub const SWEEP: &str = "hourly sweep, 10 raised tables, none due yet";
+
 /// Each function the bench times, with its kinds of event (tests/handler-bench's `kinds`).
-pub const FUNCTIONS: [(&str, &[(&str, &str)]); 3] = [
+pub const FUNCTIONS: [(&str, &[(&str, &str)]); 4] = [
     ("dynamodb-throttle", REMEDIATOR),
     ("kinesis-throttle", REMEDIATOR),
     ("api-throttle", DIAGNOSER),
+    ("restore", SWEEPER),
 ];
 
 /// Issue 14's target for the handler's own work per event.
