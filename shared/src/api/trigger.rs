@@ -3,8 +3,9 @@
 //! an `AWS/Usage` alarm on KMS's request rate, or a `Quota Pressure` event another unthrottle
 //! function announced.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::limits::{
     RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED_CALLS, RATE_LIMIT_EXCEEDED_SOURCE, THROTTLE_CODES,
@@ -79,26 +80,25 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
         );
     }
     let incident = envelope.api_call_incident(call, code);
+    let additional = ApiCallDetail::part_as::<Additional>(call.additional_event_data.as_deref());
     let target = ApiTarget {
         name: format!("{service}.{}", call.event_name),
         service: service.to_owned(),
         api: call.event_name.clone(),
-        caller: ApiCallDetail::part(call.user_identity.as_deref())
+        caller: ApiCallDetail::part_as::<Identity>(call.user_identity.as_deref())
             .as_ref()
             .and_then(caller_of),
         sdk: call.user_agent.as_deref().and_then(sdk_of),
-        host: ApiCallDetail::part(call.tls_details.as_deref())
+        host: ApiCallDetail::part_as::<Tls>(call.tls_details.as_deref())
+            .and_then(|tls| tls.client_provided_host_header)
+            .map(|host| shown(&host, 253)),
+        sts_endpoint: additional
             .as_ref()
-            .and_then(|tls| tls.get("clientProvidedHostHeader"))
-            .and_then(Value::as_str)
-            .map(|host| shown(host, 253)),
-        sts_endpoint: ApiCallDetail::part(call.additional_event_data.as_deref())
-            .as_ref()
-            .and_then(|data| data.pointer("/RequestDetails/endpointType"))
-            .and_then(Value::as_str)
+            .and_then(|data| data.request_details.as_ref())
+            .and_then(|details| details.endpoint_type.as_deref())
             .map(|kind| shown(kind, 16)),
         error_code: Some(code.to_owned()),
-        other_key: other_kms_key(call),
+        other_key: other_kms_key(call, additional.as_ref()),
         signal: ApiSignal::CloudTrail,
         scope: incident.scope(),
         at: incident.time,
@@ -110,16 +110,69 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
     }
 }
 
+/// The parts of a record's `userIdentity` that name its principal; read borrowing from the
+/// record's text, the rest skipped (it is the largest part of a record).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    identity_provider: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    #[serde(borrow, default)]
+    session_issuer: Option<Issuer<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Issuer<'a> {
+    #[serde(borrow, default)]
+    arn: Option<Cow<'a, str>>,
+}
+
+/// `tlsDetails`: the endpoint the caller named.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tls<'a> {
+    #[serde(borrow, default)]
+    client_provided_host_header: Option<Cow<'a, str>>,
+}
+
+/// `additionalEventData`: STS's endpoint type and a KMS key's custom key store.
+#[derive(Deserialize)]
+struct Additional<'a> {
+    #[serde(rename = "RequestDetails", borrow, default)]
+    request_details: Option<RequestDetails<'a>>,
+    #[serde(rename = "customKeyStoreId", borrow, default)]
+    custom_key_store_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RequestDetails<'a> {
+    #[serde(rename = "endpointType", borrow, default)]
+    endpoint_type: Option<Cow<'a, str>>,
+}
+
 /// A KMS call on a key whose quota is not the symmetric family's, as the record says: why.
-fn other_kms_key(call: &ApiCallDetail) -> Option<String> {
+fn other_kms_key(call: &ApiCallDetail, additional: Option<&Additional>) -> Option<String> {
     if call.event_source != "kms.amazonaws.com" {
         return None;
     }
-    if let Some(store) = ApiCallDetail::part(call.additional_event_data.as_deref())
-        .as_ref()
-        .and_then(|data| data.get("customKeyStoreId"))
-        .and_then(Value::as_str)
-    {
+    if let Some(store) = additional.and_then(|data| data.custom_key_store_id.as_deref()) {
         return Some(format!("a key in custom key store {}", shown(store, 64)));
     }
     call.parameter("encryptionAlgorithm")
@@ -144,21 +197,25 @@ fn capacity_owner(service: &str, api: &str) -> Option<&'static str> {
 /// session was issued by, the user's ARN, the AWS service that called on the account's
 /// behalf, the identity provider of a web-identity or SAML user, the other account of a
 /// cross-account call. Never a session name: each session would count as a caller of its own.
-fn caller_of(identity: &Value) -> Option<String> {
-    let text = |pointer: &str| {
+fn caller_of(identity: &Identity) -> Option<String> {
+    fn text<'b>(field: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
+        field.as_deref().filter(|s| !s.is_empty())
+    }
+    let issuer = || {
         identity
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+            .session_context
+            .as_ref()
+            .and_then(|context| context.session_issuer.as_ref())
+            .and_then(|issuer| text(&issuer.arn))
     };
-    let caller = match text("/type") {
-        Some("AssumedRole" | "FederatedUser") => text("/sessionContext/sessionIssuer/arn"),
-        Some("IAMUser" | "Root") => text("/arn"),
-        Some("AWSService") => text("/invokedBy"),
-        Some("WebIdentityUser" | "SAMLUser") => text("/identityProvider"),
-        Some("AWSAccount") => text("/accountId"),
+    let caller = match text(&identity.kind) {
+        Some("AssumedRole" | "FederatedUser") => issuer(),
+        Some("IAMUser" | "Root") => text(&identity.arn),
+        Some("AWSService") => text(&identity.invoked_by),
+        Some("WebIdentityUser" | "SAMLUser") => text(&identity.identity_provider),
+        Some("AWSAccount") => text(&identity.account_id),
         // Another type: its principal without a session part.
-        _ => text("/arn").or_else(|| text("/principalId").and_then(|id| id.split(':').next())),
+        _ => text(&identity.arn).or_else(|| text(&identity.principal_id).and_then(|id| id.split(':').next())),
     }?;
     Some(shown(caller, SHOWN))
 }

@@ -64,6 +64,27 @@ fn the_caller_is_the_role_the_user_or_the_service() {
             json!({"type": "Root", "arn": "arn:aws:iam::1:root"}),
             Some("arn:aws:iam::1:root"),
         ),
+        (
+            json!({"type": "WebIdentityUser", "identityProvider": "cognito-identity.amazonaws.com"}),
+            Some("cognito-identity.amazonaws.com"),
+        ),
+        (
+            json!({"type": "AWSAccount", "accountId": "210987654321"}),
+            Some("210987654321"),
+        ),
+        // Another type: its principal without the session part.
+        (
+            json!({"type": "Unknown", "principalId": "AROAEXAMPLE:session-7"}),
+            Some("AROAEXAMPLE"),
+        ),
+        // An escaped character (the event's text has `\"`) is read as the character; a
+        // field not read may be anything.
+        (
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b\"ot", "userName": 5,
+                   "sessionContext": {"attributes": {"mfaAuthenticated": false}}}),
+            Some("arn:aws:iam::1:user/b\"ot"),
+        ),
+        (json!({"type": "IAMUser", "arn": 7}), None),
         (json!({"type": "AssumedRole"}), None),
         (json!("not an object"), None),
     ];

@@ -438,8 +438,8 @@ pub struct ApiCallDetail {
     #[serde(default)]
     pub resources: Vec<TrailResource>,
     /// Who made the call (read by api-throttle to name the caller). This and the two parts
-    /// below stay text until read ([`ApiCallDetail::part`]): only api-throttle reads them, and
-    /// the identity is the largest part of a record.
+    /// below stay text until read ([`ApiCallDetail::part_as`]): only api-throttle reads them,
+    /// and the identity is the largest part of a record.
     #[serde(default)]
     pub user_identity: Option<Box<RawValue>>,
     /// The caller's SDK or tool, as it announced itself.
@@ -481,6 +481,12 @@ impl ApiCallDetail {
         serde_json::from_str(raw?.get())
             .ok()
             .filter(|value: &Value| !value.is_null())
+    }
+
+    /// One of the parts kept as text, read into `T` (borrowing from the text where it can:
+    /// only the fields `T` names are kept); `None` when absent, `null`, or not a `T`.
+    pub fn part_as<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+        serde_json::from_str::<Option<T>>(raw?.get()).ok().flatten()
     }
 
     /// A request parameter that is a non-empty string.
