@@ -90,12 +90,11 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
             .and_then(caller_of),
         sdk: call.user_agent.as_deref().and_then(sdk_of),
         host: ApiCallDetail::part_as::<Tls>(call.tls_details.as_deref())
-            .and_then(|tls| tls.client_provided_host_header)
-            .map(|host| shown(&host, 253)),
+            .and_then(|tls| tls.client_provided_host_header.get().map(|host| shown(host, 253))),
         sts_endpoint: additional
             .as_ref()
             .and_then(|data| data.request_details.as_ref())
-            .and_then(|details| details.endpoint_type.as_deref())
+            .and_then(|details| details.endpoint_type.get())
             .map(|kind| shown(kind, 16)),
         error_code: Some(code.to_owned()),
         other_key: other_kms_key(call, additional.as_ref()),
@@ -110,23 +109,98 @@ fn api_call(envelope: &Envelope, call: &ApiCallDetail) -> Triage<ApiTarget> {
     }
 }
 
-/// The parts of a record's `userIdentity` that name its principal; read borrowing from the
-/// record's text, the rest skipped (it is the largest part of a record).
+/// A string field of a record part, read leniently: borrowed from the event's text where it
+/// has no escapes, and absent when missing, `null` or of another JSON type, so one odd field
+/// costs only itself. (serde borrows into a `Cow` only where the field's type is the `Cow`
+/// itself, not an `Option` of one: hence a type of its own.)
+#[derive(Default)]
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl Text<'_> {
+    /// The text, when it is a non-empty string.
+    fn get(&self) -> Option<&str> {
+        self.0.as_deref().filter(|text| !text.is_empty())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Borrowed(text))))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(text.to_owned()))))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(text))))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        while entries
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Text(None))
+    }
+}
+
+/// The parts of a record's `userIdentity` that name its principal, the rest skipped (it is
+/// the largest part of a record).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Identity<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Text<'a>,
     #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    arn: Text<'a>,
     #[serde(borrow, default)]
-    invoked_by: Option<Cow<'a, str>>,
+    invoked_by: Text<'a>,
     #[serde(borrow, default)]
-    identity_provider: Option<Cow<'a, str>>,
+    identity_provider: Text<'a>,
     #[serde(borrow, default)]
-    account_id: Option<Cow<'a, str>>,
+    account_id: Text<'a>,
     #[serde(borrow, default)]
-    principal_id: Option<Cow<'a, str>>,
+    principal_id: Text<'a>,
     #[serde(borrow, default)]
     session_context: Option<SessionContext<'a>>,
 }
@@ -141,7 +215,7 @@ struct SessionContext<'a> {
 #[derive(Deserialize)]
 struct Issuer<'a> {
     #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    arn: Text<'a>,
 }
 
 /// `tlsDetails`: the endpoint the caller named.
@@ -149,7 +223,7 @@ struct Issuer<'a> {
 #[serde(rename_all = "camelCase")]
 struct Tls<'a> {
     #[serde(borrow, default)]
-    client_provided_host_header: Option<Cow<'a, str>>,
+    client_provided_host_header: Text<'a>,
 }
 
 /// `additionalEventData`: STS's endpoint type and a KMS key's custom key store.
@@ -158,13 +232,13 @@ struct Additional<'a> {
     #[serde(rename = "RequestDetails", borrow, default)]
     request_details: Option<RequestDetails<'a>>,
     #[serde(rename = "customKeyStoreId", borrow, default)]
-    custom_key_store_id: Option<Cow<'a, str>>,
+    custom_key_store_id: Text<'a>,
 }
 
 #[derive(Deserialize)]
 struct RequestDetails<'a> {
     #[serde(rename = "endpointType", borrow, default)]
-    endpoint_type: Option<Cow<'a, str>>,
+    endpoint_type: Text<'a>,
 }
 
 /// A KMS call on a key whose quota is not the symmetric family's, as the record says: why.
@@ -172,7 +246,7 @@ fn other_kms_key(call: &ApiCallDetail, additional: Option<&Additional>) -> Optio
     if call.event_source != "kms.amazonaws.com" {
         return None;
     }
-    if let Some(store) = additional.and_then(|data| data.custom_key_store_id.as_deref()) {
+    if let Some(store) = additional.and_then(|data| data.custom_key_store_id.get()) {
         return Some(format!("a key in custom key store {}", shown(store, 64)));
     }
     call.parameter("encryptionAlgorithm")
@@ -198,9 +272,7 @@ fn capacity_owner(service: &str, api: &str) -> Option<&'static str> {
 /// behalf, the identity provider of a web-identity or SAML user, the other account of a
 /// cross-account call. Never a session name: each session would count as a caller of its own.
 fn caller_of(identity: &Identity) -> Option<String> {
-    fn text<'b>(field: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
-        field.as_deref().filter(|s| !s.is_empty())
-    }
+    let text = Text::get;
     let issuer = || {
         identity
             .session_context

@@ -85,6 +85,16 @@ fn the_caller_is_the_role_the_user_or_the_service() {
             Some("arn:aws:iam::1:user/b\"ot"),
         ),
         (json!({"type": "IAMUser", "arn": 7}), None),
+        // A field of another type costs only itself: the rest of the identity is read.
+        (
+            json!({"type": "AssumedRole", "arn": 7, "principalId": ["x"],
+                   "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/app"}}}),
+            Some("arn:aws:iam::1:role/app"),
+        ),
+        (
+            json!({"type": 5, "arn": "arn:aws:iam::1:user/odd"}),
+            Some("arn:aws:iam::1:user/odd"),
+        ),
         (json!({"type": "AssumedRole"}), None),
         (json!("not an object"), None),
     ];
@@ -117,6 +127,32 @@ fn the_sdk_the_host_and_the_sts_endpoint_type_are_read() {
     assert_eq!(read.host.as_deref(), Some("sts.amazonaws.com"));
     assert_eq!(read.sts_endpoint.as_deref(), Some("global"));
     assert_eq!(read.error_code.as_deref(), Some("Throttling"));
+
+    // A field of another type beside them costs only itself.
+    let odd = cloudtrail(
+        "sts.amazonaws.com",
+        "AssumeRole",
+        Some("Throttling"),
+        json!({
+            "tlsDetails": {"clientProvidedHostHeader": {"not": "a string"}, "tlsVersion": 1.3},
+            "additionalEventData": {"RequestDetails": {"endpointType": "regional"}, "customKeyStoreId": 5}
+        }),
+    );
+    let read = target(odd);
+    assert_eq!(read.host, None);
+    assert_eq!(read.sts_endpoint.as_deref(), Some("regional"));
+}
+
+/// A part's strings are borrowed from the event's text unless they hold an escape.
+#[test]
+fn a_string_field_borrows_from_the_text_and_reads_any_other_value_as_absent() {
+    let read = |text: &'static str| serde_json::from_str::<Text>(text).map(|text| text.0);
+    assert!(matches!(read("\"plain\""), Ok(Some(Cow::Borrowed("plain")))));
+    assert!(matches!(read("\"a \\\"quote\""), Ok(Some(Cow::Owned(text))) if text == "a \"quote"));
+    for other in ["7", "true", "null", "[1, [2]]", "{\"a\": {\"b\": 1}}"] {
+        assert!(matches!(read(other), Ok(None)), "{other}");
+    }
+    assert_eq!(Text(Some(Cow::Borrowed(""))).get(), None, "empty is absent");
 }
 
 /// What the trigger made of an event, for the tables below.

@@ -476,15 +476,8 @@ impl ApiCallDetail {
     }
 
     /// One of the parts kept as text (`user_identity`, `tls_details`, `additional_event_data`),
-    /// read; `None` when absent or `null`.
-    pub fn part(raw: Option<&RawValue>) -> Option<Value> {
-        serde_json::from_str(raw?.get())
-            .ok()
-            .filter(|value: &Value| !value.is_null())
-    }
-
-    /// One of the parts kept as text, read into `T` (borrowing from the text where it can:
-    /// only the fields `T` names are kept); `None` when absent, `null`, or not a `T`.
+    /// read into `T` (which may borrow from the text; only the fields `T` names are kept);
+    /// `None` when absent, `null`, or not a `T`.
     pub fn part_as<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
         serde_json::from_str::<Option<T>>(raw?.get()).ok().flatten()
     }

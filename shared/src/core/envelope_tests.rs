@@ -113,7 +113,7 @@ fn an_event_is_read_from_its_text() {
     };
     assert_eq!(call.event_id.as_deref(), Some("ct-1"));
     assert_eq!(call.error_code.as_deref(), Some("ThrottlingException"));
-    let identity = ApiCallDetail::part(call.user_identity.as_deref()).unwrap();
+    let identity: Value = ApiCallDetail::part_as(call.user_identity.as_deref()).unwrap();
     assert_eq!(identity["type"], "IAMUser");
     let not_json: Result<EventJson, _> = serde_json::from_str("{\"id\": ");
     assert!(not_json.is_err());
