@@ -445,6 +445,7 @@ impl Ledger for DynamoDbLedger {
                 if let Release::Diagnosed(diagnosed) = release {
                     update.set(DIAGNOSED, AttributeValue::L(diagnosed.iter().map(s).collect()));
                 }
+                update.names.insert("#lease".into(), "lease_invocation".into());
                 "#lease = :me"
             }
             // A commit undone: its claim and its record, only if the claim is this run's; a
@@ -457,6 +458,7 @@ impl Ledger for DynamoDbLedger {
                     update.remove(&change_name(change));
                 }
                 update.values.insert(":event".into(), s(&ticket.event_id));
+                update.names.insert("#claim".into(), "invocation".into());
                 "holder = :event AND #claim = :me"
             }
         };
@@ -470,11 +472,6 @@ impl Ledger for DynamoDbLedger {
                     "expires_at",
                     epoch(refusal.until.max(ticket.now + history_retention()) + rolling_day()),
                 );
-        }
-        if let Release::Commit(_) = release {
-            update.names.insert("#claim".into(), "invocation".into());
-        } else {
-            update.names.insert("#lease".into(), "lease_invocation".into());
         }
         update.values.insert(":me".into(), s(&ticket.invocation));
         let released = self
